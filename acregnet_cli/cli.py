@@ -1,0 +1,312 @@
+"""The ``acregnet`` command line: a thin layer over the library.
+
+Errors the user can act on are printed as one line ``acregnet: error: ...`` with
+exit code 2 (bad input) or 1 (failure at run time); ``--debug`` shows tracebacks.
+TensorFlow is imported inside the commands so that ``--help`` stays instant.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import AcregnetError, InputError
+
+VARIANT_NAMES = ("regnet", "ce-regnet", "ae-regnet", "ac-regnet")
+
+
+def _import_tensorflow(debug=False):
+    """Import TensorFlow once, hiding the C++ start-up chatter unless debugging.
+
+    Some of those lines are printed before TensorFlow reads TF_CPP_MIN_LOG_LEVEL,
+    so standard error is pointed at /dev/null for the duration of the import.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if debug:
+        import tensorflow  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 2)
+            import tensorflow as tf
+
+            # The first device query reports a missing CUDA driver on CPU machines.
+            tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class AcregnetGroup(click.Group):
+    """Click group that turns :class:`AcregnetError` into a one-line message."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AcregnetError as exc:
+            if ctx.meta.get("acregnet.debug"):
+                raise
+            click.echo(f"acregnet: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except FloatingPointError as exc:
+            if ctx.meta.get("acregnet.debug"):
+                raise
+            click.echo(f"acregnet: error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=AcregnetGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="acregnet")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def main(ctx, debug):
+    """AC-RegNet: anatomically constrained deformable registration of chest X-rays."""
+    ctx.meta["acregnet.debug"] = debug
+
+
+def _emit_json(data):
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _dataset_options(function):
+    function = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                            help="Data root (default: $ACREGNET_DATA).")(function)
+    function = click.option("--dataset", required=True,
+                            help="Dataset name (jsrt, montgomery, shenzhen) or a dataset TOML file.")(function)
+    return function
+
+
+def _training_options(function):
+    options = [
+        click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--overwrite", is_flag=True, help="Start afresh in a non-empty run directory."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
+        click.option("--validation-fraction", type=float, help="Hold out this share of the training list (seeded)."),
+        click.option("--log-every", type=int, help="Iterations between log rows."),
+        click.option("--checkpoint-every", type=int, help="Iterations between checkpoints."),
+        click.option("--seed", type=int, help="Random seed (weights, sampling, noise)."),
+        click.option("--size", type=int, help="Training image size (64 or 256 with the authors' data)."),
+        click.option("--learning-rate", type=float, help="Adam learning rate."),
+        click.option("--batch-size", type=int, help="Batch size."),
+        click.option("--iterations", type=int, help="Number of training iterations."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="TOML file overriding the default settings."),
+        click.option("-o", "--run-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Run directory (default: runs/<dataset>-<kind>)."),
+    ]
+    for option in options:
+        function = option(function)
+    return _dataset_options(function)
+
+
+def _load_training_data(dataset, data_dir, fold, size, validation_fraction, seed):
+    from .configuration import load_dataset_config, resolve_data_root
+    from .datasets import carve_validation, load_split
+
+    config = load_dataset_config(dataset)
+    root = resolve_data_root(data_dir)
+    split = load_split(config, root, fold, size)
+    train, validation = carve_validation(split, validation_fraction, seed)
+    return config, train, validation
+
+
+@main.command("train-ae")
+@_training_options
+@click.option("--code-size", type=int, help="Length of the autoencoder code (32).")
+@click.option("--swap-probability", type=float, help="Probability of swapping a pixel pair (0.1).")
+def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, size, seed,
+             checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json,
+             code_size, swap_probability):
+    """Stage one: train the denoising autoencoder of anatomical masks.
+
+    Example: acregnet train-ae --dataset jsrt -o runs/jsrt-ae
+    """
+    _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
+    from .configuration import load_training_settings
+    from .imageio import write_json_atomic
+    from .modelfiles import load_autoencoder
+    from .training import evaluate_autoencoder, train_autoencoder
+
+    settings = load_training_settings(
+        "train_ae", config_file, iterations=iterations, batch_size=batch_size, learning_rate=learning_rate,
+        size=size, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every,
+        validation_fraction=validation_fraction, code_size=code_size, swap_probability=swap_probability,
+    )
+    config, train, validation = _load_training_data(
+        dataset, data_dir, "train", settings["size"], settings["validation_fraction"], settings["seed"])
+    run_dir = run_dir or Path("runs") / f"{config.name}-ae"
+    extra = {"dataset": config.name, "label_values": list(config.label_values)}
+    outcome = train_autoencoder(train, config.num_classes, settings, run_dir, resume=resume,
+                                overwrite=overwrite, progress=not quiet, extra=extra)
+    encoder, decoder, _ = load_autoencoder(run_dir)
+    summary = dict(outcome, run_dir=str(run_dir), dataset=config.name,
+                   seconds_per_iteration=outcome["seconds"] / max(1, outcome["iterations"] - outcome["resumed_from"]))
+    for name, part in (("train", train), ("validation", validation)):
+        if part is not None:
+            dice = evaluate_autoencoder(encoder, decoder, part, config.num_classes)
+            summary[f"{name}_reconstruction_dice"] = dict(zip(config.class_names[1:], map(float, dice)))
+    write_json_atomic(run_dir / "summary.json", summary)
+    if as_json:
+        _emit_json(summary)
+    else:
+        click.echo(f"autoencoder trained: {run_dir} ({summary['seconds_per_iteration']:.3f} s/iteration)")
+
+
+@main.command("train-reg")
+@_training_options
+@click.option("--variant", type=click.Choice(VARIANT_NAMES), default="ac-regnet", show_default=True,
+              help="Which loss terms to train with.")
+@click.option("--ae-run", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="train-ae run directory whose encoder is frozen (AE and AC variants).")
+@click.option("--lambda-r", type=float, help="Weight of total variation (5e-5).")
+@click.option("--lambda-ce", type=float, help="Weight of the mask cross-entropy (1).")
+@click.option("--lambda-ae", type=float, help="Weight of the autoencoder code distance (0.1).")
+@click.option("--ce-form", type=click.Choice(["release", "textbook"]),
+              help="Cross-entropy as the original release computed it (default) or the textbook form.")
+@click.option("--jit/--no-jit", "jit_compile", default=None, help="XLA-compile the training step.")
+def train_reg(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, size, seed,
+              checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json,
+              variant, ae_run, lambda_r, lambda_ce, lambda_ae, ce_form, jit_compile):
+    """Stage two: train the registration network (VectorCNN).
+
+    Example: acregnet train-reg --dataset jsrt --variant ac-regnet --ae-run runs/jsrt-ae -o runs/jsrt-ac
+    """
+    _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
+    from .configuration import load_training_settings
+    from .imageio import write_json_atomic
+    from .training import train_registration
+
+    settings = load_training_settings(
+        "train_reg", config_file, iterations=iterations, batch_size=batch_size, learning_rate=learning_rate,
+        size=size, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every,
+        validation_fraction=validation_fraction, lambda_r=lambda_r, lambda_ce=lambda_ce, lambda_ae=lambda_ae,
+        ce_form=ce_form, jit_compile=jit_compile,
+    )
+    config, train, validation = _load_training_data(
+        dataset, data_dir, "train", settings["size"], settings["validation_fraction"], settings["seed"])
+    run_dir = run_dir or Path("runs") / f"{config.name}-{variant}"
+    extra = {"dataset": config.name}
+    outcome = train_registration(train, config.num_classes, settings, variant, run_dir, ae_run=ae_run,
+                                 resume=resume, overwrite=overwrite, progress=not quiet, extra=extra)
+    summary = dict(outcome, run_dir=str(run_dir), dataset=config.name, variant=variant,
+                   seconds_per_iteration=outcome["seconds"] / max(1, outcome["iterations"] - outcome["resumed_from"]))
+    if validation is not None:
+        summary["validation"] = _validation_scores(run_dir, validation, config)
+    write_json_atomic(run_dir / "summary.json", summary)
+    if as_json:
+        _emit_json(summary)
+    else:
+        click.echo(f"registration network trained: {run_dir} ({summary['seconds_per_iteration']:.3f} s/iteration)")
+
+
+def _validation_scores(run_dir, validation, config, pairs=64, seed=0):
+    """Mean Dice before and after registration on random validation pairs at training size."""
+    import numpy as np
+
+    from .modelfiles import load_vector_cnn
+    from .registration import Registrar
+
+    model, description = load_vector_cnn(run_dir)
+    registrar = Registrar(model, description["size"], description.get("resize", "modern"))
+    rng = np.random.RandomState(seed)
+    moving_idx = rng.choice(len(validation), pairs)
+    fixed_idx = rng.choice(len(validation), pairs)
+    jobs = [(validation.images[m], validation.images[f], validation.labels[m]) for m, f in zip(moving_idx, fixed_idx)]
+    results = registrar.register_many(jobs)
+    before, after = [], []
+    for (m, f), result in zip(zip(moving_idx, fixed_idx), results):
+        before.append(_mean_dice(validation.labels[m], validation.labels[f], config.num_classes))
+        after.append(_mean_dice(result.warped_mask, validation.labels[f], config.num_classes))
+    return {"pairs": pairs, "dice_before": float(np.mean(before)), "dice_after": float(np.mean(after))}
+
+
+def _mean_dice(a, b, num_classes):
+    import numpy as np
+
+    scores = []
+    for k in range(1, num_classes):
+        total = (a == k).sum() + (b == k).sum()
+        scores.append(1.0 if total == 0 else 2.0 * np.logical_and(a == k, b == k).sum() / total)
+    return float(np.mean(scores))
+
+
+def _resolve_model(model):
+    """A run directory or weights file; the bundled default when none is given."""
+    from .resources import data_dir
+
+    if model is not None:
+        bundled = data_dir() / "models" / str(model)
+        if not Path(model).exists() and bundled.is_dir():
+            return bundled
+        return Path(model)
+    default = data_dir() / "models" / "jsrt"
+    if not default.is_dir():
+        raise InputError("no --model given and no bundled model is installed; pass --model RUN_DIR")
+    return default
+
+
+@main.command("register")
+@click.argument("moving", required=False, type=click.Path(path_type=Path))
+@click.argument("fixed", required=False, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: <moving>_to_<fixed>, or 'registered' with --pairs).")
+@click.option("--model", help="train-reg run directory, weights file, or bundled model name (default: jsrt).")
+@click.option("--mask", "moving_mask", type=click.Path(path_type=Path), help="Label map of the moving image to warp.")
+@click.option("--pairs", "pairs_file", type=click.Path(path_type=Path),
+              help="CSV of pairs (columns moving, fixed[, moving_mask, name]) registered in one process.")
+@click.option("--resize", type=click.Choice(["modern", "legacy"]),
+              help="Resize between image and network size (default: the model's).")
+@click.option("--spacing", type=float, default=1.0, show_default=True,
+              help="Pixel spacing written into the NIfTI field (physical units).")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Pairs per network call.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON on stdout.")
+def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spacing, batch_size, overwrite, as_json):
+    """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
+
+    Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
+    (ITK convention), warped_mask.png with --mask, and summary.json.
+
+    Example: acregnet register moving.png fixed.png -o out --mask moving_mask.png
+    """
+    _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
+    from .pairs import Pair, default_pair_name, read_pairs_csv
+
+    if pairs_file is not None:
+        if moving is not None or fixed is not None or moving_mask is not None:
+            raise InputError("give either MOVING FIXED [--mask] or --pairs, not both")
+        pairs = read_pairs_csv(pairs_file)
+        out_root = output or Path("registered")
+        targets = [(pair, out_root / pair.name) for pair in pairs]
+    else:
+        if moving is None or fixed is None:
+            raise InputError("give MOVING and FIXED images, or --pairs CSV")
+        for path in (moving, fixed) + ((moving_mask,) if moving_mask else ()):
+            if not path.is_file():
+                raise InputError(f"{path}: file not found")
+        pair = Pair(moving, fixed, moving_mask, default_pair_name(moving, fixed))
+        out = output or Path(pair.name)
+        if (out / "summary.json").exists() and not overwrite:
+            raise InputError(f"{out}: holds a registration already (use --overwrite to replace it)")
+        targets = [(pair, out)]
+
+    from .pipeline import register_pairs
+
+    model_path = _resolve_model(model)
+    summaries = register_pairs(targets, model_path, resize=resize, spacing=spacing, batch_size=batch_size,
+                               overwrite=overwrite, echo=None if as_json else click.echo)
+    if as_json:
+        _emit_json(summaries if pairs_file is not None else summaries[0])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,201 @@
+"""Reading and writing images, masks, fields and summaries.
+
+Readers return plain NumPy arrays and raise :class:`InputError` naming the file
+and the problem. Writers are atomic: data goes to a temporary file in the target
+folder which is then renamed over the target, so a killed process leaves either
+the old file or the new one, never a torn one.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import InputError
+
+# Large hospital exports are legitimate input; the decompression-bomb guard of
+# Pillow would reject a 4892 x 4020 radiograph, so it is raised, not removed.
+Image.MAX_IMAGE_PIXELS = 20000 * 20000
+
+
+@contextlib.contextmanager
+def atomic_path(path, overwrite=True):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final location.
+    overwrite : bool
+        If False and ``path`` exists, raise :class:`InputError` before any work.
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise InputError(f"{path}: exists already (use --overwrite to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+    os.close(handle)
+    # mkstemp creates 0600 files; results are ordinary files, so honour the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(path, text, overwrite=True):
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path, overwrite) as tmp:
+        Path(tmp).write_text(text)
+
+
+def write_json_atomic(path, data, overwrite=True):
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", overwrite)
+
+
+def write_npy_atomic(path, array, overwrite=True):
+    """Save a NumPy array (``.npy``) atomically."""
+    with atomic_path(path, overwrite) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, np.asarray(array), allow_pickle=False)
+
+
+def write_png_atomic(path, array, overwrite=True):
+    """Write a 2-D uint8 or uint16 array as a grayscale PNG atomically."""
+    array = np.asarray(array)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"PNG output needs uint8 or uint16, got {array.dtype}")
+    with atomic_path(path, overwrite) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
+
+
+def _pil_to_gray(image, path):
+    """Convert any Pillow image to a 2-D float array and the maximum of its value range."""
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in ("RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV"):
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
+        # ITU-R 601 luma, as Pillow's own "L" conversion, without its rounding.
+        return rgb @ np.array([0.299, 0.587, 0.114]), 255.0
+    if mode in ("LA", "La", "PA"):
+        return np.asarray(image.getchannel(0), dtype=np.float64), 255.0
+    if mode in ("1", "L"):
+        return np.asarray(image.convert("L"), dtype=np.float64), 255.0
+    if mode.startswith("I;16") or mode == "I":
+        array = np.asarray(image).astype(np.float64)
+        top = 65535.0 if mode.startswith("I;16") or array.max(initial=0) <= 65535 else float(array.max())
+        return array, top
+    if mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        return array, None
+    raise InputError(f"{path}: unsupported image mode {mode}")
+
+
+def read_image(path):
+    """Read a radiograph as a 2-D float32 array scaled to [0, 1].
+
+    8-bit values are divided by 255 and 16-bit ones by 65535; colour images are
+    converted to luminance; floating-point images are rescaled by their range.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    image : ndarray, float32, shape (H, W)
+    bits : int
+        8 or 16, the depth to write derived images with.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable, truncated, empty, or holds NaN/inf.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected an image file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            gray, top = _pil_to_gray(image, path)
+            bits = 16 if image.mode.startswith("I") else 8
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not a readable image (unknown or corrupt format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: cannot decode image ({exc})") from None
+    if gray.ndim != 2 or gray.size == 0 or min(gray.shape) < 2:
+        raise InputError(f"{path}: empty image (shape {gray.shape})")
+    if not np.all(np.isfinite(gray)):
+        raise InputError(f"{path}: image holds NaN or infinite values")
+    if top is None:
+        low, high = float(gray.min()), float(gray.max())
+        gray = (gray - low) / (high - low) if high > low else np.zeros_like(gray)
+        top = 1.0
+    return (gray / top).astype(np.float32), bits
+
+
+def read_label_map(path):
+    """Read a label image (one integer value per class) as a 2-D int32 array."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: mask file not found")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("RGB", "RGBA"):
+                rgb = np.asarray(image.convert("RGB"))
+                if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+                    raise InputError(f"{path}: colour mask; expected one label value per pixel")
+                labels = rgb[..., 0]
+            elif image.mode == "P":
+                labels = np.asarray(image)
+            else:
+                labels = np.asarray(image)
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not a readable mask image") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: cannot decode mask ({exc})") from None
+    if labels.ndim != 2 or labels.size == 0:
+        raise InputError(f"{path}: mask must be a 2-D label image, got shape {labels.shape}")
+    return labels.astype(np.int32)
+
+
+def to_bit_depth(image, bits):
+    """Quantise a [0, 1] float image to uint8 or uint16."""
+    top = 65535 if bits == 16 else 255
+    dtype = np.uint16 if bits == 16 else np.uint8
+    return np.clip(np.rint(np.asarray(image, dtype=np.float64) * top), 0, top).astype(dtype)
+
+
+def write_field_nifti(path, field, spacing=1.0, overwrite=True):
+    """Write a displacement field as an ITK/NIfTI vector image.
+
+    ``field`` follows the project's convention (H, W, 2) with channel 0 along rows
+    and channel 1 along columns, in pixels. The file follows ITK's: components
+    ordered (x, y) = (columns, rows) and expressed in physical units
+    (pixels times ``spacing``), so that ITK and elastix tools read it as a
+    displacement field directly.
+    """
+    import SimpleITK as sitk
+
+    field = np.asarray(field, dtype=np.float64)
+    itk_order = np.stack([field[..., 1], field[..., 0]], axis=-1) * float(spacing)
+    image = sitk.GetImageFromArray(itk_order, isVector=True)
+    image.SetSpacing((float(spacing), float(spacing)))
+    with atomic_path(path, overwrite) as tmp:
+        # SimpleITK picks the writer from the extension, so the temporary keeps it.
+        sitk.WriteImage(image, str(tmp))

@@ -1,0 +1,131 @@
+"""Network architectures of the original AC-RegNet release, as Keras models.
+
+- :func:`vector_cnn`: the U-Net-like VectorCNN mapping a (moving, fixed) pair of
+  images to a displacement field in pixels.
+- :func:`mask_autoencoder`: the denoising autoencoder of one-hot anatomical masks,
+  returned as (encoder, decoder, autoencoder) sharing weights.
+
+Layer names follow the original TensorFlow 1 variable scopes (``conv1_a`` ...,
+with the batch norm of layer ``L`` named ``L_bn``) so that its checkpoints map
+onto these models.
+"""
+
+import keras
+from keras import layers
+
+# Batch-norm settings of the original graph (epsilon 1e-5, TF1 layers default momentum).
+BN_EPSILON = 1e-5
+BN_MOMENTUM = 0.99
+
+VECTOR_CNN_LAYERS = (
+    ("conv1_a", 16), ("conv1_b", 16),
+    ("conv2_a", 32), ("conv2_b", 32),
+    ("conv3_a", 64), ("conv3_b", 64),
+    ("conv4_a", 128), ("conv4_b", 128),
+    ("deconv4", 64), ("conv5_a", 64), ("conv5_b", 64),
+    ("deconv5", 32), ("conv6_a", 32), ("conv6_b", 32),
+    ("deconv6", 16), ("conv7_a", 16), ("conv7_b", 16),
+    ("conv_out", 2),
+)
+
+
+def _conv_bn(x, name, filters, strides=1, activation=None):
+    """3x3 'same' convolution without bias, batch norm, optional activation."""
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    if activation is not None:
+        x = layers.Activation(activation, name=f"{name}_{activation}")(x)
+    return x
+
+
+def vector_cnn(size=64, dropout=0.5, name="VectorCNN"):
+    """Build the VectorCNN.
+
+    Parameters
+    ----------
+    size : int or None
+        Spatial size of the square input (divisible by 8), or None for any size
+        divisible by 8.
+    dropout : float
+        Dropout rate after conv4_b, conv5_b and conv6_b (active in training only).
+
+    Returns
+    -------
+    keras.Model
+        Input (B, size, size, 2): moving and fixed images in [0, 1].
+        Output (B, size, size, 2): displacement in pixels (rows, columns).
+    """
+    if size is not None and size % 8:
+        raise ValueError(f"VectorCNN input size must be divisible by 8, got {size}")
+    pair = keras.Input((size, size, 2), name="pair")
+    skips = []
+    x = pair
+    for level, filters in ((1, 16), (2, 32), (3, 64)):
+        x = _conv_bn(x, f"conv{level}_a", filters, activation="elu")
+        x = _conv_bn(x, f"conv{level}_b", filters)
+        skips.append(x)  # the decoder adds the pre-activation tensor
+        x = layers.Activation("elu", name=f"conv{level}_b_elu")(x)
+        x = layers.AveragePooling2D(2, name=f"pool{level}")(x)
+    x = _conv_bn(x, "conv4_a", 128, activation="elu")
+    x = _conv_bn(x, "conv4_b", 128, activation="elu")
+    x = layers.Dropout(dropout, name="dropout4")(x)
+    for level, filters, use_dropout in ((5, 64, True), (6, 32, True), (7, 16, False)):
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{level - 1}")(x)
+        x = _conv_bn(x, f"deconv{level - 1}", filters)
+        x = layers.Add(name=f"skip{level - 1}")([x, skips[7 - level]])
+        x = layers.Activation("elu", name=f"deconv{level - 1}_elu")(x)
+        x = _conv_bn(x, f"conv{level}_a", filters, activation="elu")
+        x = _conv_bn(x, f"conv{level}_b", filters, activation="elu")
+        if use_dropout:
+            x = layers.Dropout(dropout, name=f"dropout{level}")(x)
+    field = _conv_bn(x, "conv_out", 2)
+    return keras.Model(pair, field, name=name)
+
+
+def mask_autoencoder(size=64, num_classes=4, code_size=32):
+    """Build the denoising autoencoder of one-hot masks.
+
+    Parameters
+    ----------
+    size : int
+        Square mask size, divisible by 8 (the code is taken from size/8 x size/8).
+    num_classes : int
+        Channels of the one-hot mask, background included.
+    code_size : int
+        Length of the code (32 in the paper).
+
+    Returns
+    -------
+    encoder : keras.Model
+        (B, size, size, num_classes) -> (B, code_size), linear code.
+    decoder : keras.Model
+        (B, code_size) -> (B, size, size, num_classes) logits.
+    autoencoder : keras.Model
+        decoder(encoder(x)).
+    """
+    if size % 8:
+        raise ValueError(f"autoencoder mask size must be divisible by 8, got {size}")
+    low = size // 8
+    mask = keras.Input((size, size, num_classes), name="mask")
+    x = _conv_bn(mask, "enc_conv1", 16, strides=2, activation="relu")
+    x = _conv_bn(x, "enc_conv2", 16, activation="relu")
+    x = _conv_bn(x, "enc_conv3", 32, strides=2, activation="relu")
+    x = _conv_bn(x, "enc_conv4", 32, activation="relu")
+    x = _conv_bn(x, "enc_conv5", 1, strides=2, activation="relu")
+    x = layers.Flatten(name="enc_flatten")(x)
+    code = layers.Dense(code_size, name="code")(x)
+    encoder = keras.Model(mask, code, name="encoder")
+
+    code_in = keras.Input((code_size,), name="code_in")
+    y = layers.Dense(low * low, activation="relu", name="dec_dense")(code_in)
+    y = layers.Reshape((low, low, 1), name="dec_reshape")(y)
+    for index, filters in enumerate((32, 16, 16), start=1):
+        y = layers.UpSampling2D(2, interpolation="nearest", name=f"dec_up{index}")(y)
+        y = _conv_bn(y, f"dec_conv{index}_a", filters, activation="relu")
+        if index < 3:
+            y = _conv_bn(y, f"dec_conv{index}_b", filters, activation="relu")
+    logits = layers.Conv2D(num_classes, 3, padding="same", name="logits")(y)
+    decoder = keras.Model(code_in, logits, name="decoder")
+
+    autoencoder = keras.Model(mask, decoder(encoder(mask)), name="autoencoder")
+    return encoder, decoder, autoencoder

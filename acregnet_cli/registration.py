@@ -1,0 +1,152 @@
+"""Registering image pairs with a trained VectorCNN, at any image size.
+
+The network runs at its training size (64 by default): both images are padded to
+square, resized to that size, the predicted field is resized back to the padded
+size and scaled by (padded size / model size), and the full-size moving image is
+warped with it, then cropped back to the fixed image's frame.
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from .errors import InputError
+from .layers import resize_field, resize_images, warp_bilinear
+
+
+def pad_to_square(image):
+    """Pad a 2-D array to square with zeros, centred; return it and the crop box.
+
+    Returns
+    -------
+    padded : ndarray (S, S)
+    box : tuple (top, left, height, width) locating the original inside ``padded``.
+    """
+    height, width = image.shape[:2]
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+    padded = np.zeros((side, side) + image.shape[2:], dtype=image.dtype)
+    padded[top:top + height, left:left + width] = image
+    return padded, (top, left, height, width)
+
+
+def crop(array, box):
+    """Inverse of :func:`pad_to_square` for an array of the padded size."""
+    top, left, height, width = box
+    return array[top:top + height, left:left + width]
+
+
+def check_registrable(image, name):
+    """Reject images the similarity measure cannot use (constant images)."""
+    if float(np.ptp(image)) < 1e-6:
+        raise InputError(f"{name}: image is constant (normalized cross-correlation is undefined)")
+
+
+def jacobian_determinant(field):
+    """Jacobian determinant of ``x -> x + u(x)`` for a (H, W, 2) field in pixels."""
+    du0_dy, du0_dx = np.gradient(field[..., 0])
+    du1_dy, du1_dx = np.gradient(field[..., 1])
+    return (1.0 + du0_dy) * (1.0 + du1_dx) - du0_dx * du1_dy
+
+
+def mask_to_onehot(label_map):
+    """One-hot encode a label map by its sorted distinct values; return (onehot, values)."""
+    values = np.unique(label_map)
+    index = np.searchsorted(values, label_map)
+    return np.eye(len(values), dtype=np.float32)[index], values
+
+
+@dataclasses.dataclass
+class PairResult:
+    """Outcome of one registration, in the fixed image's frame."""
+
+    warped: np.ndarray
+    field: np.ndarray
+    warped_mask: np.ndarray = None
+    folding_fraction: float = 0.0
+    seconds_model: float = 0.0
+
+
+class Registrar:
+    """A loaded VectorCNN ready to register pairs of any size.
+
+    Parameters
+    ----------
+    model : keras.Model
+        VectorCNN mapping (B, S, S, 2) to (B, S, S, 2).
+    size : int
+        The network's input size.
+    resize : {'modern', 'legacy'}
+        Resize between image size and network size (see :func:`layers.resize_images`).
+    batch_size : int
+        Pairs per network call in :meth:`register_many`.
+    """
+
+    def __init__(self, model, size, resize="modern", batch_size=32):
+        self.model = model
+        self.size = int(size)
+        self.resize = resize
+        self.batch_size = batch_size
+        self._predict = tf.function(lambda pair: self.model(pair, training=False), reduce_retracing=True)
+
+    def predict_small(self, moving_small, fixed_small):
+        """Fields at network size for (B, S, S) moving and fixed batches."""
+        pair = tf.stack([moving_small, fixed_small], axis=-1)
+        return self._predict(tf.convert_to_tensor(pair, tf.float32)).numpy()
+
+    def _to_network(self, square):
+        return resize_images(tf.convert_to_tensor(square[None, ..., None], tf.float32), self.size, self.resize)[0, ..., 0]
+
+    def prepare(self, moving, fixed, moving_mask=None):
+        """Pad both images to square in the fixed image's frame; return the pieces."""
+        fixed_sq, box = pad_to_square(fixed)
+        moving_sq, _ = pad_to_square(moving)
+        side = fixed_sq.shape[0]
+        mask_onehot, mask_values = (None, None)
+        if moving_mask is not None:
+            mask_onehot, mask_values = mask_to_onehot(pad_to_square(moving_mask)[0])
+        if moving_sq.shape[0] != side:
+            # A moving image of another size is brought to the fixed frame first.
+            moving_sq = resize_images(moving_sq[None, ..., None], side, "modern").numpy()[0, ..., 0]
+            if mask_onehot is not None:
+                mask_onehot = resize_images(mask_onehot[None], side, "modern").numpy()[0]
+        return dict(moving=moving_sq, fixed=fixed_sq, box=box, mask=mask_onehot, mask_values=mask_values,
+                    moving_small=self._to_network(moving_sq), fixed_small=self._to_network(fixed_sq))
+
+    def finish(self, prepared, small_field):
+        """Resize a network-size field to the pair's size, warp, crop: a :class:`PairResult`."""
+        side = prepared["fixed"].shape[0]
+        field = resize_field(tf.convert_to_tensor(small_field[None]), side, self.resize)
+        warped = warp_bilinear(tf.convert_to_tensor(prepared["moving"][None, ..., None]), field)[0, ..., 0].numpy()
+        field = field[0].numpy()
+        warped_mask = None
+        if prepared["mask"] is not None:
+            warped_onehot = warp_bilinear(tf.convert_to_tensor(prepared["mask"][None]), field[None])[0].numpy()
+            warped_mask = prepared["mask_values"][np.argmax(warped_onehot, axis=-1)]
+            warped_mask = crop(warped_mask, prepared["box"])
+        field = crop(field, prepared["box"])
+        folding = float(np.mean(jacobian_determinant(field) <= 0))
+        return PairResult(warped=np.clip(crop(warped, prepared["box"]), 0.0, 1.0), field=field,
+                          warped_mask=warped_mask, folding_fraction=folding)
+
+    def register(self, moving, fixed, moving_mask=None):
+        """Register one pair of 2-D float images in [0, 1]; see :class:`PairResult`."""
+        return self.register_many([(moving, fixed, moving_mask)])[0]
+
+    def register_many(self, pairs):
+        """Register a list of (moving, fixed, moving_mask or None), batching the network calls."""
+        prepared = [self.prepare(*pair) for pair in pairs]
+        results = []
+        for start in range(0, len(prepared), self.batch_size):
+            chunk = prepared[start:start + self.batch_size]
+            began = time.perf_counter()
+            fields = self.predict_small(np.stack([p["moving_small"] for p in chunk]),
+                                        np.stack([p["fixed_small"] for p in chunk]))
+            per_pair = (time.perf_counter() - began) / len(chunk)
+            for item, small_field in zip(chunk, fields):
+                result = self.finish(item, small_field)
+                result.seconds_model = per_pair
+                results.append(result)
+        return results

@@ -1,0 +1,1 @@
+"""Default configuration files (TOML), installed as acregnet_cli.config."""
