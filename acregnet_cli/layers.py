@@ -30,6 +30,12 @@ def warp_bilinear(image, field):
     """
     image = tf.convert_to_tensor(image)
     field = tf.cast(tf.convert_to_tensor(field), image.dtype)
+    if image.shape.rank != 4 or field.shape.rank != 4:
+        raise ValueError(f"warp needs (B, H, W, C) image and (B, H, W, 2) field, got {image.shape} and {field.shape}")
+    if field.shape[-1] is not None and field.shape[-1] != 2:
+        raise ValueError(f"field must have 2 channels (rows, columns), got {field.shape[-1]}")
+    if image.shape[:3].is_fully_defined() and field.shape[:3].is_fully_defined() and image.shape[:3] != field.shape[:3]:
+        raise ValueError(f"image {image.shape} and field {field.shape} differ in batch or size")
     shape = tf.shape(image)
     batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
     dtype = image.dtype

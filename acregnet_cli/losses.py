@@ -45,7 +45,7 @@ def total_variation(field):
     columns, over both channels (``tf.image.total_variation``). It is a sum, not
     a mean: lambda_r = 5e-5 of the paper is tuned to this scale.
     """
-    return tf.reduce_mean(tf.image.total_variation(field))
+    return tf.reduce_mean(tf.image.total_variation(tf.convert_to_tensor(field)))
 
 
 def mask_cross_entropy(warped_onehot, fixed_onehot, form="release", epsilon=1e-7):

@@ -1,0 +1,185 @@
+"""The command line end to end on a synthetic dataset written by the tests."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from acregnet_cli.cli import main
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_dataset, tmp_path_factory):
+    """A tiny autoencoder and AC-RegNet trained on the synthetic dataset."""
+    root, config = synthetic_dataset
+    runs = tmp_path_factory.mktemp("runs")
+    ae = runs / "ae"
+    result = run("train-ae", "--dataset", config, "--data-dir", root, "-o", ae, "--iterations", 30,
+                 "--log-every", 10, "--checkpoint-every", 10, "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    reg = runs / "ac"
+    result = run("train-reg", "--dataset", config, "--data-dir", root, "-o", reg, "--variant", "ac-regnet",
+                 "--ae-run", ae, "--iterations", 20, "--batch-size", 8, "--log-every", 5,
+                 "--checkpoint-every", 10, "--validation-fraction", 0.25, "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    return root, config, ae, reg, json.loads(result.output)
+
+
+def test_training_writes_a_complete_run_directory(trained):
+    _, _, ae, reg, summary = trained
+    for run_dir, weights in ((ae, ["encoder.weights.h5", "decoder.weights.h5"]), (reg, ["vector_cnn.weights.h5"])):
+        for name in ["config.toml", "log.csv", "model.json", "summary.json"] + weights:
+            assert (run_dir / name).is_file(), name
+        assert any((run_dir / "checkpoints").iterdir())
+    with open(reg / "log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["iteration"]) for r in rows] == [5, 10, 15, 20]
+    assert set(rows[0]) == {"iteration", "seconds", "loss", "ncc", "tv", "ce", "ae"}
+    assert "variant = \"ac-regnet\"" in (reg / "config.toml").read_text()
+    assert summary["validation"]["pairs"] == 64
+    assert 0 <= summary["validation"]["dice_after"] <= 1
+
+
+def test_existing_run_is_not_overwritten_without_flag(trained):
+    root, config, ae, _, _ = trained
+    result = run("train-ae", "--dataset", config, "--data-dir", root, "-o", ae, "--iterations", 5, "--quiet")
+    assert result.exit_code == 2
+    assert "not empty" in result.output
+
+
+def test_resume_continues_from_the_last_checkpoint_with_the_same_result(synthetic_dataset, tmp_path):
+    root, config = synthetic_dataset
+    common = ["--dataset", config, "--data-dir", root, "--variant", "regnet", "--batch-size", 4,
+              "--log-every", 2, "--checkpoint-every", 4, "--quiet"]
+    settings = tmp_path / "no_dropout.toml"
+    settings.write_text("dropout = 0.0\n")  # dropout is the one unseeded source of difference
+    straight = tmp_path / "straight"
+    assert run("train-reg", *common, "--config", settings, "-o", straight, "--iterations", 8).exit_code == 0
+    interrupted = tmp_path / "interrupted"
+    assert run("train-reg", *common, "--config", settings, "-o", interrupted, "--iterations", 4).exit_code == 0
+    result = run("train-reg", *common, "--config", settings, "-o", interrupted, "--iterations", 8, "--resume", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["resumed_from"] == 4
+    from acregnet_cli.modelfiles import load_vector_cnn
+
+    a, _ = load_vector_cnn(straight)
+    b, _ = load_vector_cnn(interrupted)
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_allclose(wa.numpy(), wb.numpy(), rtol=1e-4, atol=1e-5)
+    with open(interrupted / "log.csv") as handle:
+        assert [int(r["iteration"]) for r in csv.DictReader(handle)] == [2, 4, 6, 8]
+
+
+def test_ae_variant_without_autoencoder_is_a_usage_error(synthetic_dataset, tmp_path):
+    root, config = synthetic_dataset
+    result = run("train-reg", "--dataset", config, "--data-dir", root, "--variant", "ae-regnet",
+                 "-o", tmp_path / "x", "--iterations", 2, "--quiet")
+    assert result.exit_code == 2
+    assert "--ae-run" in result.output
+
+
+def test_register_a_pair_with_mask_writes_all_outputs(trained, tmp_path):
+    root, _, _, reg, _ = trained
+    base = root / "data" / "Synthetic" / "LR_64"
+    moving, fixed = base / "images" / "SYN000.png", base / "images" / "SYN005.png"
+    out = tmp_path / "pair"
+    result = run("register", moving, fixed, "--model", reg, "--mask", base / "labels" / "SYN000.png",
+                 "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert sorted(summary["files"]) == ["field.nii.gz", "field.npy", "warped.png", "warped_mask.png"]
+    field = np.load(out / "field.npy")
+    assert field.shape == (64, 64, 2)
+    warped_mask = np.array(Image.open(out / "warped_mask.png"))
+    assert set(np.unique(warped_mask)) <= {0, 10, 20, 30}
+    assert 0.0 <= summary["jacobian_nonpositive_fraction"] <= 1.0
+    import SimpleITK as sitk
+
+    nifti = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "field.nii.gz")))
+    np.testing.assert_allclose(nifti[..., 0], field[..., 1], atol=1e-5)  # ITK order: x first
+    again = run("register", moving, fixed, "--model", reg, "-o", out)
+    assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+def test_register_any_size_rgb_and_16_bit(trained, tmp_path):
+    _, _, _, reg, _ = trained
+    rng = np.random.RandomState(0)
+    moving = tmp_path / "moving.png"
+    fixed = tmp_path / "fixed.tif"
+    Image.fromarray((rng.rand(90, 120, 3) * 255).astype(np.uint8)).save(moving)
+    Image.fromarray((rng.rand(90, 120) * 65535).astype(np.uint16)).save(fixed)
+    result = run("register", moving, fixed, "--model", reg, "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "out" / "field.npy").shape == (90, 120, 2)
+    assert np.array(Image.open(tmp_path / "out" / "warped.png")).shape == (90, 120)
+
+
+def test_register_pairs_csv_in_one_process_and_skips_done_pairs(trained, tmp_path):
+    root, _, _, reg, _ = trained
+    base = root / "data" / "Synthetic" / "LR_64"
+    rows = [("images/SYN001.png", "images/SYN002.png", "labels/SYN001.png", "a"),
+            ("images/SYN003.png", "images/SYN004.png", "", "b")]
+    pairs = base / "pairs.csv"
+    with open(pairs, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["moving", "fixed", "moving_mask", "name"])
+        writer.writerows(rows)
+    out = tmp_path / "batch"
+    result = run("register", "--pairs", pairs, "--model", reg, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert (out / "a" / "warped_mask.png").exists() and not (out / "b" / "warped_mask.png").exists()
+    again = json.loads(run("register", "--pairs", pairs, "--model", reg, "-o", out, "--json").output)
+    assert [item.get("skipped") for item in again] == [True, True]
+
+
+def test_bad_pairs_csv_reports_every_bad_row(trained, tmp_path):
+    _, _, _, reg, _ = trained
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("moving,fixed,name\nnope.png,also.png,x\n,,y\nnope.png,nope.png,../escape\n")
+    result = run("register", "--pairs", pairs, "--model", reg, "-o", tmp_path / "o")
+    assert result.exit_code == 2
+    assert "3 bad row(s)" in result.output and "line 2" in result.output and "line 4" in result.output
+    pairs.write_text("source,target\na,b\n")
+    result = run("register", "--pairs", pairs, "--model", reg, "-o", tmp_path / "o")
+    assert result.exit_code == 2 and "missing column" in result.output
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"not an image at all", "not a readable image"),
+    (None, "file not found"),
+])
+def test_register_bad_image_fails_with_clear_message(trained, tmp_path, content, message):
+    _, _, _, reg, _ = trained
+    good = tmp_path / "good.png"
+    Image.fromarray((np.random.RandomState(0).rand(64, 64) * 255).astype(np.uint8)).save(good)
+    bad = tmp_path / "bad.png"
+    if content is not None:
+        bad.write_bytes(content)
+    result = run("register", bad, good, "--model", reg, "-o", tmp_path / "o")
+    assert result.exit_code == 2
+    assert str(bad) in result.output and message in result.output
+    assert not (tmp_path / "o" / "summary.json").exists()
+
+
+def test_register_constant_image_is_refused(trained, tmp_path):
+    _, _, _, reg, _ = trained
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.full((64, 64), 7, np.uint8)).save(flat)
+    result = run("register", flat, flat, "--model", reg, "-o", tmp_path / "o")
+    assert result.exit_code == 2 and "constant" in result.output
+
+
+def test_register_with_wrong_model_is_refused(trained, tmp_path):
+    _, _, ae, _, _ = trained
+    image = tmp_path / "i.png"
+    Image.fromarray((np.random.RandomState(0).rand(64, 64) * 255).astype(np.uint8)).save(image)
+    result = run("register", image, image, "--model", ae, "-o", tmp_path / "o")
+    assert result.exit_code == 2 and "not a registration network" in result.output

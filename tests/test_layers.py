@@ -1,0 +1,113 @@
+"""Warp and resize: known answers, gradients, bad shapes."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acregnet_cli.layers import BilinearWarp, resize_field, resize_images, warp_bilinear
+
+
+def random_batch(shape, seed=0):
+    return np.random.RandomState(seed).rand(*shape).astype(np.float32)
+
+
+def test_zero_field_returns_input_any_batch_size_channels():
+    image = random_batch((3, 5, 7, 4))
+    field = np.zeros((3, 5, 7, 2), np.float32)
+    np.testing.assert_allclose(warp_bilinear(image, field).numpy(), image, atol=1e-7)
+
+
+def test_integer_shift_along_columns_and_rows():
+    image = random_batch((1, 6, 8, 1))
+    field = np.zeros((1, 6, 8, 2), np.float32)
+    field[..., 1] = 1.0  # sample one column to the right
+    warped = warp_bilinear(image, field).numpy()
+    np.testing.assert_allclose(warped[:, :, :-1], image[:, :, 1:], atol=1e-6)
+    np.testing.assert_allclose(warped[:, :, -1], image[:, :, -1], atol=1e-6)  # border clamp
+    field = np.zeros((1, 6, 8, 2), np.float32)
+    field[..., 0] = -2.0  # two rows up
+    warped = warp_bilinear(image, field).numpy()
+    np.testing.assert_allclose(warped[:, 2:], image[:, :-2], atol=1e-6)
+    np.testing.assert_allclose(warped[:, 0], image[:, 0], atol=1e-6)
+
+
+def test_half_pixel_shift_averages_neighbours():
+    image = random_batch((2, 4, 4, 2))
+    field = np.zeros((2, 4, 4, 2), np.float32)
+    field[..., 0] = 0.5
+    warped = warp_bilinear(image, field).numpy()
+    np.testing.assert_allclose(warped[:, :-1], 0.5 * (image[:, :-1] + image[:, 1:]), atol=1e-6)
+
+
+def test_far_outside_samples_are_clamped_to_border():
+    image = random_batch((1, 4, 4, 1))
+    field = np.full((1, 4, 4, 2), -100.0, np.float32)
+    np.testing.assert_allclose(warp_bilinear(image, field).numpy(), image[:, :1, :1].repeat(4, 1).repeat(4, 2))
+
+
+def test_gradients_exist_and_are_finite():
+    image = tf.Variable(random_batch((2, 8, 8, 1)))
+    field = tf.Variable(random_batch((2, 8, 8, 2), seed=1) * 2 - 1)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.square(warp_bilinear(image, field)))
+    grad_image, grad_field = tape.gradient(loss, [image, field])
+    assert np.all(np.isfinite(grad_image.numpy())) and np.abs(grad_image.numpy()).sum() > 0
+    assert np.all(np.isfinite(grad_field.numpy())) and np.abs(grad_field.numpy()).sum() > 0
+
+
+def test_field_gradient_matches_finite_difference():
+    image = random_batch((1, 6, 6, 1))
+    field = np.full((1, 6, 6, 2), 0.3, np.float32)
+    field_var = tf.Variable(field)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(warp_bilinear(image, field_var) ** 2)
+    analytic = tape.gradient(loss, field_var).numpy()[0, 2, 3, 1]
+    bumped = field.copy()
+    bumped[0, 2, 3, 1] += 1e-2
+    numeric = (tf.reduce_sum(warp_bilinear(image, bumped) ** 2) - loss).numpy() / 1e-2
+    assert abs(analytic - numeric) < 1e-2
+
+
+def test_keras_layer_wraps_the_function():
+    image = random_batch((1, 8, 8, 3))
+    field = random_batch((1, 8, 8, 2))
+    np.testing.assert_allclose(BilinearWarp()([image, field]).numpy(), warp_bilinear(image, field).numpy())
+
+
+@pytest.mark.parametrize("image_shape,field_shape", [
+    ((1, 8, 8, 1), (1, 8, 8, 3)),
+    ((1, 8, 8, 1), (1, 4, 4, 2)),
+    ((8, 8, 1), (8, 8, 2)),
+])
+def test_bad_shapes_raise(image_shape, field_shape):
+    with pytest.raises(ValueError):
+        warp_bilinear(np.zeros(image_shape, np.float32), np.zeros(field_shape, np.float32))
+
+
+def legacy_bilinear_reference(image, out):
+    """TF1 resize_bilinear(align_corners=False, half_pixel_centers=False) in NumPy."""
+    size = image.shape[0]
+    scale = size / out
+    coords = np.arange(out) * scale
+    low = np.floor(coords).astype(int)
+    high = np.minimum(low + 1, size - 1)
+    frac = coords - low
+    rows = image[low] * (1 - frac)[:, None] + image[high] * frac[:, None]
+    return rows[:, low] * (1 - frac)[None] + rows[:, high] * frac[None]
+
+
+def test_legacy_resize_matches_tf1_formula():
+    image = random_batch((256, 256))
+    ours = resize_images(image[None, ..., None], 64, "legacy").numpy()[0, ..., 0]
+    np.testing.assert_allclose(ours, legacy_bilinear_reference(image, 64), atol=1e-6)
+
+
+def test_resize_field_scales_displacements():
+    field = np.ones((1, 64, 64, 2), np.float32)
+    for method in ("legacy", "modern"):
+        np.testing.assert_allclose(resize_field(field, 256, method).numpy(), 4.0, atol=1e-6)
+
+
+def test_unknown_resize_method_raises():
+    with pytest.raises(ValueError):
+        resize_images(np.zeros((1, 8, 8, 1), np.float32), 4, "cubic")
