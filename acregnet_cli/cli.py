@@ -308,5 +308,28 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
         _emit_json(summaries if pairs_file is not None else summaries[0])
 
 
+@main.command("import-tf1")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Model folder to write (usable as register --model).")
+@click.option("--overwrite", is_flag=True, help="Replace a model already in OUTPUT.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was imported as JSON.")
+def import_tf1_command(checkpoint, output, overwrite, as_json):
+    """Convert an original TensorFlow 1 checkpoint (VectorCNN or CNN_AE) into a model folder.
+
+    CHECKPOINT is the prefix, e.g. .../model.ckpt (with model.ckpt.index beside it).
+
+    Example: acregnet import-tf1 original/model.ckpt -o models/original-jsrt
+    """
+    _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
+    from .legacy_checkpoint import import_tf1
+
+    summary = import_tf1(checkpoint, output, overwrite=overwrite)
+    if as_json:
+        _emit_json(summary)
+    else:
+        click.echo(f"imported {summary['architecture']} ({summary['variables']} variables) into {output}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

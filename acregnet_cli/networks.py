@@ -5,17 +5,23 @@
 - :func:`mask_autoencoder`: the denoising autoencoder of one-hot anatomical masks,
   returned as (encoder, decoder, autoencoder) sharing weights.
 
-Layer names follow the original TensorFlow 1 variable scopes (``conv1_a`` ...,
-with the batch norm of layer ``L`` named ``L_bn``) so that its checkpoints map
-onto these models.
+Layer names follow the original TensorFlow 1 variable scopes (``VectorCNN/conv1_a``
+..., ``CNN_AE/conv1_a`` ..., ``CNN_AE/fc1``), with the batch norm of layer ``L``
+named ``L_bn``, so that the original checkpoints map onto these models.
 """
 
 import keras
 from keras import layers
 
-# Batch-norm settings of the original graph (epsilon 1e-5, TF1 layers default momentum).
+# Settings of the original graph: batch norm with decay 0.9 and epsilon 1e-5, and
+# convolution kernels drawn from a truncated normal of standard deviation 0.01.
 BN_EPSILON = 1e-5
-BN_MOMENTUM = 0.99
+BN_MOMENTUM = 0.9
+KERNEL_STDDEV = 0.01
+
+
+def _kernel_initializer():
+    return keras.initializers.TruncatedNormal(stddev=KERNEL_STDDEV)
 
 VECTOR_CNN_LAYERS = (
     ("conv1_a", 16), ("conv1_b", 16),
@@ -31,7 +37,8 @@ VECTOR_CNN_LAYERS = (
 
 def _conv_bn(x, name, filters, strides=1, activation=None):
     """3x3 'same' convolution without bias, batch norm, optional activation."""
-    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name,
+                      kernel_initializer=_kernel_initializer())(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     if activation is not None:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
@@ -107,24 +114,26 @@ def mask_autoencoder(size=64, num_classes=4, code_size=32):
         raise ValueError(f"autoencoder mask size must be divisible by 8, got {size}")
     low = size // 8
     mask = keras.Input((size, size, num_classes), name="mask")
-    x = _conv_bn(mask, "enc_conv1", 16, strides=2, activation="relu")
-    x = _conv_bn(x, "enc_conv2", 16, activation="relu")
-    x = _conv_bn(x, "enc_conv3", 32, strides=2, activation="relu")
-    x = _conv_bn(x, "enc_conv4", 32, activation="relu")
-    x = _conv_bn(x, "enc_conv5", 1, strides=2, activation="relu")
-    x = layers.Flatten(name="enc_flatten")(x)
-    code = layers.Dense(code_size, name="code")(x)
+    x = _conv_bn(mask, "conv1_a", 16, strides=2, activation="relu")
+    x = _conv_bn(x, "conv1_b", 16, activation="relu")
+    x = _conv_bn(x, "conv2_a", 32, strides=2, activation="relu")
+    x = _conv_bn(x, "conv2_b", 32, activation="relu")
+    x = _conv_bn(x, "conv3", 1, strides=2, activation="relu")
+    x = layers.Flatten(name="flatten")(x)
+    code = layers.Dense(code_size, name="fc1")(x)
     encoder = keras.Model(mask, code, name="encoder")
 
-    code_in = keras.Input((code_size,), name="code_in")
-    y = layers.Dense(low * low, activation="relu", name="dec_dense")(code_in)
-    y = layers.Reshape((low, low, 1), name="dec_reshape")(y)
-    for index, filters in enumerate((32, 16, 16), start=1):
-        y = layers.UpSampling2D(2, interpolation="nearest", name=f"dec_up{index}")(y)
-        y = _conv_bn(y, f"dec_conv{index}_a", filters, activation="relu")
-        if index < 3:
-            y = _conv_bn(y, f"dec_conv{index}_b", filters, activation="relu")
-    logits = layers.Conv2D(num_classes, 3, padding="same", name="logits")(y)
+    code_in = keras.Input((code_size,), name="code")
+    y = layers.Dense(low * low, activation="relu", name="fc2")(code_in)
+    y = layers.Reshape((low, low, 1), name="unflatten")(y)
+    for level, filters in ((4, 32), (5, 16), (6, 16)):
+        y = layers.UpSampling2D(2, interpolation="nearest", name=f"up{level}")(y)
+        y = _conv_bn(y, f"deconv{level}", filters, activation="relu")
+        if level < 6:
+            y = _conv_bn(y, f"conv{level}", filters, activation="relu")
+    # The output convolution has a bias and no batch norm, as in the original.
+    logits = layers.Conv2D(num_classes, 3, padding="same", name="conv_out",
+                           kernel_initializer=_kernel_initializer())(y)
     decoder = keras.Model(code_in, logits, name="decoder")
 
     autoencoder = keras.Model(mask, decoder(encoder(mask)), name="autoencoder")

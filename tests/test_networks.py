@@ -50,14 +50,19 @@ def test_autoencoder_shapes_follow_the_original():
     encoder, decoder, autoencoder = mask_autoencoder(64, num_classes=4, code_size=32)
     kernels = {layer.name: tuple(layer.kernel.shape) for layer in encoder.layers if hasattr(layer, "kernel")}
     assert kernels == {
-        "enc_conv1": (3, 3, 4, 16), "enc_conv2": (3, 3, 16, 16), "enc_conv3": (3, 3, 16, 32),
-        "enc_conv4": (3, 3, 32, 32), "enc_conv5": (3, 3, 32, 1), "code": (64, 32),
+        "conv1_a": (3, 3, 4, 16), "conv1_b": (3, 3, 16, 16), "conv2_a": (3, 3, 16, 32),
+        "conv2_b": (3, 3, 32, 32), "conv3": (3, 3, 32, 1), "fc1": (64, 32),
     }
-    assert [encoder.get_layer(f"enc_conv{i}").strides for i in range(1, 6)] == [
+    assert [encoder.get_layer(n).strides for n in ("conv1_a", "conv1_b", "conv2_a", "conv2_b", "conv3")] == [
         (2, 2), (1, 1), (2, 2), (1, 1), (2, 2)]
     masks = np.eye(4, dtype=np.float32)[np.random.RandomState(0).randint(0, 4, (2, 64, 64))]
     codes = encoder(masks, training=False)
     assert codes.shape == (2, 32)
     assert decoder(codes, training=False).shape == (2, 64, 64, 4)
     assert autoencoder(masks, training=False).shape == (2, 64, 64, 4)
-    assert tuple(decoder.get_layer("dec_dense").kernel.shape) == (32, 64)
+    decoder_kernels = {layer.name: tuple(layer.kernel.shape) for layer in decoder.layers if hasattr(layer, "kernel")}
+    assert decoder_kernels == {
+        "fc2": (32, 64), "deconv4": (3, 3, 1, 32), "conv4": (3, 3, 32, 32), "deconv5": (3, 3, 32, 16),
+        "conv5": (3, 3, 16, 16), "deconv6": (3, 3, 16, 16), "conv_out": (3, 3, 16, 4),
+    }
+    assert decoder.get_layer("conv_out").use_bias and not decoder.get_layer("conv4").use_bias
