@@ -95,7 +95,9 @@ def resize_images(images, size, method="legacy"):
     if isinstance(size, int):
         size = (size, size)
     if method == "legacy":
-        return tf.compat.v1.image.resize_bilinear(images, size, align_corners=False, half_pixel_centers=False)
+        images = tf.convert_to_tensor(images)
+        resized = tf.raw_ops.ResizeBilinear(images=images, size=size, align_corners=False, half_pixel_centers=False)
+        return tf.cast(resized, images.dtype) if images.dtype in (tf.float16, tf.float64) else resized
     if method == "modern":
         return tf.image.resize(images, size, method="bilinear", antialias=False)
     raise ValueError(f"unknown resize method {method!r}: use 'legacy' or 'modern'")

@@ -1,0 +1,78 @@
+"""The demo: a phantom pair registered with a model, with an overlay figure."""
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .imageio import to_bit_depth, write_json_atomic, write_png_atomic
+from .pairs import Pair
+from .phantom import make_subject
+from .pipeline import register_pairs
+
+
+def mean_dice(a, b, classes=(1, 2, 3)):
+    """Mean Dice over ``classes`` of two label maps (1 for a class absent from both)."""
+    scores = []
+    for k in classes:
+        total = np.sum(a == k) + np.sum(b == k)
+        scores.append(1.0 if total == 0 else 2.0 * np.sum((a == k) & (b == k)) / total)
+    return float(np.mean(scores))
+
+
+def save_overlay(path, moving, fixed, warped, fixed_mask, moving_mask, warped_mask):
+    """Moving, fixed and warped images with the fixed mask's contours (and the mask compared)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .imageio import atomic_path
+
+    figure, axes = plt.subplots(1, 3, figsize=(12, 4.4))
+    for axis, image, mask, title in ((axes[0], moving, moving_mask, "moving"),
+                                     (axes[1], fixed, fixed_mask, "fixed"),
+                                     (axes[2], warped, warped_mask, "moving registered to fixed")):
+        axis.imshow(image, cmap="gray", vmin=0, vmax=1)
+        axis.contour(fixed_mask, levels=[0.5, 1.5, 2.5], colors="lime", linewidths=0.8)
+        axis.contour(mask, levels=[0.5, 1.5, 2.5], colors="red", linewidths=0.8, linestyles="dashed")
+        axis.set_title(title)
+        axis.axis("off")
+    figure.suptitle("green: fixed masks; red dashed: the image's own (warped) masks")
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
+    plt.close(figure)
+
+
+def run_demo(output, model_path, seed=1, size=256, overwrite=False):
+    """Make a phantom pair of two different subjects, register it, measure and draw it."""
+    output = Path(output)
+    if (output / "demo.json").exists() and not overwrite:
+        raise InputError(f"{output}: holds a demo already (use --overwrite to replace it)")
+    rng = np.random.RandomState(seed)
+    moving, moving_mask = make_subject(rng, size)
+    fixed, fixed_mask = make_subject(rng, size)
+    inputs = output / "inputs"
+    for name, image in (("moving.png", moving), ("fixed.png", fixed)):
+        write_png_atomic(inputs / name, to_bit_depth(image, 8))
+    write_png_atomic(inputs / "moving_mask.png", moving_mask)
+    write_png_atomic(inputs / "fixed_mask.png", fixed_mask)
+    pair = Pair(inputs / "moving.png", inputs / "fixed.png", inputs / "moving_mask.png", "registration")
+    summary = register_pairs([(pair, output / "registration")], model_path, overwrite=True)[0]
+    from .imageio import read_image, read_label_map
+
+    warped, _ = read_image(output / "registration" / "warped.png")
+    warped_mask = read_label_map(output / "registration" / "warped_mask.png")
+    save_overlay(output / "overlay.png", moving, fixed, warped, fixed_mask, moving_mask, warped_mask)
+    result = {
+        "dice_before": mean_dice(moving_mask, fixed_mask),
+        "dice_after": mean_dice(warped_mask, fixed_mask),
+        "overlay": str(output / "overlay.png"),
+        "registration": str(output / "registration"),
+        "model": str(model_path),
+        "seconds_total": summary["seconds_total"],
+        "jacobian_nonpositive_fraction": summary["jacobian_nonpositive_fraction"],
+    }
+    write_json_atomic(output / "demo.json", result)
+    return result
