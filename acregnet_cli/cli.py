@@ -331,6 +331,41 @@ def import_tf1_command(checkpoint, output, overwrite, as_json):
         click.echo(f"imported {summary['architecture']} ({summary['variables']} variables) into {output}")
 
 
+@main.command("preprocess")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Data root to write (usable as --data-dir).")
+@click.option("--layout", type=click.Choice(["jsrt-scr", "montgomery", "shenzhen"]),
+              help="Source layout (default: detected).")
+@click.option("--sizes", default="256,64", show_default=True, help="Output sizes, comma separated.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the 60/20/20 split.")
+@click.option("--split-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder with train.txt/validation.txt/test.txt naming the subjects (instead of a seeded split).")
+@click.option("--align-to", help="Align every image to this subject with a similarity transform (elastix).")
+@click.option("--no-invert-img", is_flag=True, help="Keep raw JSRT .IMG values as stored (no inversion).")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier preprocessing in OUTPUT.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def preprocess_command(source, output, layout, sizes, seed, split_dir, align_to, no_invert_img, overwrite, as_json):
+    """Convert a dataset as distributed (JSRT+SCR, Montgomery, Shenzhen) to the authors' layout.
+
+    Example: acregnet preprocess JSRT-SCR/ -o mydata && acregnet train-ae --dataset mydata/jsrt.toml --data-dir mydata
+    """
+    from .preprocess import preprocess
+
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise InputError(f"--sizes {sizes!r}: expected integers separated by commas") from None
+    summary = preprocess(source, output, layout=layout, sizes=size_list, seed=seed, split_dir=split_dir,
+                         align_to=align_to, invert_img=not no_invert_img, overwrite=overwrite,
+                         echo=None if as_json else (lambda line: click.echo(line, err=True)))
+    if as_json:
+        _emit_json(summary)
+    else:
+        click.echo(f"{summary['subjects']} subjects written to {output} ({summary['split']}); "
+                   f"dataset: {summary['dataset_config']}")
+
+
 @main.command("phantom")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the phantom dataset into.")

@@ -130,7 +130,9 @@ def register_pair(moving, fixed, moving_labels=None, num_classes=None, overrides
     overrides : dict, optional
         Parameter values replacing those of the shipped files (see :func:`parameter_object`).
     threads : int, optional
-        Threads elastix and transformix may use.
+        Threads ITK may use in this process (its global default, set before the
+        registration; ``ElastixRegistrationMethod.SetNumberOfThreads`` crashes
+        itk-elastix 0.25.4 in the B-spline stage, so it is not used).
 
     Returns
     -------
@@ -142,6 +144,8 @@ def register_pair(moving, fixed, moving_labels=None, num_classes=None, overrides
     import itk
 
     began = time.perf_counter()
+    if threads:
+        itk.MultiThreaderBase.SetGlobalDefaultNumberOfThreads(int(threads))
     moving = np.asarray(moving, dtype=np.float32)
     fixed = np.asarray(fixed, dtype=np.float32)
     if moving.shape != fixed.shape:
@@ -150,8 +154,6 @@ def register_pair(moving, fixed, moving_labels=None, num_classes=None, overrides
     method.SetParameterObject(parameter_object(overrides))
     method.SetLogToConsole(False)
     method.SetLogToFile(False)
-    if threads:
-        method.SetNumberOfThreads(int(threads))
     method.UpdateLargestPossibleRegion()
     warped = np.clip(np.asarray(itk.array_from_image(method.GetOutput()), dtype=np.float32), 0.0, 1.0)
     warped_labels = None

@@ -183,3 +183,16 @@ def test_register_with_wrong_model_is_refused(trained, tmp_path):
     Image.fromarray((np.random.RandomState(0).rand(64, 64) * 255).astype(np.uint8)).save(image)
     result = run("register", image, image, "--model", ae, "-o", tmp_path / "o")
     assert result.exit_code == 2 and "not a registration network" in result.output
+
+
+def test_phantom_and_demo_commands(trained, tmp_path):
+    _, _, _, reg, _ = trained
+    result = run("phantom", "-o", tmp_path / "ph", "-n", 3, "--size", 64, "--json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["subjects"]) == 3
+    result = run("demo", "-o", tmp_path / "demo", "--model", reg, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert 0 < summary["dice_before"] < 1 and 0 <= summary["dice_after"] <= 1
+    assert (tmp_path / "demo" / "overlay.png").stat().st_size > 10000
+    assert run("demo", "-o", tmp_path / "demo", "--model", reg).exit_code == 2
