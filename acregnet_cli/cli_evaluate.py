@@ -1,0 +1,70 @@
+"""The ``acregnet evaluate`` command: the paper's Table 1 protocol on a test fold.
+
+Registered on the main group by :mod:`acregnet_cli.cli` (``main.add_command(evaluate)``);
+errors are :class:`~acregnet_cli.errors.InputError` (exit 2) and
+:class:`~acregnet_cli.errors.RunFailure` (exit 1), reported by the group.
+"""
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("evaluate")
+@click.option("--dataset", required=True, help="Dataset name (jsrt, montgomery, shenzhen) or a dataset TOML file.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Data root (default: $ACREGNET_DATA).")
+@click.option("--method", "method_specs", multiple=True, required=True, metavar="METHOD",
+              help="identity, elastix, or NAME=RUN (a train-reg run directory, weights file or bundled model); "
+                   "repeat for several.")
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (results cached there are reused by a rerun).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random test pairs.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Elastix worker processes.")
+@click.option("--pairs-limit", type=int, help="Evaluate only the first K of the 2N pairs (quick runs).")
+@click.option("--figure-pairs", type=int, default=3, show_default=True,
+              help="Pairs shown in figure_pairs.png (0: no figure).")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Pairs per network call.")
+@click.option("--overwrite", is_flag=True, help="Discard results cached in the output folder first.")
+@click.option("--quiet", is_flag=True, help="No progress lines on standard error.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json on stdout.")
+def evaluate(dataset, data_dir, method_specs, outdir, seed, jobs, pairs_limit, figure_pairs, batch_size, overwrite,
+             quiet, as_json):
+    """Evaluate registration methods as in the paper's Table 1.
+
+    Draws 2N random (moving, fixed) pairs from the N test images at 256x256
+    (numpy RandomState(seed)), warps each moving mask with every method, and
+    scores it against the fixed mask: Dice, Hausdorff distance and average
+    symmetric surface distance per class, averaged over the classes, in mm
+    (Shenzhen: original pixels). Writes pairs.csv, summary.{csv,md,tex},
+    Wilcoxon tests with Bonferroni correction, box plots, a figure of a few
+    pairs and summary.json to OUTPUT.
+
+    Example: acregnet evaluate --dataset jsrt --method ac=runs/jsrt-ac --method elastix --method identity -o eval
+    """
+    from .configuration import load_dataset_config, resolve_data_root
+    from .errors import InputError
+    from .evaluation import evaluate as run_evaluation
+    from .evaluation import parse_methods
+
+    for value, label, low in ((jobs, "--jobs", 1), (batch_size, "--batch-size", 1), (figure_pairs, "--figure-pairs", 0)):
+        if value < low:
+            raise InputError(f"{label} must be at least {low}, got {value}")
+    if pairs_limit is not None and pairs_limit < 1:
+        raise InputError(f"--pairs-limit must be at least 1, got {pairs_limit}")
+    methods = parse_methods(method_specs)
+    config = load_dataset_config(dataset)
+    root = resolve_data_root(data_dir)
+    if any(method.kind == "model" for method in methods):
+        from .cli import _import_tensorflow
+
+        _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
+    progress = None if quiet else (lambda text: click.echo(text, err=True))
+    summary = run_evaluation(config, root, methods, outdir, seed=seed, jobs=jobs, pairs_limit=pairs_limit,
+                             figure_pairs=figure_pairs, batch_size=batch_size, overwrite=overwrite, progress=progress)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        click.echo((Path(outdir) / "summary.md").read_text(), nl=False)
+        click.echo(f"\nresults: {outdir}")
