@@ -417,5 +417,13 @@ def demo_command(output, model, seed, overwrite, as_json):
                    f"{summary['dice_after']:.3f} after registration (overlay: {summary['overlay']})")
 
 
+def _register_evaluate():
+    from .cli_evaluate import evaluate
+
+    main.add_command(evaluate)
+
+
+_register_evaluate()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

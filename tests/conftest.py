@@ -75,3 +75,11 @@ def synthetic_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic")
     config = write_synthetic_dataset(root)
     return root, config
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset_256(tmp_path_factory):
+    """(data root, dataset TOML) of a 12-subject synthetic dataset at 64 and 256 pixels (4 test images)."""
+    root = tmp_path_factory.mktemp("synthetic256")
+    config = write_synthetic_dataset(root, count=8, test_count=4, sizes=(64, 256))
+    return root, config
