@@ -212,6 +212,7 @@ def _validation_scores(run_dir, validation, config, pairs=64, seed=0):
     """Mean Dice before and after registration on random validation pairs at training size."""
     import numpy as np
 
+    from .metrics import mean_dice
     from .modelfiles import load_vector_cnn
     from .registration import Registrar
 
@@ -222,21 +223,12 @@ def _validation_scores(run_dir, validation, config, pairs=64, seed=0):
     fixed_idx = rng.choice(len(validation), pairs)
     jobs = [(validation.images[m], validation.images[f], validation.labels[m]) for m, f in zip(moving_idx, fixed_idx)]
     results = registrar.register_many(jobs)
+    classes = range(1, config.num_classes)
     before, after = [], []
     for (m, f), result in zip(zip(moving_idx, fixed_idx), results):
-        before.append(_mean_dice(validation.labels[m], validation.labels[f], config.num_classes))
-        after.append(_mean_dice(result.warped_mask, validation.labels[f], config.num_classes))
+        before.append(mean_dice(validation.labels[m], validation.labels[f], classes))
+        after.append(mean_dice(result.warped_mask, validation.labels[f], classes))
     return {"pairs": pairs, "dice_before": float(np.mean(before)), "dice_after": float(np.mean(after))}
-
-
-def _mean_dice(a, b, num_classes):
-    import numpy as np
-
-    scores = []
-    for k in range(1, num_classes):
-        total = (a == k).sum() + (b == k).sum()
-        scores.append(1.0 if total == 0 else 2.0 * np.logical_and(a == k, b == k).sum() / total)
-    return float(np.mean(scores))
 
 
 def _resolve_model(model):

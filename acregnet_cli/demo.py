@@ -6,18 +6,12 @@ import numpy as np
 
 from .errors import InputError
 from .imageio import to_bit_depth, write_json_atomic, write_png_atomic
+from .metrics import mean_dice
 from .pairs import Pair
 from .phantom import make_subject
+
+PHANTOM_CLASSES = (1, 2, 3)
 from .pipeline import register_pairs
-
-
-def mean_dice(a, b, classes=(1, 2, 3)):
-    """Mean Dice over ``classes`` of two label maps (1 for a class absent from both)."""
-    scores = []
-    for k in classes:
-        total = np.sum(a == k) + np.sum(b == k)
-        scores.append(1.0 if total == 0 else 2.0 * np.sum((a == k) & (b == k)) / total)
-    return float(np.mean(scores))
 
 
 def save_overlay(path, moving, fixed, warped, fixed_mask, moving_mask, warped_mask):
@@ -66,8 +60,8 @@ def run_demo(output, model_path, seed=1, size=256, overwrite=False):
     warped_mask = read_label_map(output / "registration" / "warped_mask.png")
     save_overlay(output / "overlay.png", moving, fixed, warped, fixed_mask, moving_mask, warped_mask)
     result = {
-        "dice_before": mean_dice(moving_mask, fixed_mask),
-        "dice_after": mean_dice(warped_mask, fixed_mask),
+        "dice_before": mean_dice(moving_mask, fixed_mask, PHANTOM_CLASSES),
+        "dice_after": mean_dice(warped_mask, fixed_mask, PHANTOM_CLASSES),
         "overlay": str(output / "overlay.png"),
         "registration": str(output / "registration"),
         "model": str(model_path),

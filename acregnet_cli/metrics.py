@@ -66,6 +66,17 @@ def dice(result, reference):
     return float(binary.dc(result, reference))
 
 
+def class_dice(result, reference, classes):
+    """Dice of each class in ``classes`` between two label maps (see :func:`dice`)."""
+    result, reference = np.asarray(result), np.asarray(reference)
+    return [dice(result == k, reference == k) for k in classes]
+
+
+def mean_dice(result, reference, classes):
+    """Mean over ``classes`` of the per-class Dice of two label maps."""
+    return float(np.mean(class_dice(result, reference, classes)))
+
+
 def hausdorff(result, reference, spacing=1.0):
     """Hausdorff distance between the surfaces of two binary masks.
 

@@ -21,6 +21,7 @@ from . import generators, losses
 from .errors import InputError
 from .imageio import write_text_atomic
 from .layers import warp_bilinear
+from .metrics import class_dice
 from .modelfiles import load_autoencoder, save_weights_atomic, write_model_json, write_settings
 from .networks import mask_autoencoder, vector_cnn
 
@@ -349,10 +350,5 @@ def evaluate_autoencoder(encoder, decoder, split, num_classes, batch_size=64):
         logits = decoder(encoder(generators.one_hot_masks(labels, num_classes), training=False), training=False)
         predicted = np.argmax(logits.numpy(), axis=-1)
         for truth, guess in zip(labels, predicted):
-            dices.append([_dice(truth == k, guess == k) for k in range(1, num_classes)])
+            dices.append(class_dice(guess, truth, range(1, num_classes)))
     return np.mean(dices, axis=0)
-
-
-def _dice(a, b):
-    total = a.sum() + b.sum()
-    return 1.0 if total == 0 else 2.0 * np.logical_and(a, b).sum() / total
