@@ -51,15 +51,19 @@ class AcregnetGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except AcregnetError as exc:
             if ctx.meta.get("acregnet.debug"):
                 raise
             click.echo(f"acregnet: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except FloatingPointError as exc:
+        except Exception as exc:  # anything else is a failure at run time, reported in one line
             if ctx.meta.get("acregnet.debug"):
                 raise
-            click.echo(f"acregnet: error: {exc}", err=True)
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            click.echo(f"acregnet: error: {exc.__class__.__name__}: {message} (rerun with --debug for the traceback)",
+                       err=True)
             ctx.exit(1)
 
 
@@ -257,12 +261,15 @@ def _resolve_model(model):
               help="CSV of pairs (columns moving, fixed[, moving_mask, name]) registered in one process.")
 @click.option("--resize", type=click.Choice(["modern", "legacy"]),
               help="Resize between image and network size (default: the model's).")
-@click.option("--spacing", type=float, default=1.0, show_default=True,
-              help="Pixel spacing written into the NIfTI field (physical units).")
+@click.option("--spacing", type=float,
+              help="Pixel spacing written into the NIfTI field (default: the fixed DICOM's, else 1).")
+@click.option("--max-side", type=int, default=4096, show_default=True,
+              help="Reduce larger images by an integer factor before registering (memory bound).")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Pairs per network call.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON on stdout.")
-def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spacing, batch_size, overwrite, as_json):
+def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spacing, max_side, batch_size, overwrite,
+             as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -283,6 +290,8 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
         if moving is None or fixed is None:
             raise InputError("give MOVING and FIXED images, or --pairs CSV")
         for path in (moving, fixed) + ((moving_mask,) if moving_mask else ()):
+            if path.is_dir():
+                raise InputError(f"{path}: is a directory, expected an image file")
             if not path.is_file():
                 raise InputError(f"{path}: file not found")
         pair = Pair(moving, fixed, moving_mask, default_pair_name(moving, fixed))
@@ -295,7 +304,7 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
 
     model_path = _resolve_model(model)
     summaries = register_pairs(targets, model_path, resize=resize, spacing=spacing, batch_size=batch_size,
-                               overwrite=overwrite, echo=None if as_json else click.echo)
+                               overwrite=overwrite, echo=None if as_json else click.echo, max_side=max_side)
     if as_json:
         _emit_json(summaries if pairs_file is not None else summaries[0])
 

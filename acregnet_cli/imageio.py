@@ -102,15 +102,83 @@ def _pil_to_gray(image, path):
     raise InputError(f"{path}: unsupported image mode {mode}")
 
 
-def read_image(path):
+def is_dicom(path):
+    """True for DICOM files: a .dcm/.dicom name or the 'DICM' marker at byte 128."""
+    path = Path(path)
+    if path.suffix.lower() in (".dcm", ".dicom"):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(128)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _read_dicom(path):
+    """Pixel data of a DICOM radiograph, displayed as a radiograph (bones bright).
+
+    The modality rescale (slope, intercept) is applied, and MONOCHROME1 images
+    (where low values are bright) are inverted.
+
+    Returns
+    -------
+    gray : ndarray float64
+    spacing : float or None
+        Row pixel spacing in mm (PixelSpacing, else ImagerPixelSpacing).
+    """
+    try:
+        import pydicom
+        from pydicom.pixels import apply_modality_lut
+    except ImportError:
+        raise InputError(f"{path}: reading DICOM needs pydicom (pip install pydicom)") from None
+    try:
+        dataset = pydicom.dcmread(str(path))
+        pixels = dataset.pixel_array
+    except Exception as exc:  # pydicom raises many types for broken or compressed files
+        raise InputError(f"{path}: cannot read DICOM pixel data ({exc.__class__.__name__}: {exc})") from None
+    if pixels.ndim == 3 and pixels.shape[-1] in (3, 4):
+        gray = np.asarray(pixels[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+    elif pixels.ndim == 2:
+        gray = np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float64)
+    else:
+        raise InputError(f"{path}: DICOM holds {pixels.ndim}-D pixel data of shape {pixels.shape}; expected one 2-D image")
+    if str(dataset.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+        gray = gray.max() - gray
+    spacing = dataset.get("PixelSpacing") or dataset.get("ImagerPixelSpacing")
+    return gray, (float(spacing[0]) if spacing else None)
+
+
+def stored_shape(path):
+    """(rows, columns) of an image file from its header, without decoding the pixels."""
+    if is_dicom(path):
+        import pydicom
+
+        dataset = pydicom.dcmread(str(path), stop_before_pixels=True)
+        return int(dataset.Rows), int(dataset.Columns)
+    with Image.open(path) as image:
+        return image.size[1], image.size[0]
+
+
+def image_spacing(path):
+    """Pixel spacing in mm recorded in an image file (DICOM only), else None."""
+    return _read_dicom(path)[1] if is_dicom(path) else None
+
+
+def read_image(path, max_side=None):
     """Read a radiograph as a 2-D float32 array scaled to [0, 1].
 
     8-bit values are divided by 255 and 16-bit ones by 65535; colour images are
-    converted to luminance; floating-point images are rescaled by their range.
+    converted to luminance; floating-point and DICOM images are rescaled by their
+    range (DICOM after its modality rescale, MONOCHROME1 inverted).
 
     Parameters
     ----------
     path : str or Path
+    max_side : int, optional
+        Images whose longer side exceeds this are reduced by an integer factor
+        (box filter) while still in their 8/16-bit form, so that a very large
+        export never becomes a huge float array.
 
     Returns
     -------
@@ -128,15 +196,26 @@ def read_image(path):
         raise InputError(f"{path}: file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected an image file")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            gray, top = _pil_to_gray(image, path)
-            bits = 16 if image.mode.startswith("I") else 8
-    except UnidentifiedImageError:
-        raise InputError(f"{path}: not a readable image (unknown or corrupt format)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: cannot decode image ({exc})") from None
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied")
+    if is_dicom(path):
+        gray, _ = _read_dicom(path)
+        top, bits = None, 16
+        if max_side and max(gray.shape) > max_side:
+            factor = int(np.ceil(max(gray.shape) / max_side))
+            gray = _box_reduce(gray, factor)
+    else:
+        try:
+            with Image.open(path) as image:
+                image.load()
+                if max_side and max(image.size) > max_side and image.mode not in ("P", "1"):
+                    image = image.reduce(int(np.ceil(max(image.size) / max_side)))
+                gray, top = _pil_to_gray(image, path)
+                bits = 16 if image.mode.startswith("I") else 8
+        except UnidentifiedImageError:
+            raise InputError(f"{path}: not a readable image (unknown or corrupt format)") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InputError(f"{path}: cannot decode image ({exc})") from None
     if gray.ndim != 2 or gray.size == 0 or min(gray.shape) < 2:
         raise InputError(f"{path}: empty image (shape {gray.shape})")
     if not np.all(np.isfinite(gray)):
@@ -146,6 +225,11 @@ def read_image(path):
         gray = (gray - low) / (high - low) if high > low else np.zeros_like(gray)
         top = 1.0
     return (gray / top).astype(np.float32), bits
+
+
+def _box_reduce(array, factor):
+    height, width = (array.shape[0] // factor) * factor, (array.shape[1] // factor) * factor
+    return array[:height, :width].reshape(height // factor, factor, width // factor, factor).mean(axis=(1, 3))
 
 
 def read_label_map(path):

@@ -9,27 +9,31 @@ from pathlib import Path
 
 import numpy as np
 
-from .imageio import (read_image, read_label_map, to_bit_depth, write_field_nifti, write_json_atomic,
-                      write_npy_atomic, write_png_atomic)
+from .errors import InputError
+from .imageio import (image_spacing, read_image, read_label_map, stored_shape, to_bit_depth, write_field_nifti,
+                      write_json_atomic, write_npy_atomic, write_png_atomic)
 from .modelfiles import load_vector_cnn
 from .registration import Registrar, check_registrable
 
 SUMMARY = "summary.json"
 
 
-def _load_pair(pair):
-    moving, bits = read_image(pair.moving)
-    fixed, _ = read_image(pair.fixed)
+def _load_pair(pair, max_side=None):
+    moving, bits = read_image(pair.moving, max_side)
+    fixed, _ = read_image(pair.fixed, max_side)
     check_registrable(moving, pair.moving)
     check_registrable(fixed, pair.fixed)
     mask = None
     if pair.moving_mask is not None:
         mask = read_label_map(pair.moving_mask)
-        if mask.shape != moving.shape:
-            from .errors import InputError
-
+        stored = stored_shape(pair.moving)
+        if mask.shape != stored:
             raise InputError(f"{pair.moving_mask}: mask is {mask.shape[1]}x{mask.shape[0]}, "
-                             f"its image {moving.shape[1]}x{moving.shape[0]}")
+                             f"its image {stored[1]}x{stored[0]}")
+        if mask.shape != moving.shape:
+            # The image was reduced for size: take the mask's labels at the same grid (no new labels).
+            factor = int(np.ceil(mask.shape[0] / moving.shape[0]))
+            mask = mask[::factor, ::factor][:moving.shape[0], :moving.shape[1]]
     return moving, fixed, mask, bits
 
 
@@ -53,6 +57,8 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         "moving_size": list(sizes[0]),
         "fixed_size": list(sizes[1]),
         "output_size": list(result.field.shape[:2]),
+        "fixed_stored_size": list(stored_shape(pair.fixed)),
+        "nifti_spacing": spacing,
         "field_convention": "field.npy: (H, W, 2) pixels, channel 0 rows (y), channel 1 columns (x); "
                             "warped(p) = moving(p + u(p))",
         "max_displacement_px": float(displacement.max()),
@@ -67,11 +73,15 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
     return summary
 
 
-def register_pairs(targets, model_path, resize=None, spacing=1.0, batch_size=32, overwrite=False, echo=None):
+def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32, overwrite=False, echo=None,
+                   max_side=None):
     """Register ``[(Pair, output_folder), ...]`` with the model at ``model_path``.
 
     Pairs whose folder already holds ``summary.json`` are skipped unless
     ``overwrite``; their existing summary is returned in their place.
+    ``spacing`` (physical pixel size for the NIfTI field) defaults to the fixed
+    image's DICOM pixel spacing, else 1. Images longer than ``max_side`` are
+    reduced first (see :func:`imageio.read_image`).
 
     Returns
     -------
@@ -96,14 +106,17 @@ def register_pairs(targets, model_path, resize=None, spacing=1.0, batch_size=32,
     for start in range(0, len(todo), batch_size):
         chunk = todo[start:start + batch_size]
         chunk_began = time.perf_counter()
-        loaded = [_load_pair(targets[i][0]) for i in chunk]
+        loaded = [_load_pair(targets[i][0], max_side) for i in chunk]
         results = registrar.register_many([(m, f, mask) for m, f, mask, _ in loaded])
         per_pair = (time.perf_counter() - chunk_began) / len(chunk)
         for index, (moving, fixed, _, bits), result in zip(chunk, loaded, results):
             pair, out = targets[index]
             write_began = time.perf_counter()
+            pair_spacing = spacing or image_spacing(pair.fixed) or 1.0
+            if fixed.shape != stored_shape(pair.fixed):
+                pair_spacing *= stored_shape(pair.fixed)[0] / fixed.shape[0]
             summaries[index] = _write_outputs(
-                Path(out), pair, result, bits, spacing, (moving.shape, fixed.shape),
+                Path(out), pair, result, bits, pair_spacing, (moving.shape, fixed.shape),
                 # the first pair also carries the model loading and start-up time
                 per_pair + (startup if index == todo[0] else 0.0) + (time.perf_counter() - write_began),
                 model_path, resize)

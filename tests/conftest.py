@@ -83,3 +83,19 @@ def synthetic_dataset_256(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic256")
     config = write_synthetic_dataset(root, count=8, test_count=4, sizes=(64, 256))
     return root, config
+
+
+@pytest.fixture(scope="session")
+def untrained_model(tmp_path_factory):
+    """A VectorCNN model folder with random weights: enough to exercise file handling."""
+    import keras
+
+    from acregnet_cli.modelfiles import save_weights_atomic, write_model_json
+    from acregnet_cli.networks import vector_cnn
+
+    folder = tmp_path_factory.mktemp("untrained")
+    keras.utils.set_random_seed(0)
+    save_weights_atomic(vector_cnn(64), folder / "vector_cnn.weights.h5")
+    write_model_json(folder, dict(architecture="vector_cnn", size=64, dropout=0.5, resize="modern",
+                                  weights="vector_cnn.weights.h5"))
+    return folder
