@@ -24,7 +24,7 @@ setup(
     package_dir={"acregnet_cli": "acregnet_cli", "acregnet_cli.config": "config", "acregnet_cli.data": "data"},
     package_data={
         "acregnet_cli.config": ["*.toml", "datasets/*.toml", "elastix/*.txt"],
-        "acregnet_cli.data": ["*.md", "models/*/*.json", "models/*/*.h5", "models/*/*.md"],
+        "acregnet_cli.data": ["*.md", "models/*/*.json", "models/*/*.h5", "models/*/*.md", "models/*/*.toml"],
     },
     install_requires=requirements(),
     extras_require={"test": ["pytest>=7", "hypothesis>=6"]},

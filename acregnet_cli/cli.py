@@ -332,6 +332,45 @@ def import_tf1_command(checkpoint, output, overwrite, as_json):
         click.echo(f"imported {summary['architecture']} ({summary['variables']} variables) into {output}")
 
 
+@main.command("segment")
+@click.argument("targets", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--atlases", required=True,
+              help="Atlas folder (images/ and labels/ with the same names) or DATASET:FOLD, e.g. jsrt:train.")
+@click.option("--targets-from", help="Segment a dataset fold instead of TARGET files, e.g. jsrt:test "
+                                     "(scores against its masks are reported).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Data root for DATASET:FOLD (default: $ACREGNET_DATA).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder for masks, overlays and segmentation.csv.")
+@click.option("--k", "k", type=int, default=5, show_default=True, help="Atlases per target (highest NCC).")
+@click.option("--fusion", type=click.Choice(["majority", "weighted"]), default="majority", show_default=True,
+              help="Label fusion: majority vote, or vote weighted by local NCC.")
+@click.option("--model", help="Registration model (default: the bundled JSRT model).")
+@click.option("--no-overlay", is_flag=True, help="Do not draw overlay PNGs.")
+@click.option("--overwrite", is_flag=True, help="Redo targets already segmented in OUTPUT.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, overwrite, as_json):
+    """Multi-atlas segmentation: register the k most similar atlases onto each target and fuse their masks.
+
+    Example: acregnet segment new1.png new2.png --atlases atlas_dir -o masks --k 5
+    """
+    _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
+    from .segment_pipeline import run_segmentation
+
+    if bool(targets) == bool(targets_from):
+        raise InputError("give TARGET image files or --targets-from DATASET:FOLD (one of the two)")
+    if k < 1:
+        raise InputError(f"--k must be at least 1, got {k}")
+    summary = run_segmentation(list(targets), atlases, targets_from, data_dir, output, _resolve_model(model),
+                               k=k, fusion=fusion, overlay=not no_overlay, overwrite=overwrite,
+                               echo=None if as_json else (lambda line: click.echo(line, err=True)))
+    if as_json:
+        _emit_json(summary)
+    else:
+        click.echo(f"{summary['segmented']} target(s) segmented into {output}"
+                   + (f"; mean Dice {summary['mean_dice']:.3f}" if summary.get("mean_dice") is not None else ""))
+
+
 @main.command("preprocess")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),

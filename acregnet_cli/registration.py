@@ -65,6 +65,7 @@ class PairResult:
     warped: np.ndarray
     field: np.ndarray
     warped_mask: np.ndarray = None
+    warped_onehot: np.ndarray = None
     folding_fraction: float = 0.0
     seconds_model: float = 0.0
 
@@ -99,13 +100,20 @@ class Registrar:
     def _to_network(self, square):
         return resize_images(tf.convert_to_tensor(square[None, ..., None], tf.float32), self.size, self.resize)[0, ..., 0]
 
-    def prepare(self, moving, fixed, moving_mask=None):
-        """Pad both images to square in the fixed image's frame; return the pieces."""
+    def prepare(self, moving, fixed, moving_mask=None, mask_values=None):
+        """Pad both images to square in the fixed image's frame; return the pieces.
+
+        ``moving_mask`` is a label map, or a (H, W, K) one-hot array whose channel
+        ``k`` stands for ``mask_values[k]`` (so that several masks share channels).
+        """
         fixed_sq, box = pad_to_square(fixed)
         moving_sq, _ = pad_to_square(moving)
         side = fixed_sq.shape[0]
-        mask_onehot, mask_values = (None, None)
-        if moving_mask is not None:
+        mask_onehot = None
+        if moving_mask is not None and np.ndim(moving_mask) == 3:
+            mask_onehot = pad_to_square(np.asarray(moving_mask, np.float32))[0]
+            mask_values = np.asarray(mask_values)
+        elif moving_mask is not None:
             mask_onehot, mask_values = mask_to_onehot(pad_to_square(moving_mask)[0])
         if moving_sq.shape[0] != side:
             # A moving image of another size is brought to the fixed frame first.
@@ -121,22 +129,22 @@ class Registrar:
         field = resize_field(tf.convert_to_tensor(small_field[None]), side, self.resize)
         warped = warp_bilinear(tf.convert_to_tensor(prepared["moving"][None, ..., None]), field)[0, ..., 0].numpy()
         field = field[0].numpy()
-        warped_mask = None
+        warped_mask = warped_onehot = None
         if prepared["mask"] is not None:
             warped_onehot = warp_bilinear(tf.convert_to_tensor(prepared["mask"][None]), field[None])[0].numpy()
+            warped_onehot = crop(warped_onehot, prepared["box"])
             warped_mask = prepared["mask_values"][np.argmax(warped_onehot, axis=-1)]
-            warped_mask = crop(warped_mask, prepared["box"])
         field = crop(field, prepared["box"])
         folding = float(np.mean(jacobian_determinant(field) <= 0))
         return PairResult(warped=np.clip(crop(warped, prepared["box"]), 0.0, 1.0), field=field,
-                          warped_mask=warped_mask, folding_fraction=folding)
+                          warped_mask=warped_mask, warped_onehot=warped_onehot, folding_fraction=folding)
 
     def register(self, moving, fixed, moving_mask=None):
         """Register one pair of 2-D float images in [0, 1]; see :class:`PairResult`."""
         return self.register_many([(moving, fixed, moving_mask)])[0]
 
     def register_many(self, pairs):
-        """Register a list of (moving, fixed, moving_mask or None), batching the network calls."""
+        """Register a list of (moving, fixed, moving_mask or None[, mask_values]), batching the network calls."""
         prepared = [self.prepare(*pair) for pair in pairs]
         results = []
         for start in range(0, len(prepared), self.batch_size):

@@ -1,0 +1,94 @@
+"""Files in, files out for ``acregnet segment``: load atlases and targets, segment, score, write."""
+
+import csv
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .imageio import read_image, read_label_map, write_json_atomic, write_png_atomic, write_text_atomic
+from .metrics import label_map_metrics
+from .modelfiles import load_vector_cnn
+from .registration import Registrar, check_registrable
+from .segmentation import load_atlas_folder, load_dataset_fold, AtlasSet, save_overlay, segment
+
+
+def _atlases(spec, data_dir):
+    if Path(spec).is_dir():
+        return load_atlas_folder(spec), None
+    config, names, images, labels = load_dataset_fold(spec, data_dir)
+    return AtlasSet(names, images, labels), config
+
+
+def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model_path, k=5,
+                     fusion="majority", overlay=True, overwrite=False, echo=None):
+    """Segment targets (files, or a dataset fold with its masks for scoring).
+
+    Writes ``<name>_mask.png`` (atlas label values), ``<name>_overlay.png``,
+    ``segmentation.csv`` (one row per target: atlases used, NCC, seconds and, for
+    a dataset fold, Dice / HD / ASSD per class) and ``summary.json``. Targets whose
+    mask exists already are skipped unless ``overwrite``.
+    """
+    began = time.perf_counter()
+    output = Path(output)
+    atlases, atlas_config = _atlases(atlas_spec, data_dir)
+    truth, spacing, config = {}, 1.0, atlas_config
+    if targets_from:
+        config, names, images, labels = load_dataset_fold(targets_from, data_dir)
+        targets = list(zip(names, images))
+        truth = dict(zip(names, labels))
+        spacing = config.spacing(images[0].shape[0])
+    else:
+        targets = []
+        for path in target_paths:
+            image, _ = read_image(path)
+            check_registrable(image, path)
+            targets.append((Path(path).stem, image))
+    if len({name for name, _ in targets}) != len(targets):
+        raise InputError("two targets share a file name; their masks would overwrite each other")
+    model, description = load_vector_cnn(model_path)
+    registrar = Registrar(model, description["size"], description.get("resize", "modern"))
+    rows, scores = [], []
+    class_values = [v for v in atlases.values if v != 0]
+    for index, (name, image) in enumerate(targets):
+        mask_path = output / f"{name}_mask.png"
+        if mask_path.exists() and not overwrite:
+            labels = read_label_map(mask_path)
+            info = {"atlases": [], "ncc": [], "seconds": 0.0, "skipped": True}
+        else:
+            labels, info = segment(image, atlases, registrar, k=k, fusion=fusion)
+            dtype = np.uint8 if labels.max(initial=0) <= 255 else np.uint16
+            write_png_atomic(mask_path, labels.astype(dtype))
+            if overlay:
+                save_overlay(output / f"{name}_overlay.png", image, labels, f"{name}: {fusion} of {k} atlases")
+        row = {"target": name, "atlases": " ".join(info["atlases"]),
+               "ncc": " ".join(f"{v:.4f}" for v in info["ncc"]), "seconds": round(info["seconds"], 4)}
+        if name in truth:
+            indices = lambda m: np.searchsorted(atlases.values, m)  # noqa: E731
+            per_class, mean = label_map_metrics(indices(labels), indices(truth[name]), len(atlases.values), spacing)
+            for class_index, value in enumerate(class_values):
+                for metric, values in per_class.items():
+                    row[f"{metric}_{value}"] = float(values[class_index])
+            row.update({f"{metric}_mean": value for metric, value in mean.items()})
+            scores.append(row)
+        rows.append(row)
+        if echo:
+            echo(f"[{index + 1}/{len(targets)}] {name}" + (f" dice {row['dsc_mean']:.3f}" if name in truth else ""))
+    buffer = io.StringIO()
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(output / "segmentation.csv", buffer.getvalue())
+    summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path),
+               "atlases": len(atlases.names), "seconds": time.perf_counter() - began,
+               "seconds_per_target": float(np.mean([r["seconds"] for r in rows if r["seconds"] > 0] or [0.0]))}
+    if scores:
+        summary["mean_dice"] = float(np.nanmean([r["dsc_mean"] for r in scores]))
+        for value, class_name in zip(class_values, (config.class_names[1:] if config else class_values)):
+            for metric in ("dsc", "hd", "assd"):
+                summary[f"{metric}_{class_name}"] = float(np.nanmean([r[f"{metric}_{value}"] for r in scores]))
+    write_json_atomic(output / "summary.json", summary)
+    return summary

@@ -1,0 +1,116 @@
+"""Multi-atlas segmentation: fusion rules with known answers, the command end to end."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from acregnet_cli.cli import main
+from acregnet_cli.segmentation import AtlasSet, fuse, local_ncc
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def onehot(labels, k=3):
+    return np.eye(k, dtype=np.float32)[labels]
+
+
+def test_majority_vote_takes_the_most_frequent_label():
+    a = onehot(np.array([[0, 1], [2, 2]]))
+    b = onehot(np.array([[0, 1], [1, 2]]))
+    c = onehot(np.array([[1, 2], [1, 2]]))
+    fused = fuse([a, b, c], [None] * 3, None, "majority")
+    np.testing.assert_array_equal(fused, [[0, 1], [1, 2]])
+
+
+def test_weighted_vote_follows_the_locally_similar_atlas():
+    rng = np.random.RandomState(0)
+    target = rng.rand(32, 32)
+    good, bad = target.copy(), rng.rand(32, 32)
+    fused = fuse([onehot(np.ones((32, 32), int)), onehot(np.full((32, 32), 2)), onehot(np.full((32, 32), 2))],
+                 [good, bad, 1 - target], target, "weighted")
+    # One well-aligned atlas outweighs two that do not resemble the target.
+    assert np.mean(fused == 1) > 0.9
+
+
+def test_local_ncc_is_one_for_identical_images_and_minus_one_for_negatives():
+    image = np.random.RandomState(1).rand(20, 20)
+    assert np.allclose(local_ncc(image, image)[5:-5, 5:-5], 1, atol=1e-4)
+    assert np.allclose(local_ncc(image, -image)[5:-5, 5:-5], -1, atol=1e-4)
+
+
+def test_atlases_are_ranked_by_global_ncc():
+    rng = np.random.RandomState(2)
+    target = rng.rand(64, 64)
+    images = [rng.rand(64, 64), target * 2 + 1, 1 - target]
+    atlases = AtlasSet(["noise", "same", "inverse"], images, [np.zeros((64, 64), int)] * 3)
+    order, scores = atlases.rank(target)
+    assert [atlases.names[i] for i in order] == ["same", "noise", "inverse"]
+    assert scores[0] > 0.99 and scores[-1] < -0.99
+
+
+@pytest.fixture(scope="module")
+def atlas_folder(tmp_path_factory):
+    from acregnet_cli.phantom import make_subject
+
+    folder = tmp_path_factory.mktemp("atlases")
+    rng = np.random.RandomState(0)
+    for sub in ("images", "labels"):
+        (folder / sub).mkdir()
+    for index in range(6):
+        image, labels = make_subject(rng, 96)
+        Image.fromarray((image * 255).astype(np.uint8)).save(folder / "images" / f"a{index}.png")
+        Image.fromarray(labels).save(folder / "labels" / f"a{index}.png")
+    targets = []
+    for index in range(2):
+        image, _ = make_subject(rng, 96)
+        path = folder.parent / f"target{index}.png"
+        Image.fromarray((image * 255).astype(np.uint8)).save(path)
+        targets.append(path)
+    return folder, targets
+
+
+def test_segment_command_writes_masks_and_skips_done_targets(untrained_model, atlas_folder, tmp_path):
+    folder, targets = atlas_folder
+    result = run("segment", *targets, "--atlases", folder, "-o", tmp_path / "out", "--k", 3,
+                 "--model", untrained_model, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["segmented"] == 2 and summary["k"] == 3
+    mask = np.array(Image.open(tmp_path / "out" / "target0_mask.png"))
+    assert mask.shape == (96, 96) and set(np.unique(mask)) <= {0, 1, 2, 3} and len(np.unique(mask)) == 4
+    assert (tmp_path / "out" / "target0_overlay.png").exists()
+    rows = (tmp_path / "out" / "segmentation.csv").read_text().splitlines()
+    assert len(rows) == 3 and len(rows[1].split(",")[1].split()) == 3
+    again = json.loads(run("segment", *targets, "--atlases", folder, "-o", tmp_path / "out",
+                           "--model", untrained_model, "--json").output)
+    assert again["seconds_per_target"] == 0.0  # nothing recomputed
+
+
+def test_segment_bad_inputs(untrained_model, atlas_folder, tmp_path):
+    folder, targets = atlas_folder
+    result = run("segment", "--atlases", folder, "-o", tmp_path / "o", "--model", untrained_model)
+    assert result.exit_code == 2 and "TARGET" in result.output
+    result = run("segment", targets[0], "--atlases", tmp_path, "-o", tmp_path / "o", "--model", untrained_model)
+    assert result.exit_code == 2 and "images/ and labels/" in result.output
+
+
+def test_leave_test_out_on_jsrt_with_the_original_model(data_root, tmp_path):
+    from pathlib import Path
+
+    from acregnet_cli.legacy_checkpoint import import_tf1
+
+    reference = Path(__file__).resolve().parents[2] / "shared" / "reference" / "tf1-jsrt-acregnet" / "model.ckpt"
+    if not Path(str(reference) + ".index").exists():
+        pytest.skip("original checkpoint not available")
+    import_tf1(reference, tmp_path / "model")
+    result = run("segment", "--atlases", "jsrt:train", "--targets-from", "jsrt:test", "--data-dir", data_root,
+                 "-o", tmp_path / "seg", "--model", tmp_path / "model", "--no-overlay", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["segmented"] == 50
+    assert summary["dsc_left lung"] >= 0.95 and summary["dsc_right lung"] >= 0.95 and summary["dsc_heart"] >= 0.90
