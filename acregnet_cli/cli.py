@@ -371,6 +371,53 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
                    + (f"; mean Dice {summary['mean_dice']:.3f}" if summary.get("mean_dice") is not None else ""))
 
 
+@main.group("experiment")
+def experiment():
+    """Experiments of the paper's Section 5 on the learnt anatomical representation."""
+
+
+@experiment.command("plausibility")
+@_dataset_options
+@click.option("--ae-run", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="train-ae run directory (or bundled autoencoder folder).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-n", "--masks", type=int, default=20, show_default=True, help="Test masks to modify.")
+@click.option("--pixels", type=int, default=120, show_default=True, help="Pixels changed by every modification.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def plausibility_command(dataset, data_dir, ae_run, output, masks, pixels, seed, as_json):
+    """Section 5.1: cross-entropy vs autoencoder loss for plausible and implausible mask changes.
+
+    Example: acregnet experiment plausibility --dataset jsrt --ae-run runs/jsrt-ae -o plausibility
+    """
+    _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
+    from .configuration import load_dataset_config, resolve_data_root
+    from .datasets import load_split
+    from .experiments import plausibility, write_plausibility_report
+    from .modelfiles import load_autoencoder
+
+    config = load_dataset_config(dataset)
+    if config.num_classes != 4:
+        raise InputError(f"{config.name}: the plausibility study needs left lung, right lung and heart (JSRT labels)")
+    encoder, _, description = load_autoencoder(ae_run)
+    test = load_split(config, resolve_data_root(data_dir), "test", description["size"])
+    rows = plausibility(test.labels[:masks], encoder, config.num_classes, pixels=pixels, seed=seed)
+    summary = write_plausibility_report(rows, output, f"{config.name}: {min(masks, len(test))} test masks, "
+                                                      f"{pixels} pixels changed")
+    ae = {name: values["ae"][0] for name, values in summary.items()}
+    ce = {name: values["ce_release"][0] for name, values in summary.items()}
+    result = {"ae_loss": ae, "cross_entropy": ce,
+              "cross_entropy_equal": bool(max(ce.values()) - min(ce.values()) < 1e-6),
+              "erosion_lowest_ae": min(ae, key=ae.get) == "erosion", "output": str(output)}
+    if as_json:
+        _emit_json(result)
+    else:
+        for name in ae:
+            click.echo(f"{name:18s} cross-entropy {ce[name]:.4f}  autoencoder loss {ae[name]:.4f}")
+        click.echo(f"expected outcome (equal cross-entropy, lowest autoencoder loss for erosion): "
+                   f"{'holds' if result['cross_entropy_equal'] and result['erosion_lowest_ae'] else 'does not hold'}")
+
+
 @main.command("preprocess")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),

@@ -1,0 +1,78 @@
+"""Section 5 experiments: the mask modifications and the plausibility study."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from acregnet_cli.cli import main
+from acregnet_cli.experiments import MODIFICATIONS, erode_borders, modify, plausibility, remove_block
+
+
+def mask():
+    labels = np.zeros((64, 64), np.int32)
+    labels[10:50, 8:28] = 2
+    labels[10:50, 36:56] = 1
+    labels[35:55, 24:44] = 3
+    return labels
+
+
+def test_erosion_removes_exactly_n_border_pixels():
+    original = mask()
+    eroded = erode_borders(original, 120, np.random.RandomState(0))
+    changed = eroded != original
+    assert changed.sum() == 120
+    assert np.all(eroded[changed] == 0)
+    # Every removed pixel lies within two pixels of its structure's original border.
+    from scipy import ndimage
+
+    depth = sum(ndimage.distance_transform_cdt(original == k) for k in (1, 2, 3))
+    assert depth[changed].max() <= 2
+
+
+@pytest.mark.parametrize("name,cls", [("block left lung", 1), ("block right lung", 2), ("block heart", 3)])
+def test_blocks_remove_a_compact_piece_of_one_structure(name, cls):
+    original = mask()
+    modified = modify(original, name, 120, np.random.RandomState(1))
+    changed = modified != original
+    assert changed.sum() == 120 and np.all(original[changed] == cls)
+    from scipy import ndimage
+
+    assert ndimage.label(changed)[1] == 1  # one connected block
+
+
+def test_block_larger_than_structure_is_refused():
+    with pytest.raises(ValueError):
+        remove_block(mask(), 3, 10000, np.random.RandomState(0))
+
+
+def test_cross_entropy_is_equal_across_modifications():
+    import keras
+
+    from acregnet_cli.networks import mask_autoencoder
+
+    keras.utils.set_random_seed(0)
+    encoder, _, _ = mask_autoencoder(64, 4, 32)
+    rows = plausibility(np.stack([mask(), mask()]), encoder, 4, pixels=120)
+    assert [r["modification"] for r in rows[:4]] == list(MODIFICATIONS)
+    assert len({round(r["ce_release"], 6) for r in rows}) == 1
+    assert len({round(r["ce_textbook"], 6) for r in rows}) == 1
+    assert all(r["changed_pixels"] == 120 and r["ae"] >= 0 for r in rows)
+
+
+def test_plausibility_command(synthetic_dataset, tmp_path):
+    root, config = synthetic_dataset
+    runner = CliRunner()
+    result = runner.invoke(main, ["train-ae", "--dataset", str(config), "--data-dir", str(root), "-o",
+                                  str(tmp_path / "ae"), "--iterations", "20", "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["experiment", "plausibility", "--dataset", str(config), "--data-dir", str(root),
+                                  "--ae-run", str(tmp_path / "ae"), "-o", str(tmp_path / "out"), "-n", "3",
+                                  "--pixels", "40", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["cross_entropy_equal"] is True
+    assert set(summary["ae_loss"]) == set(MODIFICATIONS)
+    for name in ("plausibility.csv", "plausibility.md", "plausibility.png"):
+        assert (tmp_path / "out" / name).exists()
