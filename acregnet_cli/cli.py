@@ -371,6 +371,52 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
                    + (f"; mean Dice {summary['mean_dice']:.3f}" if summary.get("mean_dice") is not None else ""))
 
 
+@main.command("qc")
+@click.argument("masks", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--images", "images", multiple=True, type=click.Path(path_type=Path),
+              help="The image of each mask, in the same order (repeat the option, or give a folder "
+                   "holding <name>.png for each <name>_mask.png / <name>.png).")
+@click.option("--references", required=True,
+              help="Reference images with ground truth: folder with images/ and labels/, or DATASET:FOLD.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Data root for DATASET:FOLD (default: $ACREGNET_DATA).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--threshold", type=float, default=0.92, show_default=True, help="Accept masks with predicted Dice >= this.")
+@click.option("--max-references", type=int, default=20, show_default=True,
+              help="Register onto this many references (those most similar to the image).")
+@click.option("--model", help="Registration model (default: the bundled JSRT model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, as_json):
+    """Quality control of segmentations by reverse classification accuracy.
+
+    Each mask, with its image, is registered onto reference images with ground truth;
+    the best Dice reached estimates its quality; masks under --threshold are flagged.
+
+    Example: acregnet qc seg/*_mask.png --images imgs/ --references jsrt:train -o qc
+    """
+    _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
+    from .qc_pipeline import run_qc
+
+    image_paths = list(images)
+    if len(image_paths) == 1 and image_paths[0].is_dir():
+        folder = image_paths[0]
+        image_paths = []
+        for mask in masks:
+            stem = Path(mask).stem
+            stem = stem[:-5] if stem.endswith("_mask") else stem
+            candidates = sorted(folder.glob(stem + ".*"))
+            if not candidates:
+                raise InputError(f"{mask}: no image {stem}.* in {folder}")
+            image_paths.append(candidates[0])
+    summary, _ = run_qc(list(masks), image_paths, references, data_dir, output, _resolve_model(model),
+                        threshold=threshold, max_references=max_references,
+                        echo=None if as_json else (lambda line: click.echo(line, err=True)))
+    if as_json:
+        _emit_json(summary)
+    else:
+        click.echo(f"{summary['masks']} masks checked, {summary['rejected']} under {threshold}: {output}/qc.csv")
+
+
 @main.group("experiment")
 def experiment():
     """Experiments of the paper's Section 5 on the learnt anatomical representation."""

@@ -114,3 +114,32 @@ def test_leave_test_out_on_jsrt_with_the_original_model(data_root, tmp_path):
     summary = json.loads(result.output)
     assert summary["segmented"] == 50
     assert summary["dsc_left lung"] >= 0.95 and summary["dsc_right lung"] >= 0.95 and summary["dsc_heart"] >= 0.90
+
+
+def test_qc_scores_masks_and_flags_damaged_ones(untrained_model, atlas_folder, tmp_path):
+    folder, _ = atlas_folder
+    image = folder / "images" / "a0.png"
+    good = folder / "labels" / "a0.png"
+    damaged = tmp_path / "damaged_mask.png"
+    labels = np.array(Image.open(good))
+    labels[labels == 1] = 0  # a lung removed
+    Image.fromarray(labels).save(damaged)
+    result = run("qc", good, damaged, "--images", image, "--images", image, "--references", folder,
+                 "-o", tmp_path / "qc", "--model", untrained_model, "--max-references", 3, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["masks"] == 2 and summary["max_references"] == 3
+    rows = (tmp_path / "qc" / "qc.csv").read_text().splitlines()
+    good_quality, damaged_quality = (float(row.split(",")[2]) for row in rows[1:])
+    # The image itself is among the references: its own mask is found again exactly.
+    assert good_quality == pytest.approx(1.0, abs=0.05)
+    assert damaged_quality < good_quality
+    assert (tmp_path / "qc" / "qc_histogram.png").exists()
+
+
+def test_qc_needs_one_image_per_mask(untrained_model, atlas_folder, tmp_path):
+    folder, _ = atlas_folder
+    result = run("qc", folder / "labels" / "a0.png", folder / "labels" / "a1.png", "--images",
+                 folder / "images" / "a0.png", "--references", folder, "-o", tmp_path / "qc",
+                 "--model", untrained_model)
+    assert result.exit_code == 2 and "one image per mask" in result.output
