@@ -464,6 +464,59 @@ def plausibility_command(dataset, data_dir, ae_run, output, masks, pixels, seed,
                    f"{'holds' if result['cross_entropy_equal'] and result['erosion_lowest_ae'] else 'does not hold'}")
 
 
+@experiment.command("codes")
+@_dataset_options
+@click.option("--ae-run", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="train-ae run directory of the same dataset.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--folds", type=int, default=20, show_default=True, help="Cross-validation folds.")
+@click.option("--components", type=int, default=32, show_default=True, help="PCA components (the code's length).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def codes_command(dataset, data_dir, ae_run, output, folds, components, seed, as_json):
+    """Representation study: diagnosis from PCA of the masks vs the autoencoder code (SVM, k-fold CV).
+
+    Labels come from the file names (Montgomery/Shenzhen *_1 tuberculosis vs *_0
+    normal; JSRT JPCLN nodule vs JPCNN none), on a balanced set of all the masks.
+
+    Example: acregnet experiment codes --dataset shenzhen --ae-run runs/shenzhen-ae -o codes
+    """
+    _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
+    import numpy as np
+
+    from .configuration import load_dataset_config, resolve_data_root
+    from .datasets import load_split
+    from .experiments import diagnosis_from_name, representation_study
+    from .imageio import write_json_atomic
+    from .modelfiles import load_autoencoder
+
+    config = load_dataset_config(dataset)
+    encoder, _, description = load_autoencoder(ae_run)
+    if description["num_classes"] != config.num_classes:
+        raise InputError(f"{ae_run}: autoencoder has {description['num_classes']} classes, {config.name} {config.num_classes}")
+    root = resolve_data_root(data_dir)
+    splits = [load_split(config, root, fold, description["size"]) for fold in ("train", "test")]
+    names = [n for s in splits for n in s.names]
+    masks = np.concatenate([s.labels for s in splits])
+    labels = [diagnosis_from_name(n) for n in names]
+    known = [i for i, label in enumerate(labels) if label is not None]
+    if not known:
+        raise InputError(f"{config.name}: no diagnosis can be read from the file names")
+    try:
+        results = representation_study(masks[known], [labels[i] for i in known], encoder, config.num_classes,
+                                       components=components, folds=folds, seed=seed)
+    except ValueError as exc:
+        raise InputError(f"{config.name}: {exc}") from None
+    results.update(dataset=config.name, ae_run=str(ae_run))
+    write_json_atomic(Path(output) / "codes.json", results)
+    if as_json:
+        _emit_json(results)
+    else:
+        for name in ("pca", "autoencoder"):
+            click.echo(f"{name:12s} accuracy {results[name]['accuracy_mean']:.3f} ({results[name]['accuracy_std']:.3f})")
+        click.echo(f"balanced set of {results['balanced_set']} masks, {folds}-fold cross-validation")
+
+
 @main.command("preprocess")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),

@@ -139,3 +139,60 @@ def write_plausibility_report(rows, output, title=""):
         figure.savefig(tmp, format="png", dpi=100)
     plt.close(figure)
     return summary
+
+
+def diagnosis_from_name(name):
+    """Binary label from a file name: Montgomery/Shenzhen ``*_1`` (tuberculosis) vs ``*_0``;
+    JSRT ``JPCLN*`` (lung nodule) vs ``JPCNN*``. None when the name carries no label."""
+    stem = name[:-5] if name.endswith("_mask") else name
+    if stem.startswith("JPCLN"):
+        return 1
+    if stem.startswith("JPCNN"):
+        return 0
+    if stem.endswith("_1"):
+        return 1
+    if stem.endswith("_0"):
+        return 0
+    return None
+
+
+def representation_study(masks, labels, encoder, num_classes, components=32, folds=20, seed=0):
+    """Classify diagnosis from masks: PCA of the masks vs autoencoder codes, SVM, k-fold CV.
+
+    The set is balanced first (the larger class subsampled, seeded). PCA is fitted
+    inside each training fold; both feature sets are standardised before an RBF SVM.
+
+    Returns
+    -------
+    dict : per representation, mean and standard deviation of the fold accuracies,
+    and the balanced set's size.
+    """
+    import tensorflow as tf
+    from sklearn.decomposition import PCA
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    labels = np.asarray(labels)
+    rng = np.random.RandomState(seed)
+    positives, negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    keep = min(len(positives), len(negatives))
+    if keep < folds:
+        raise ValueError(f"only {keep} masks of the smaller class: too few for {folds}-fold cross-validation")
+    chosen = np.sort(np.concatenate([rng.choice(positives, keep, replace=False),
+                                     rng.choice(negatives, keep, replace=False)]))
+    masks, labels = masks[chosen], labels[chosen]
+    flat = tf.one_hot(masks, num_classes).numpy()[..., 1:].reshape(len(masks), -1)
+    codes = np.concatenate([encoder(tf.one_hot(masks[i:i + 64], num_classes), training=False).numpy()
+                            for i in range(0, len(masks), 64)])
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    results = {"balanced_set": int(len(masks)), "per_class": int(keep), "folds": folds}
+    for name, features, model in (
+        ("pca", flat, make_pipeline(PCA(components, random_state=seed), StandardScaler(), SVC())),
+        ("autoencoder", codes, make_pipeline(StandardScaler(), SVC())),
+    ):
+        scores = cross_val_score(model, features, labels, cv=splitter, scoring="accuracy")
+        results[name] = {"accuracy_mean": float(scores.mean()), "accuracy_std": float(scores.std()),
+                         "fold_accuracies": [float(s) for s in scores]}
+    return results

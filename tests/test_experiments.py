@@ -76,3 +76,34 @@ def test_plausibility_command(synthetic_dataset, tmp_path):
     assert set(summary["ae_loss"]) == set(MODIFICATIONS)
     for name in ("plausibility.csv", "plausibility.md", "plausibility.png"):
         assert (tmp_path / "out" / name).exists()
+
+
+def test_diagnosis_labels_come_from_file_names():
+    from acregnet_cli.experiments import diagnosis_from_name
+
+    assert diagnosis_from_name("CHNCXR_0379_1") == 1 and diagnosis_from_name("CHNCXR_0012_0_mask") == 0
+    assert diagnosis_from_name("MCUCXR_0002_0") == 0
+    assert diagnosis_from_name("JPCLN001") == 1 and diagnosis_from_name("JPCNN001") == 0
+    assert diagnosis_from_name("patient7") is None
+
+
+def test_representation_study_separates_an_obvious_shape_difference():
+    import keras
+
+    from acregnet_cli.experiments import representation_study
+    from acregnet_cli.networks import mask_autoencoder
+
+    keras.utils.set_random_seed(0)
+    encoder, _, _ = mask_autoencoder(64, 4, 32)
+    rng = np.random.RandomState(0)
+    masks, labels = [], []
+    for index in range(40):
+        m = mask()
+        if index % 2:  # "cardiomegaly": a much larger heart
+            m[30:60, 18:50] = 3
+        masks.append(np.roll(m, rng.randint(-2, 3), axis=0))
+        labels.append(index % 2)
+    results = representation_study(np.stack(masks), labels, encoder, 4, components=8, folds=5)
+    assert results["balanced_set"] == 40
+    assert results["pca"]["accuracy_mean"] > 0.9
+    assert len(results["autoencoder"]["fold_accuracies"]) == 5
