@@ -132,7 +132,7 @@ def write_plausibility_report(rows, output, title=""):
         axis.boxplot([table[table.modification == n][column] for n in names])
         axis.set_xticks(range(1, len(names) + 1), names, rotation=20)
         axis.set_ylabel(label)
-        axis.set_ylim(0, 1.15 * float(table[column].max()))
+        axis.set_ylim(0, 1.15 * max(float(table[column].max()), 1e-6))
     figure.suptitle(title or "same number of changed pixels, plausible (erosion) vs implausible (blocks)")
     figure.tight_layout()
     with atomic_path(output / "plausibility.png") as tmp:

@@ -230,6 +230,6 @@ def test_training_killed_mid_run_resumes_from_last_checkpoint(synthetic_dataset,
                  "--resume", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert 5 <= summary["resumed_from"] < 400
+    assert 4 <= summary["resumed_from"] < 400  # ckpt-5 may have been cut mid-save: 4 is then the last good one
     rows = (run_dir / "log.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == list(range(1, 401))
