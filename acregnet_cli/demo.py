@@ -16,14 +16,10 @@ from .pipeline import register_pairs
 
 def save_overlay(path, moving, fixed, warped, fixed_mask, moving_mask, warped_mask):
     """Moving, fixed and warped images with the fixed mask's contours (and the mask compared)."""
-    import matplotlib
+    from .plotting import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .imageio import atomic_path
-
-    figure, axes = plt.subplots(1, 3, figsize=(12, 4.4))
+    figure = new_figure(12, 4.4)
+    axes = figure.subplots(1, 3)
     for axis, image, mask, title in ((axes[0], moving, moving_mask, "moving"),
                                      (axes[1], fixed, fixed_mask, "fixed"),
                                      (axes[2], warped, warped_mask, "moving registered to fixed")):
@@ -34,9 +30,7 @@ def save_overlay(path, moving, fixed, warped, fixed_mask, moving_mask, warped_ma
         axis.axis("off")
     figure.suptitle("green: fixed masks; red dashed: the image's own (warped) masks")
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def run_demo(output, model_path, seed=1, size=256, overwrite=False):

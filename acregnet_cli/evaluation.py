@@ -67,6 +67,7 @@ import numpy as np
 
 from .errors import InputError, RunFailure
 from .imageio import atomic_path, write_json_atomic, write_text_atomic
+from .plotting import save_figure
 from .metrics import METRICS, label_map_metrics
 
 STATE_FILE = "evaluation.json"
@@ -602,11 +603,7 @@ def summary_latex(summary, unit, caption=None):
 
 
 def _save_figure(figure, path):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(figure)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    save_figure(figure, path, tight=True)
 
 
 def box_plot(wide, metric, methods, unit, path):

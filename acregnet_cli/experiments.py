@@ -105,7 +105,7 @@ def write_plausibility_report(rows, output, title=""):
 
     import pandas as pd
 
-    from .imageio import atomic_path, write_text_atomic
+    from .imageio import write_text_atomic
 
     output = Path(output)
     table = pd.DataFrame(rows)
@@ -121,12 +121,10 @@ def write_plausibility_report(rows, output, title=""):
         lines.append(f"| {name} | {summary[name]['changed_pixels'][0]:.0f} | {cells} |")
     write_text_atomic(output / "plausibility.md", (f"{title}\n\n" if title else "") + "\n".join(lines) + "\n")
 
-    import matplotlib
+    from .plotting import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    figure = new_figure(10, 4)
+    axes = figure.subplots(1, 2)
     names = list(summary)
     for axis, column, label in ((axes[0], "ce_release", "cross-entropy"), (axes[1], "ae", "autoencoder loss")):
         axis.boxplot([table[table.modification == n][column] for n in names])
@@ -135,9 +133,7 @@ def write_plausibility_report(rows, output, title=""):
         axis.set_ylim(0, 1.15 * max(float(table[column].max()), 1e-6))
     figure.suptitle(title or "same number of changed pixels, plausible (erosion) vs implausible (blocks)")
     figure.tight_layout()
-    with atomic_path(output / "plausibility.png") as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
-    plt.close(figure)
+    save_figure(figure, output / "plausibility.png")
     return summary
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .imageio import atomic_path, read_image, read_label_map, write_json_atomic, write_text_atomic
+from .imageio import read_image, read_label_map, write_json_atomic, write_text_atomic
 from .modelfiles import load_vector_cnn
 from .quality import predicted_quality
 from .registration import Registrar
@@ -16,21 +16,17 @@ from .segment_pipeline import _atlases
 
 def save_histogram(path, qualities, threshold):
     """Histogram of predicted Dice with the acceptance threshold (like the paper's Figure 4)."""
-    import matplotlib
+    from .plotting import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure = new_figure(6, 4)
+    axis = figure.subplots()
     axis.hist(qualities, bins=np.linspace(min(0.5, min(qualities)), 1.0, 26), color="steelblue", edgecolor="white")
     axis.axvline(threshold, color="red", linestyle="--", label=f"threshold {threshold}")
     axis.set_xlabel("predicted Dice (RCA)")
     axis.set_ylabel("masks")
     axis.legend()
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def run_qc(mask_paths, image_paths, reference_spec, data_dir, output, model_path, threshold=0.92,

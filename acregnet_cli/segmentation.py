@@ -151,14 +151,10 @@ def load_dataset_fold(spec, data_dir=None, size=256):
 
 def save_overlay(path, image, labels, title=""):
     """Target image with the contours of each segmented structure."""
-    import matplotlib
+    from .plotting import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .imageio import atomic_path
-
-    figure, axis = plt.subplots(figsize=(4, 4))
+    figure = new_figure(4, 4)
+    axis = figure.subplots()
     axis.imshow(image, cmap="gray", vmin=0, vmax=1)
     colours = ["red", "lime", "cyan", "yellow", "magenta"]
     for index, value in enumerate(v for v in np.unique(labels) if v != 0):
@@ -166,6 +162,4 @@ def save_overlay(path, image, labels, title=""):
     axis.set_title(title, fontsize=8)
     axis.axis("off")
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
