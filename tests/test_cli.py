@@ -196,3 +196,16 @@ def test_phantom_and_demo_commands(trained, tmp_path):
     assert 0 < summary["dice_before"] < 1 and 0 <= summary["dice_after"] <= 1
     assert (tmp_path / "demo" / "overlay.png").stat().st_size > 10000
     assert run("demo", "-o", tmp_path / "demo", "--model", reg).exit_code == 2
+
+
+def test_training_at_256_with_a_64_pixel_autoencoder(synthetic_dataset_256, tmp_path):
+    root, config = synthetic_dataset_256
+    assert run("train-ae", "--dataset", config, "--data-dir", root, "-o", tmp_path / "ae", "--iterations", 3,
+               "--quiet").exit_code == 0
+    result = run("train-reg", "--dataset", config, "--data-dir", root, "-o", tmp_path / "reg", "--size", 256,
+                 "--ae-run", tmp_path / "ae", "--batch-size", 2, "--iterations", 2, "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    description = json.loads((tmp_path / "reg" / "model.json").read_text())
+    assert description["size"] == 256
+    rows = (tmp_path / "reg" / "log.csv").read_text().splitlines()
+    assert rows[0].endswith("ce,ae") and len(rows) == 2  # header + the final iteration
