@@ -17,6 +17,8 @@ from . import __version__
 from .errors import AcregnetError, InputError
 
 VARIANT_NAMES = ("regnet", "ce-regnet", "ae-regnet", "ac-regnet")
+# Up to this many pairs, NumPy inference beats paying for TensorFlow's start-up.
+NUMPY_ENGINE_MAX_PAIRS = 4
 
 
 def _import_tensorflow(debug=False):
@@ -266,10 +268,13 @@ def _resolve_model(model):
 @click.option("--max-side", type=int, default=4096, show_default=True,
               help="Reduce larger images by an integer factor before registering (memory bound).")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Pairs per network call.")
+@click.option("--engine", type=click.Choice(["auto", "tensorflow", "numpy"]), default="auto", show_default=True,
+              help="numpy skips TensorFlow's start-up (fastest for a few pairs); auto picks it for up to "
+                   f"{NUMPY_ENGINE_MAX_PAIRS} pairs.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON on stdout.")
-def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spacing, max_side, batch_size, overwrite,
-             as_json):
+def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spacing, max_side, batch_size, engine,
+             overwrite, as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -277,7 +282,6 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
 
     Example: acregnet register moving.png fixed.png -o out --mask moving_mask.png
     """
-    _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
     from .pairs import Pair, default_pair_name, read_pairs_csv
 
     if pairs_file is not None:
@@ -300,11 +304,16 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
             raise InputError(f"{out}: holds a registration already (use --overwrite to replace it)")
         targets = [(pair, out)]
 
+    if engine == "auto":
+        engine = "numpy" if len(targets) <= NUMPY_ENGINE_MAX_PAIRS else "tensorflow"
+    if engine == "tensorflow":
+        _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
     from .pipeline import register_pairs
 
     model_path = _resolve_model(model)
     summaries = register_pairs(targets, model_path, resize=resize, spacing=spacing, batch_size=batch_size,
-                               overwrite=overwrite, echo=None if as_json else click.echo, max_side=max_side)
+                               overwrite=overwrite, echo=None if as_json else click.echo, max_side=max_side,
+                               engine=engine)
     if as_json:
         _emit_json(summaries if pairs_file is not None else summaries[0])
 

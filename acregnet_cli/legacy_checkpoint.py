@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import InputError
 from .modelfiles import save_weights_atomic, write_model_json
-from .networks import VECTOR_CNN_LAYERS
+from .architecture import VECTOR_CNN_LAYERS
 
 BN_PARTS = ("gamma", "beta", "moving_mean", "moving_variance")
 # Optimizer and bookkeeping variables a training checkpoint may also hold.

@@ -108,6 +108,28 @@ def load_vector_cnn(path, size=None):
     return model, description
 
 
+def load_vector_cnn_lite(path):
+    """Load a trained VectorCNN for NumPy inference (:mod:`acregnet_cli.lite`), without TensorFlow.
+
+    Returns
+    -------
+    model : lite.LiteVectorCNN
+    description : dict
+    """
+    from .lite import LiteVectorCNN
+
+    run_dir, description = read_model_json(path)
+    if description["architecture"] != "vector_cnn":
+        raise InputError(f"{path}: is a {description['architecture']} model, not a registration network")
+    weights = Path(path) if Path(path).is_file() else run_dir / description.get("weights", "vector_cnn.weights.h5")
+    if not weights.exists():
+        raise InputError(f"{weights}: weights file not found")
+    try:
+        return LiteVectorCNN.from_weights(weights), description
+    except Exception as exc:  # h5py raises OSError, KeyError, ... for foreign or broken files
+        raise InputError(f"{weights}: weights do not fit the VectorCNN architecture or the file is corrupt ({exc})") from None
+
+
 def load_autoencoder(path):
     """Load a trained mask autoencoder from a ``train-ae`` run directory.
 

@@ -13,26 +13,11 @@ named ``L_bn``, so that the original checkpoints map onto these models.
 import keras
 from keras import layers
 
-# Settings of the original graph: batch norm with decay 0.9 and epsilon 1e-5, and
-# convolution kernels drawn from a truncated normal of standard deviation 0.01.
-BN_EPSILON = 1e-5
-BN_MOMENTUM = 0.9
-KERNEL_STDDEV = 0.01
+from .architecture import BN_EPSILON, BN_MOMENTUM, KERNEL_STDDEV, VECTOR_CNN_LAYERS  # noqa: F401
 
 
 def _kernel_initializer():
     return keras.initializers.TruncatedNormal(stddev=KERNEL_STDDEV)
-
-VECTOR_CNN_LAYERS = (
-    ("conv1_a", 16), ("conv1_b", 16),
-    ("conv2_a", 32), ("conv2_b", 32),
-    ("conv3_a", 64), ("conv3_b", 64),
-    ("conv4_a", 128), ("conv4_b", 128),
-    ("deconv4", 64), ("conv5_a", 64), ("conv5_b", 64),
-    ("deconv5", 32), ("conv6_a", 32), ("conv6_b", 32),
-    ("deconv6", 16), ("conv7_a", 16), ("conv7_b", 16),
-    ("conv_out", 2),
-)
 
 
 def _conv_bn(x, name, filters, strides=1, activation=None):

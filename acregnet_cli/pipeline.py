@@ -12,8 +12,8 @@ import numpy as np
 from .errors import InputError
 from .imageio import (image_spacing, read_image, read_label_map, stored_shape, to_bit_depth, write_field_nifti,
                       write_json_atomic, write_npy_atomic, write_png_atomic)
-from .modelfiles import load_vector_cnn
-from .registration import Registrar, check_registrable
+from .modelfiles import load_vector_cnn, load_vector_cnn_lite
+from .registration import NumpyOps, Registrar, check_registrable
 
 SUMMARY = "summary.json"
 
@@ -37,7 +37,7 @@ def _load_pair(pair, max_side=None):
     return moving, fixed, mask, bits
 
 
-def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize):
+def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize, engine):
     out.mkdir(parents=True, exist_ok=True)
     write_png_atomic(out / "warped.png", to_bit_depth(result.warped, bits))
     write_npy_atomic(out / "field.npy", result.field.astype(np.float32))
@@ -54,6 +54,7 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         "moving_mask": str(pair.moving_mask) if pair.moving_mask else None,
         "model": str(model_path),
         "resize": resize,
+        "engine": engine,
         "moving_size": list(sizes[0]),
         "fixed_size": list(sizes[1]),
         "output_size": list(result.field.shape[:2]),
@@ -73,8 +74,22 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
     return summary
 
 
+def make_registrar(model_path, resize=None, batch_size=32, engine="tensorflow"):
+    """A :class:`Registrar` for a model folder, computing with TensorFlow or NumPy."""
+    if engine == "numpy":
+        model, description = load_vector_cnn_lite(model_path)
+        ops = NumpyOps(model)
+    elif engine == "tensorflow":
+        model, description = load_vector_cnn(model_path)
+        ops = None
+    else:
+        raise InputError(f"unknown engine {engine!r}: use 'tensorflow' or 'numpy'")
+    resize = resize or description.get("resize", "modern")
+    return Registrar(model, description.get("size", 64), resize=resize, batch_size=batch_size, ops=ops), resize
+
+
 def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32, overwrite=False, echo=None,
-                   max_side=None):
+                   max_side=None, engine="tensorflow"):
     """Register ``[(Pair, output_folder), ...]`` with the model at ``model_path``.
 
     Pairs whose folder already holds ``summary.json`` are skipped unless
@@ -88,9 +103,7 @@ def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32
     list of dict : one summary per pair, in order.
     """
     began = time.perf_counter()
-    model, description = load_vector_cnn(model_path)
-    resize = resize or description.get("resize", "modern")
-    registrar = Registrar(model, description.get("size", 64), resize=resize, batch_size=batch_size)
+    registrar, resize = make_registrar(model_path, resize, batch_size, engine)
     summaries = [None] * len(targets)
     todo = []
     for index, (pair, out) in enumerate(targets):
@@ -119,7 +132,7 @@ def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32
                 Path(out), pair, result, bits, pair_spacing, (moving.shape, fixed.shape),
                 # the first pair also carries the model loading and start-up time
                 per_pair + (startup if index == todo[0] else 0.0) + (time.perf_counter() - write_began),
-                model_path, resize)
+                model_path, resize, engine)
             if echo is not None:
                 echo(f"{pair.name}: {out} (jacobian<=0: {100 * result.folding_fraction:.2f}%)")
     return summaries

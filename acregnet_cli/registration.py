@@ -10,10 +10,54 @@ import dataclasses
 import time
 
 import numpy as np
-import tensorflow as tf
 
 from .errors import InputError
-from .layers import resize_field, resize_images, warp_bilinear
+
+
+class TensorFlowOps:
+    """Resize, warp and network calls in TensorFlow (batched, any device)."""
+
+    def __init__(self, model):
+        import tensorflow as tf
+
+        from . import layers
+
+        self._tf, self._layers = tf, layers
+        self._predict = tf.function(lambda pair: model(pair, training=False), reduce_retracing=True)
+
+    def predict(self, pair):
+        return self._predict(self._tf.convert_to_tensor(pair, self._tf.float32)).numpy()
+
+    def resize_images(self, images, size, method):
+        return self._layers.resize_images(self._tf.convert_to_tensor(images, self._tf.float32), size, method).numpy()
+
+    def resize_field(self, field, size, method):
+        return self._layers.resize_field(self._tf.convert_to_tensor(field, self._tf.float32), size, method).numpy()
+
+    def warp(self, image, field):
+        return self._layers.warp_bilinear(self._tf.convert_to_tensor(image, self._tf.float32),
+                                          self._tf.convert_to_tensor(field, self._tf.float32)).numpy()
+
+
+class NumpyOps:
+    """The same operations in NumPy with :class:`lite.LiteVectorCNN`: no TensorFlow start-up."""
+
+    def __init__(self, model):
+        from . import numpy_ops
+
+        self._model, self._ops = model, numpy_ops
+
+    def predict(self, pair):
+        return self._model(pair)
+
+    def resize_images(self, images, size, method):
+        return self._ops.resize_images(images, size, method)
+
+    def resize_field(self, field, size, method):
+        return self._ops.resize_field(field, size, method)
+
+    def warp(self, image, field):
+        return self._ops.warp_bilinear(image, field)
 
 
 def pad_to_square(image):
@@ -83,22 +127,23 @@ class Registrar:
         Resize between image size and network size (see :func:`layers.resize_images`).
     batch_size : int
         Pairs per network call in :meth:`register_many`.
+    ops : TensorFlowOps or NumpyOps, optional
+        How to compute; TensorFlow (for a Keras ``model``) by default.
     """
 
-    def __init__(self, model, size, resize="modern", batch_size=32):
+    def __init__(self, model, size, resize="modern", batch_size=32, ops=None):
         self.model = model
         self.size = int(size)
         self.resize = resize
         self.batch_size = batch_size
-        self._predict = tf.function(lambda pair: self.model(pair, training=False), reduce_retracing=True)
+        self.ops = ops or TensorFlowOps(model)
 
     def predict_small(self, moving_small, fixed_small):
         """Fields at network size for (B, S, S) moving and fixed batches."""
-        pair = tf.stack([moving_small, fixed_small], axis=-1)
-        return self._predict(tf.convert_to_tensor(pair, tf.float32)).numpy()
+        return self.ops.predict(np.stack([moving_small, fixed_small], axis=-1).astype(np.float32))
 
     def _to_network(self, square):
-        return resize_images(tf.convert_to_tensor(square[None, ..., None], tf.float32), self.size, self.resize)[0, ..., 0]
+        return self.ops.resize_images(square[None, ..., None], self.size, self.resize)[0, ..., 0]
 
     def prepare(self, moving, fixed, moving_mask=None, mask_values=None):
         """Pad both images to square in the fixed image's frame; return the pieces.
@@ -117,21 +162,21 @@ class Registrar:
             mask_onehot, mask_values = mask_to_onehot(pad_to_square(moving_mask)[0])
         if moving_sq.shape[0] != side:
             # A moving image of another size is brought to the fixed frame first.
-            moving_sq = resize_images(moving_sq[None, ..., None], side, "modern").numpy()[0, ..., 0]
+            moving_sq = self.ops.resize_images(moving_sq[None, ..., None], side, "modern")[0, ..., 0]
             if mask_onehot is not None:
-                mask_onehot = resize_images(mask_onehot[None], side, "modern").numpy()[0]
+                mask_onehot = self.ops.resize_images(mask_onehot[None], side, "modern")[0]
         return dict(moving=moving_sq, fixed=fixed_sq, box=box, mask=mask_onehot, mask_values=mask_values,
                     moving_small=self._to_network(moving_sq), fixed_small=self._to_network(fixed_sq))
 
     def finish(self, prepared, small_field):
         """Resize a network-size field to the pair's size, warp, crop: a :class:`PairResult`."""
         side = prepared["fixed"].shape[0]
-        field = resize_field(tf.convert_to_tensor(small_field[None]), side, self.resize)
-        warped = warp_bilinear(tf.convert_to_tensor(prepared["moving"][None, ..., None]), field)[0, ..., 0].numpy()
-        field = field[0].numpy()
+        field = self.ops.resize_field(np.asarray(small_field, np.float32)[None], side, self.resize)
+        warped = self.ops.warp(prepared["moving"][None, ..., None], field)[0, ..., 0]
+        field = field[0]
         warped_mask = warped_onehot = None
         if prepared["mask"] is not None:
-            warped_onehot = warp_bilinear(tf.convert_to_tensor(prepared["mask"][None]), field[None])[0].numpy()
+            warped_onehot = self.ops.warp(prepared["mask"][None], field[None])[0]
             warped_onehot = crop(warped_onehot, prepared["box"])
             warped_mask = prepared["mask_values"][np.argmax(warped_onehot, axis=-1)]
         field = crop(field, prepared["box"])

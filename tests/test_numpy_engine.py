@@ -1,0 +1,98 @@
+"""The TensorFlow-free inference path: same numbers as TensorFlow, no TensorFlow import."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from acregnet_cli import layers, numpy_ops
+from acregnet_cli.lite import LiteVectorCNN
+from acregnet_cli.modelfiles import load_vector_cnn
+
+
+@pytest.mark.parametrize("method", ["legacy", "modern"])
+@pytest.mark.parametrize("shape,size", [((2, 256, 256, 1), 64), ((1, 64, 64, 2), 256), ((1, 90, 120, 3), (64, 50))])
+def test_resize_matches_tensorflow(method, shape, size):
+    images = np.random.RandomState(0).rand(*shape).astype(np.float32)
+    np.testing.assert_allclose(numpy_ops.resize_images(images, size, method),
+                               layers.resize_images(images, size, method).numpy(), atol=1e-5)
+
+
+def test_field_resize_and_warp_match_tensorflow():
+    rng = np.random.RandomState(1)
+    field = (rng.rand(2, 64, 64, 2).astype(np.float32) - 0.5) * 8
+    np.testing.assert_allclose(numpy_ops.resize_field(field, 256, "legacy"),
+                               layers.resize_field(field, 256, "legacy").numpy(), atol=1e-4)
+    image = rng.rand(2, 64, 64, 4).astype(np.float32)
+    field = (rng.rand(2, 64, 64, 2).astype(np.float32) - 0.5) * 200  # far outside too: clamping
+    np.testing.assert_allclose(numpy_ops.warp_bilinear(image, field), layers.warp_bilinear(image, field).numpy(),
+                               atol=1e-5)
+
+
+def test_lite_network_reads_keras_weights_and_matches_keras(untrained_model):
+    import keras
+
+    model, _ = load_vector_cnn(untrained_model)
+    # Give the batch norms non-trivial statistics so that a wrong mapping would show.
+    rng = np.random.RandomState(2)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for weight in layer.weights:
+                weight.assign(rng.rand(*weight.shape).astype(np.float32) + 0.5)
+    path = untrained_model.parent / "lite_check.weights.h5"
+    model.save_weights(str(path))
+    lite = LiteVectorCNN.from_weights(path)
+    pair = rng.rand(3, 64, 64, 2).astype(np.float32)
+    expected = model(pair, training=False).numpy()
+    assert np.abs(expected).max() > 0.1
+    np.testing.assert_allclose(lite(pair), expected, atol=1e-4)
+    conv_names = [layer.name for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    from acregnet_cli.architecture import VECTOR_CNN_LAYERS
+
+    assert conv_names == [name for name, _ in VECTOR_CNN_LAYERS]  # the storage order lite relies on
+
+
+def test_engines_write_the_same_registration(untrained_model, tmp_path):
+    from click.testing import CliRunner
+
+    from acregnet_cli.cli import main
+
+    rng = np.random.RandomState(3)
+    for name in ("m.png", "f.png"):
+        Image.fromarray((rng.rand(100, 130) * 255).astype(np.uint8)).save(tmp_path / name)
+    labels = np.zeros((100, 130), np.uint8)
+    labels[20:80, 30:100] = 7
+    Image.fromarray(labels).save(tmp_path / "mask.png")
+    outputs = {}
+    for engine in ("numpy", "tensorflow"):
+        result = CliRunner().invoke(main, ["register", str(tmp_path / "m.png"), str(tmp_path / "f.png"), "--mask",
+                                           str(tmp_path / "mask.png"), "--model", str(untrained_model),
+                                           "-o", str(tmp_path / engine), "--engine", engine, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["engine"] == engine
+        outputs[engine] = (np.load(tmp_path / engine / "field.npy"),
+                           np.array(Image.open(tmp_path / engine / "warped.png")).astype(int),
+                           np.array(Image.open(tmp_path / engine / "warped_mask.png")))
+    np.testing.assert_allclose(outputs["numpy"][0], outputs["tensorflow"][0], atol=1e-4)
+    assert np.abs(outputs["numpy"][1] - outputs["tensorflow"][1]).max() <= 1
+    assert np.mean(outputs["numpy"][2] != outputs["tensorflow"][2]) < 1e-3
+
+
+def test_single_registration_does_not_start_tensorflow(untrained_model, tmp_path):
+    rng = np.random.RandomState(4)
+    for name in ("m.png", "f.png"):
+        Image.fromarray((rng.rand(64, 64) * 255).astype(np.uint8)).save(tmp_path / name)
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from acregnet_cli.cli import main\n"
+        f"result = CliRunner().invoke(main, ['register', r'{tmp_path / 'm.png'}', r'{tmp_path / 'f.png'}', "
+        f"'--model', r'{untrained_model}', '-o', r'{tmp_path / 'out'}'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert output.strip().splitlines()[-1] == "False False"
