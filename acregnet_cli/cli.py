@@ -601,7 +601,6 @@ def demo_command(output, model, seed, overwrite, as_json):
 
     Example: acregnet demo -o demo
     """
-    _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
     from .demo import run_demo
 
     summary = run_demo(output, _resolve_model(model), seed=seed, overwrite=overwrite)

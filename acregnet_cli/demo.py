@@ -47,7 +47,8 @@ def run_demo(output, model_path, seed=1, size=256, overwrite=False):
     write_png_atomic(inputs / "moving_mask.png", moving_mask)
     write_png_atomic(inputs / "fixed_mask.png", fixed_mask)
     pair = Pair(inputs / "moving.png", inputs / "fixed.png", inputs / "moving_mask.png", "registration")
-    summary = register_pairs([(pair, output / "registration")], model_path, overwrite=True)[0]
+    # One pair: NumPy inference, so the demo does not wait for TensorFlow to start.
+    summary = register_pairs([(pair, output / "registration")], model_path, overwrite=True, engine="numpy")[0]
     from .imageio import read_image, read_label_map
 
     warped, _ = read_image(output / "registration" / "warped.png")
