@@ -233,3 +233,18 @@ def test_training_killed_mid_run_resumes_from_last_checkpoint(synthetic_dataset,
     assert 4 <= summary["resumed_from"] < 400  # ckpt-5 may have been cut mid-save: 4 is then the last good one
     rows = (run_dir / "log.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == list(range(1, 401))
+
+
+def test_moving_and_fixed_of_different_sizes_register_in_the_fixed_frame(untrained_model, tmp_path):
+    moving = noise_png(tmp_path / "moving.png", (120, 90))
+    fixed = noise_png(tmp_path / "fixed.png", (64, 80))
+    mask = tmp_path / "mask.png"
+    labels = np.zeros((120, 90), np.uint8)
+    labels[30:90, 20:70] = 255
+    Image.fromarray(labels).save(mask)
+    result = run("register", moving, fixed, "--mask", mask, "--model", untrained_model, "-o", tmp_path / "out",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["output_size"] == [64, 80] and summary["moving_size"] == [120, 90]
+    assert np.array(Image.open(tmp_path / "out" / "warped_mask.png")).shape == (64, 80)
