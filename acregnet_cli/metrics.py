@@ -77,6 +77,14 @@ def mean_dice(result, reference, classes):
     return float(np.mean(class_dice(result, reference, classes)))
 
 
+def _surface_distance(measure, result, reference, spacing):
+    """A MedPy surface distance with the empty-mask rules of this module."""
+    result, reference = _as_masks(result, reference)
+    if not result.any() or not reference.any():
+        return 0.0 if not result.any() and not reference.any() else float("nan")
+    return float(measure(result, reference, voxelspacing=_spacing(spacing, result.ndim)))
+
+
 def hausdorff(result, reference, spacing=1.0):
     """Hausdorff distance between the surfaces of two binary masks.
 
@@ -92,10 +100,7 @@ def hausdorff(result, reference, spacing=1.0):
         In the unit of ``spacing``; 0.0 when both masks are empty, ``nan`` when
         exactly one is.
     """
-    result, reference = _as_masks(result, reference)
-    if not result.any() or not reference.any():
-        return 0.0 if not result.any() and not reference.any() else float("nan")
-    return float(binary.hd(result, reference, voxelspacing=_spacing(spacing, result.ndim)))
+    return _surface_distance(binary.hd, result, reference, spacing)
 
 
 def average_surface_distance(result, reference, spacing=1.0):
@@ -114,10 +119,7 @@ def average_surface_distance(result, reference, spacing=1.0):
         reference to result), in the unit of ``spacing``; 0.0 when both masks
         are empty, ``nan`` when exactly one is.
     """
-    result, reference = _as_masks(result, reference)
-    if not result.any() or not reference.any():
-        return 0.0 if not result.any() and not reference.any() else float("nan")
-    return float(binary.assd(result, reference, voxelspacing=_spacing(spacing, result.ndim)))
+    return _surface_distance(binary.assd, result, reference, spacing)
 
 
 def label_map_metrics(result, reference, num_classes, spacing=1.0):
