@@ -93,6 +93,10 @@ def _dataset_options(function):
 def _training_options(function):
     options = [
         click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout."),
+        click.option("--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), default="default",
+                      show_default=True, help="tf.distribute strategy: one device, local GPUs (or CPU devices), "
+                                              "or the workers of TF_CONFIG."),
+        click.option("--cpu-devices", type=int, help="Split the CPU into this many logical devices (for mirrored)."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
         click.option("--overwrite", is_flag=True, help="Start afresh in a non-empty run directory."),
         click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
@@ -130,7 +134,7 @@ def _load_training_data(dataset, data_dir, fold, size, validation_fraction, seed
 @click.option("--code-size", type=int, help="Length of the autoencoder code (32).")
 @click.option("--swap-probability", type=float, help="Probability of swapping a pixel pair (0.1).")
 def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, size, seed,
-             checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json,
+             checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json, strategy, cpu_devices,
              code_size, swap_probability):
     """Stage one: train the denoising autoencoder of anatomical masks.
 
@@ -151,10 +155,16 @@ def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, le
         dataset, data_dir, "train", settings["size"], settings["validation_fraction"], settings["seed"])
     run_dir = run_dir or Path("runs") / f"{config.name}-ae"
     extra = {"dataset": config.name, "label_values": list(config.label_values)}
+    from .distribute import make_strategy, worker_identity
+
+    distribution = make_strategy(strategy, cpu_devices)
     outcome = train_autoencoder(train, config.num_classes, settings, run_dir, resume=resume,
-                                overwrite=overwrite, progress=not quiet, extra=extra)
+                                overwrite=overwrite, progress=not quiet, extra=extra, strategy=distribution)
+    if not worker_identity(distribution)[0]:
+        return  # only the chief writes the run directory
     encoder, decoder, _ = load_autoencoder(run_dir)
-    summary = dict(outcome, run_dir=str(run_dir), dataset=config.name,
+    summary = dict(outcome, run_dir=str(run_dir), dataset=config.name, strategy=strategy,
+                   replicas=distribution.num_replicas_in_sync,
                    seconds_per_iteration=outcome["seconds"] / max(1, outcome["iterations"] - outcome["resumed_from"]))
     for name, part in (("train", train), ("validation", validation)):
         if part is not None:
@@ -180,7 +190,7 @@ def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, le
               help="Cross-entropy as the original release computed it (default) or the textbook form.")
 @click.option("--jit/--no-jit", "jit_compile", default=None, help="XLA-compile the training step.")
 def train_reg(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, size, seed,
-              checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json,
+              checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json, strategy, cpu_devices,
               variant, ae_run, lambda_r, lambda_ce, lambda_ae, ce_form, jit_compile):
     """Stage two: train the registration network (VectorCNN).
 
@@ -201,9 +211,16 @@ def train_reg(dataset, data_dir, run_dir, config_file, iterations, batch_size, l
         dataset, data_dir, "train", settings["size"], settings["validation_fraction"], settings["seed"])
     run_dir = run_dir or Path("runs") / f"{config.name}-{variant}"
     extra = {"dataset": config.name}
+    from .distribute import make_strategy, worker_identity
+
+    distribution = make_strategy(strategy, cpu_devices)
     outcome = train_registration(train, config.num_classes, settings, variant, run_dir, ae_run=ae_run,
-                                 resume=resume, overwrite=overwrite, progress=not quiet, extra=extra)
-    summary = dict(outcome, run_dir=str(run_dir), dataset=config.name, variant=variant,
+                                 resume=resume, overwrite=overwrite, progress=not quiet, extra=extra,
+                                 strategy=distribution)
+    if not worker_identity(distribution)[0]:
+        return  # only the chief writes the run directory
+    summary = dict(outcome, run_dir=str(run_dir), dataset=config.name, variant=variant, strategy=strategy,
+                   replicas=distribution.num_replicas_in_sync,
                    seconds_per_iteration=outcome["seconds"] / max(1, outcome["iterations"] - outcome["resumed_from"]))
     if validation is not None:
         summary["validation"] = _validation_scores(run_dir, validation, config)

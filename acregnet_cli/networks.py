@@ -10,6 +10,8 @@ Layer names follow the original TensorFlow 1 variable scopes (``VectorCNN/conv1_
 named ``L_bn``, so that the original checkpoints map onto these models.
 """
 
+import functools
+
 import keras
 from keras import layers
 
@@ -20,17 +22,18 @@ def _kernel_initializer():
     return keras.initializers.TruncatedNormal(stddev=KERNEL_STDDEV)
 
 
-def _conv_bn(x, name, filters, strides=1, activation=None):
+def _conv_bn(x, name, filters, strides=1, activation=None, synchronized=False):
     """3x3 'same' convolution without bias, batch norm, optional activation."""
     x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name,
                       kernel_initializer=_kernel_initializer())(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn",
+                                  synchronized=synchronized)(x)
     if activation is not None:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x
 
 
-def vector_cnn(size=64, dropout=0.5, name="VectorCNN"):
+def vector_cnn(size=64, dropout=0.5, name="VectorCNN", synchronized=False):
     """Build the VectorCNN.
 
     Parameters
@@ -40,6 +43,9 @@ def vector_cnn(size=64, dropout=0.5, name="VectorCNN"):
         divisible by 8.
     dropout : float
         Dropout rate after conv4_b, conv5_b and conv6_b (active in training only).
+    synchronized : bool
+        Batch statistics over all replicas of a tf.distribute strategy, so that
+        split batches train like one batch.
 
     Returns
     -------
@@ -49,32 +55,33 @@ def vector_cnn(size=64, dropout=0.5, name="VectorCNN"):
     """
     if size is not None and size % 8:
         raise ValueError(f"VectorCNN input size must be divisible by 8, got {size}")
+    conv_bn = functools.partial(_conv_bn, synchronized=synchronized)
     pair = keras.Input((size, size, 2), name="pair")
     skips = []
     x = pair
     for level, filters in ((1, 16), (2, 32), (3, 64)):
-        x = _conv_bn(x, f"conv{level}_a", filters, activation="elu")
-        x = _conv_bn(x, f"conv{level}_b", filters)
+        x = conv_bn(x, f"conv{level}_a", filters, activation="elu")
+        x = conv_bn(x, f"conv{level}_b", filters)
         skips.append(x)  # the decoder adds the pre-activation tensor
         x = layers.Activation("elu", name=f"conv{level}_b_elu")(x)
         x = layers.AveragePooling2D(2, name=f"pool{level}")(x)
-    x = _conv_bn(x, "conv4_a", 128, activation="elu")
-    x = _conv_bn(x, "conv4_b", 128, activation="elu")
+    x = conv_bn(x, "conv4_a", 128, activation="elu")
+    x = conv_bn(x, "conv4_b", 128, activation="elu")
     x = layers.Dropout(dropout, name="dropout4")(x)
     for level, filters, use_dropout in ((5, 64, True), (6, 32, True), (7, 16, False)):
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{level - 1}")(x)
-        x = _conv_bn(x, f"deconv{level - 1}", filters)
+        x = conv_bn(x, f"deconv{level - 1}", filters)
         x = layers.Add(name=f"skip{level - 1}")([x, skips[7 - level]])
         x = layers.Activation("elu", name=f"deconv{level - 1}_elu")(x)
-        x = _conv_bn(x, f"conv{level}_a", filters, activation="elu")
-        x = _conv_bn(x, f"conv{level}_b", filters, activation="elu")
+        x = conv_bn(x, f"conv{level}_a", filters, activation="elu")
+        x = conv_bn(x, f"conv{level}_b", filters, activation="elu")
         if use_dropout:
             x = layers.Dropout(dropout, name=f"dropout{level}")(x)
-    field = _conv_bn(x, "conv_out", 2)
+    field = conv_bn(x, "conv_out", 2)
     return keras.Model(pair, field, name=name)
 
 
-def mask_autoencoder(size=64, num_classes=4, code_size=32):
+def mask_autoencoder(size=64, num_classes=4, code_size=32, synchronized=False):
     """Build the denoising autoencoder of one-hot masks.
 
     Parameters
@@ -85,6 +92,8 @@ def mask_autoencoder(size=64, num_classes=4, code_size=32):
         Channels of the one-hot mask, background included.
     code_size : int
         Length of the code (32 in the paper).
+    synchronized : bool
+        Batch statistics over all replicas (see :func:`vector_cnn`).
 
     Returns
     -------
@@ -97,13 +106,14 @@ def mask_autoencoder(size=64, num_classes=4, code_size=32):
     """
     if size % 8:
         raise ValueError(f"autoencoder mask size must be divisible by 8, got {size}")
+    conv_bn = functools.partial(_conv_bn, synchronized=synchronized)
     low = size // 8
     mask = keras.Input((size, size, num_classes), name="mask")
-    x = _conv_bn(mask, "conv1_a", 16, strides=2, activation="relu")
-    x = _conv_bn(x, "conv1_b", 16, activation="relu")
-    x = _conv_bn(x, "conv2_a", 32, strides=2, activation="relu")
-    x = _conv_bn(x, "conv2_b", 32, activation="relu")
-    x = _conv_bn(x, "conv3", 1, strides=2, activation="relu")
+    x = conv_bn(mask, "conv1_a", 16, strides=2, activation="relu")
+    x = conv_bn(x, "conv1_b", 16, activation="relu")
+    x = conv_bn(x, "conv2_a", 32, strides=2, activation="relu")
+    x = conv_bn(x, "conv2_b", 32, activation="relu")
+    x = conv_bn(x, "conv3", 1, strides=2, activation="relu")
     x = layers.Flatten(name="flatten")(x)
     code = layers.Dense(code_size, name="fc1")(x)
     encoder = keras.Model(mask, code, name="encoder")
@@ -113,9 +123,9 @@ def mask_autoencoder(size=64, num_classes=4, code_size=32):
     y = layers.Reshape((low, low, 1), name="unflatten")(y)
     for level, filters in ((4, 32), (5, 16), (6, 16)):
         y = layers.UpSampling2D(2, interpolation="nearest", name=f"up{level}")(y)
-        y = _conv_bn(y, f"deconv{level}", filters, activation="relu")
+        y = conv_bn(y, f"deconv{level}", filters, activation="relu")
         if level < 6:
-            y = _conv_bn(y, f"conv{level}", filters, activation="relu")
+            y = conv_bn(y, f"conv{level}", filters, activation="relu")
     # The output convolution has a bias and no batch norm, as in the original.
     logits = layers.Conv2D(num_classes, 3, padding="same", name="conv_out",
                            kernel_initializer=_kernel_initializer())(y)

@@ -128,13 +128,22 @@ def _prepare_run_dir(run_dir, resume, overwrite):
     return run_dir
 
 
-def _run_loop(step_fn, state, settings, run_dir, log_fields, resume, progress, finish):
+def _run_loop(step_fn, state, settings, run_dir, log_fields, resume, progress, finish, chief=True, task="chief"):
     """Shared loop: restore, iterate with logging and checkpoints, finish.
 
-    ``state`` is a ``tf.train.Checkpoint`` holding at least ``step``.
+    ``state`` is a ``tf.train.Checkpoint`` holding at least ``step``. A worker that
+    is not the chief checkpoints into a temporary folder (every worker must take
+    part in a save) and writes nothing else.
     """
-    manager = tf.train.CheckpointManager(state, str(run_dir / "checkpoints"), max_to_keep=2)
-    log = LossLog(run_dir / "log.csv", log_fields)
+    import shutil
+    import tempfile
+
+    scratch = None if chief else Path(tempfile.mkdtemp(prefix=f"acregnet-{task}-"))
+    if scratch is not None and resume and (run_dir / "checkpoints").exists():
+        shutil.copytree(run_dir / "checkpoints", scratch / "checkpoints")
+    checkpoint_dir = (scratch or run_dir) / "checkpoints"
+    manager = tf.train.CheckpointManager(state, str(checkpoint_dir), max_to_keep=2)
+    log = LossLog((scratch or run_dir) / "log.csv", log_fields)
     if resume and manager.latest_checkpoint:
         state.restore(manager.latest_checkpoint).expect_partial()
         log.truncate_after(int(state.step.numpy()))
@@ -157,11 +166,40 @@ def _run_loop(step_fn, state, settings, run_dir, log_fields, resume, progress, f
             printer.update(step, means)
         if step % settings["checkpoint_every"] == 0 or step == total:
             manager.save(checkpoint_number=step)
-    finish()
+    if chief:
+        finish()
+    else:
+        shutil.rmtree(scratch, ignore_errors=True)
     return {"iterations": total, "resumed_from": start, "seconds": time.perf_counter() - began}
 
 
-def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overwrite=False, progress=True, extra=None):
+def _replicated(strategy, replica_fn, batch_size, *global_args):
+    """Run ``replica_fn(*local_slices)`` on every replica and average the returned terms.
+
+    The arguments are global batches (the same on every worker: one seeded
+    sampler each); replica ``r`` of ``n`` takes rows ``r * b/n .. (r+1) * b/n``.
+    """
+    replicas = strategy.num_replicas_in_sync
+
+    def run_replica(*arrays):
+        context = tf.distribute.get_replica_context()
+        local = batch_size // replicas
+        start = context.replica_id_in_sync_group * local
+        return replica_fn(*[array[start:start + local] for array in arrays])
+
+    per_replica = strategy.run(run_replica, args=global_args)
+    return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
+
+
+def _check_replicas(strategy, batch_size):
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise InputError(f"batch size {batch_size} does not split evenly over {replicas} replicas")
+    return replicas
+
+
+def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overwrite=False, progress=True, extra=None,
+                      strategy=None):
     """Stage one: train the denoising mask autoencoder.
 
     Parameters
@@ -177,38 +215,54 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
     resume, overwrite, progress : bool
     extra : dict, optional
         Additional facts written into ``config.toml`` and ``model.json`` (dataset).
+    strategy : tf.distribute.Strategy, optional
+        See :mod:`acregnet_cli.distribute`; the default is one device.
 
     Returns
     -------
     dict : iterations, seconds, resumed_from.
     """
-    run_dir = _prepare_run_dir(run_dir, resume, overwrite)
+    from .distribute import worker_identity
+
+    strategy = strategy or tf.distribute.get_strategy()
+    chief, task = worker_identity(strategy)
+    replicas = _check_replicas(strategy, settings["batch_size"])
+    if chief:
+        run_dir = _prepare_run_dir(run_dir, resume, overwrite)
     extra = dict(extra or {})
-    write_settings(run_dir, dict(settings, num_classes=num_classes, **extra))
+    if chief:
+        write_settings(run_dir, dict(settings, num_classes=num_classes, **extra))
     keras.utils.set_random_seed(settings["seed"])
     size = settings["size"]
     if split.labels.shape[1:] != (size, size):
         raise InputError(f"autoencoder size {size} does not match the masks' size {split.labels.shape[1:]}")
-    encoder, decoder, autoencoder = mask_autoencoder(size, num_classes, settings["code_size"])
-    optimizer = keras.optimizers.Adam(settings["learning_rate"])
-    optimizer.build(autoencoder.trainable_variables)
+    with strategy.scope():
+        encoder, decoder, autoencoder = mask_autoencoder(size, num_classes, settings["code_size"],
+                                                         synchronized=replicas > 1)
+        optimizer = keras.optimizers.Adam(settings["learning_rate"])
+        optimizer.build(autoencoder.trainable_variables)
     sampler = tf.random.Generator.from_seed(settings["seed"])
     labels = tf.constant(split.labels, dtype=tf.int32)
     count = len(split)
     batch_size = settings["batch_size"]
     probability = settings["swap_probability"]
 
-    @tf.function(jit_compile=settings.get("jit_compile", False))
-    def step_fn():
-        batch = tf.gather(labels, generators.sample_indices(sampler, count, batch_size))
-        noisy = generators.swap_noise(batch, sampler, probability)
+    def replica_step(batch, noisy):
         clean = generators.one_hot_masks(batch, num_classes)
         with tf.GradientTape() as tape:
             logits = autoencoder(generators.one_hot_masks(noisy, num_classes), training=True)
             loss = losses.autoencoder_reconstruction(logits, clean)
-        grads = tape.gradient(loss, autoencoder.trainable_variables)
+            # Gradients are summed over replicas: each contributes its share of the mean.
+            share = loss / replicas
+        grads = tape.gradient(share, autoencoder.trainable_variables)
         optimizer.apply_gradients(zip(grads, autoencoder.trainable_variables))
         return {"loss": loss}
+
+    @tf.function(jit_compile=settings.get("jit_compile", False))
+    def step_fn():
+        batch = tf.gather(labels, generators.sample_indices(sampler, count, batch_size))
+        noisy = generators.swap_noise(batch, sampler, probability)
+        return _replicated(strategy, replica_step, batch_size, batch, noisy)
 
     state = tf.train.Checkpoint(
         step=tf.Variable(0, dtype=tf.int64), encoder=encoder, decoder=decoder, optimizer=optimizer, sampler=sampler
@@ -223,7 +277,7 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
             decoder_weights="decoder.weights.h5", **extra,
         ))
 
-    return _run_loop(step_fn, state, settings, run_dir, ["loss"], resume, progress, finish)
+    return _run_loop(step_fn, state, settings, Path(run_dir), ["loss"], resume, progress, finish, chief, task)
 
 
 def variant_weights(variant, settings):
@@ -250,7 +304,7 @@ def _resize_masks(masks, size):
 
 
 def train_registration(split, num_classes, settings, variant, run_dir, ae_run=None, resume=False,
-                       overwrite=False, progress=True, extra=None):
+                       overwrite=False, progress=True, extra=None, strategy=None):
     """Stage two: train the VectorCNN with the loss of ``variant``.
 
     Parameters
@@ -265,32 +319,43 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     ae_run : Path, optional
         ``train-ae`` run whose encoder is loaded and frozen; required by the
         variants with the autoencoder term.
+    strategy : tf.distribute.Strategy, optional
+        See :mod:`acregnet_cli.distribute`; the default is one device.
 
     Returns
     -------
     dict : iterations, seconds, resumed_from.
     """
+    from .distribute import worker_identity
+
+    strategy = strategy or tf.distribute.get_strategy()
+    chief, task = worker_identity(strategy)
+    replicas = _check_replicas(strategy, settings["batch_size"])
     lambda_r, lambda_ce, lambda_ae = variant_weights(variant, settings)
     encoder = None
     if lambda_ae > 0:
         if ae_run is None:
             raise InputError(f"variant {variant} needs a trained autoencoder: pass --ae-run RUN_DIR of train-ae")
-        encoder, _, ae_description = load_autoencoder(ae_run)
+        with strategy.scope():
+            encoder, _, ae_description = load_autoencoder(ae_run)
         if ae_description["num_classes"] != num_classes:
             raise InputError(
                 f"{ae_run}: autoencoder has {ae_description['num_classes']} classes, the dataset {num_classes}"
             )
         encoder.trainable = False
-    run_dir = _prepare_run_dir(run_dir, resume, overwrite)
+    if chief:
+        run_dir = _prepare_run_dir(run_dir, resume, overwrite)
     extra = dict(extra or {}, variant=variant, ae_run=str(ae_run) if ae_run else "")
-    write_settings(run_dir, dict(settings, num_classes=num_classes, **extra))
+    if chief:
+        write_settings(run_dir, dict(settings, num_classes=num_classes, **extra))
     keras.utils.set_random_seed(settings["seed"])
     size = settings["size"]
     if split.images.shape[1:] != (size, size):
         raise InputError(f"training size {size} does not match the images' size {split.images.shape[1:]}")
-    model = vector_cnn(size=size, dropout=settings["dropout"])
-    optimizer = keras.optimizers.Adam(settings["learning_rate"])
-    optimizer.build(model.trainable_variables)
+    with strategy.scope():
+        model = vector_cnn(size=size, dropout=settings["dropout"], synchronized=replicas > 1)
+        optimizer = keras.optimizers.Adam(settings["learning_rate"])
+        optimizer.build(model.trainable_variables)
     sampler = tf.random.Generator.from_seed(settings["seed"])
     images = tf.constant(split.images[..., None], dtype=tf.float32)
     labels = tf.constant(split.labels, dtype=tf.int32)
@@ -299,9 +364,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     ae_size = encoder.input_shape[1] if encoder is not None else None
     use_masks = lambda_ce > 0 or lambda_ae > 0
 
-    @tf.function(jit_compile=settings["jit_compile"])
-    def step_fn():
-        moving_idx, fixed_idx = generators.sample_pairs(sampler, count, batch_size)
+    def replica_step(moving_idx, fixed_idx):
         moving = tf.gather(images, moving_idx)
         fixed = tf.gather(images, fixed_idx)
         with tf.GradientTape() as tape:
@@ -325,9 +388,16 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
                 ae = losses.code_distance(codes_w, codes_f)
                 total += lambda_ae * ae
                 terms["ae"] = ae
-        grads = tape.gradient(total, model.trainable_variables)
+            # Gradients are summed over replicas: each contributes its share of the mean.
+            share = total / replicas
+        grads = tape.gradient(share, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return dict(loss=total, **terms)
+
+    @tf.function(jit_compile=settings["jit_compile"])
+    def step_fn():
+        moving_idx, fixed_idx = generators.sample_pairs(sampler, count, batch_size)
+        return _replicated(strategy, replica_step, batch_size, moving_idx, fixed_idx)
 
     fields = ["loss", "ncc", "tv"] + (["ce"] if lambda_ce > 0 else []) + (["ae"] if lambda_ae > 0 else [])
     state = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), model=model, optimizer=optimizer, sampler=sampler)
@@ -339,7 +409,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
             weights="vector_cnn.weights.h5", **extra,
         ))
 
-    return _run_loop(step_fn, state, settings, run_dir, fields, resume, progress, finish)
+    return _run_loop(step_fn, state, settings, Path(run_dir), fields, resume, progress, finish, chief, task)
 
 
 def evaluate_autoencoder(encoder, decoder, split, num_classes, batch_size=64):

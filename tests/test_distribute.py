@@ -1,0 +1,88 @@
+"""tf.distribute: mirrored over logical CPU devices and two workers on localhost train like one device."""
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def train_command(root, config, run_dir, *extra):
+    return [sys.executable, "-m", "acregnet_cli.cli", "train-reg", "--dataset", str(config), "--data-dir", str(root),
+            "-o", str(run_dir), "--variant", "ce-regnet", "--batch-size", "8", "--log-every", "1",
+            "--checkpoint-every", "3", "--config", str(run_dir.parent / "nodrop.toml"), "--quiet", "--json", *extra]
+
+
+def losses(run_dir):
+    with open(run_dir / "log.csv") as handle:
+        return [float(row["loss"]) for row in csv.DictReader(handle)]
+
+
+@pytest.fixture()
+def setup(synthetic_dataset, tmp_path):
+    root, config = synthetic_dataset
+    (tmp_path / "nodrop.toml").write_text("dropout = 0.0\n")  # dropout is not seeded across replicas
+    return root, config, tmp_path
+
+
+def run_ok(command, env=None):
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_mirrored_on_two_cpu_devices_follows_the_single_device_trajectory(setup):
+    root, config, tmp = setup
+    single = json.loads(run_ok(train_command(root, config, tmp / "single", "--iterations", "6")))
+    mirrored = json.loads(run_ok(train_command(root, config, tmp / "mirrored", "--iterations", "6",
+                                               "--strategy", "mirrored", "--cpu-devices", "2")))
+    assert (single["replicas"], mirrored["replicas"]) == (1, 2)
+    assert losses(tmp / "mirrored") == pytest.approx(losses(tmp / "single"), rel=2e-3)
+
+
+def test_two_workers_on_localhost_train_resume_and_only_the_chief_writes(setup):
+    root, config, tmp = setup
+    run_ok(train_command(root, config, tmp / "single", "--iterations", "6"))
+    ports = [free_port(), free_port()]
+
+    def launch(iterations, *extra):
+        processes = []
+        for index in range(2):
+            env = dict(os.environ, TF_CONFIG=json.dumps({
+                "cluster": {"worker": [f"localhost:{port}" for port in ports]},
+                "task": {"type": "worker", "index": index}}))
+            processes.append(subprocess.Popen(
+                train_command(root, config, tmp / "workers", "--iterations", str(iterations),
+                              "--strategy", "multi-worker", *extra),
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outputs = [p.communicate(timeout=600) for p in processes]
+        for process, (_, err) in zip(processes, outputs):
+            assert process.returncode == 0, err[-2000:]
+        return [out for out, _ in outputs]
+
+    chief_out, worker_out = launch(3)
+    assert json.loads(chief_out)["replicas"] == 2 and worker_out.strip() == ""
+    chief_out, _ = launch(6, "--resume")
+    assert json.loads(chief_out)["resumed_from"] == 3
+    assert (tmp / "workers" / "vector_cnn.weights.h5").exists()
+    assert losses(tmp / "workers") == pytest.approx(losses(tmp / "single"), rel=2e-3)
+    assert sorted(p.name for p in (tmp / "workers").iterdir()) == [
+        "checkpoints", "config.toml", "log.csv", "model.json", "summary.json", "vector_cnn.weights.h5"]
+
+
+def test_batch_must_split_over_replicas(setup):
+    root, config, tmp = setup
+    command = train_command(root, config, tmp / "odd", "--iterations", "2", "--strategy", "mirrored",
+                            "--cpu-devices", "2")
+    command[command.index("--batch-size") + 1] = "7"
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2 and "does not split evenly over 2 replicas" in result.stderr
