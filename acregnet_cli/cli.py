@@ -288,10 +288,12 @@ def _resolve_model(model):
 @click.option("--engine", type=click.Choice(["auto", "tensorflow", "numpy"]), default="auto", show_default=True,
               help="numpy skips TensorFlow's start-up (fastest for a few pairs); auto picks it for up to "
                    f"{NUMPY_ENGINE_MAX_PAIRS} pairs.")
+@click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "
+                             "`acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON on stdout.")
 def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spacing, max_side, batch_size, engine,
-             overwrite, as_json):
+             shard, overwrite, as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -304,9 +306,13 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
     if pairs_file is not None:
         if moving is not None or fixed is not None or moving_mask is not None:
             raise InputError("give either MOVING FIXED [--mask] or --pairs, not both")
-        pairs = read_pairs_csv(pairs_file)
+        from .sharding import parse_shard, select, table_name
+
+        shard_spec = parse_shard(shard)
+        pairs = [pair for _, pair in select(read_pairs_csv(pairs_file), shard_spec)]
         out_root = output or Path("registered")
         targets = [(pair, out_root / pair.name) for pair in pairs]
+        table = out_root / table_name("registrations", shard_spec)
     else:
         if moving is None or fixed is None:
             raise InputError("give MOVING and FIXED images, or --pairs CSV")
@@ -315,8 +321,11 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
                 raise InputError(f"{path}: is a directory, expected an image file")
             if not path.is_file():
                 raise InputError(f"{path}: file not found")
+        if shard is not None:
+            raise InputError("--shard applies to --pairs")
         pair = Pair(moving, fixed, moving_mask, default_pair_name(moving, fixed))
         out = output or Path(pair.name)
+        table = None
         if (out / "summary.json").exists() and not overwrite:
             raise InputError(f"{out}: holds a registration already (use --overwrite to replace it)")
         targets = [(pair, out)]
@@ -330,9 +339,22 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
     model_path = _resolve_model(model)
     summaries = register_pairs(targets, model_path, resize=resize, spacing=spacing, batch_size=batch_size,
                                overwrite=overwrite, echo=None if as_json else click.echo, max_side=max_side,
-                               engine=engine)
+                               engine=engine, table=table)
     if as_json:
         _emit_json(summaries if pairs_file is not None else summaries[0])
+
+
+@main.command("merge")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def merge_command(folder):
+    """Join the tables written by sharded runs (register --pairs --shard, segment --shard) into one.
+
+    Example: acregnet merge registered
+    """
+    from .sharding import merge_tables
+
+    for path in merge_tables(folder):
+        click.echo(f"merged {path}")
 
 
 @main.command("import-tf1")
@@ -373,9 +395,11 @@ def import_tf1_command(checkpoint, output, overwrite, as_json):
               help="Label fusion: majority vote, or vote weighted by local NCC.")
 @click.option("--model", help="Registration model (default: the bundled JSRT model).")
 @click.option("--no-overlay", is_flag=True, help="Do not draw overlay PNGs.")
+@click.option("--shard", help="Do only share I of N of the targets (I/N, 0-based); merge with `acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Redo targets already segmented in OUTPUT.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, overwrite, as_json):
+def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, shard, overwrite,
+                    as_json):
     """Multi-atlas segmentation: register the k most similar atlases onto each target and fuse their masks.
 
     Example: acregnet segment new1.png new2.png --atlases atlas_dir -o masks --k 5
@@ -387,9 +411,12 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
         raise InputError("give TARGET image files or --targets-from DATASET:FOLD (one of the two)")
     if k < 1:
         raise InputError(f"--k must be at least 1, got {k}")
+    from .sharding import parse_shard
+
     summary = run_segmentation(list(targets), atlases, targets_from, data_dir, output, _resolve_model(model),
                                k=k, fusion=fusion, overlay=not no_overlay, overwrite=overwrite,
-                               echo=None if as_json else (lambda line: click.echo(line, err=True)))
+                               echo=None if as_json else (lambda line: click.echo(line, err=True)),
+                               shard=parse_shard(shard))
     if as_json:
         _emit_json(summary)
     else:

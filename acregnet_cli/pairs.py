@@ -25,6 +25,7 @@ class Pair:
     fixed: Path
     moving_mask: Path = None
     name: str = ""
+    position: int = 0
 
 
 def default_pair_name(moving, fixed):
@@ -91,7 +92,7 @@ def read_pairs_csv(path):
         if row_problems:
             problems.append(f"  line {number}: " + "; ".join(row_problems))
         else:
-            pairs.append(Pair(files["moving"], files["fixed"], files.get("moving_mask"), name))
+            pairs.append(Pair(files["moving"], files["fixed"], files.get("moving_mask"), name, len(pairs)))
     if problems:
         raise InputError(f"{path}: {len(problems)} bad row(s):\n" + "\n".join(problems))
     if not pairs:

@@ -89,14 +89,16 @@ def make_registrar(model_path, resize=None, batch_size=32, engine="tensorflow"):
 
 
 def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32, overwrite=False, echo=None,
-                   max_side=None, engine="tensorflow"):
+                   max_side=None, engine="tensorflow", table=None):
     """Register ``[(Pair, output_folder), ...]`` with the model at ``model_path``.
 
     Pairs whose folder already holds ``summary.json`` are skipped unless
     ``overwrite``; their existing summary is returned in their place.
     ``spacing`` (physical pixel size for the NIfTI field) defaults to the fixed
     image's DICOM pixel spacing, else 1. Images longer than ``max_side`` are
-    reduced first (see :func:`imageio.read_image`).
+    reduced first (see :func:`imageio.read_image`). With ``table`` (a path), one
+    CSV row per pair is written there: ``position`` (index in ``targets``, or the
+    pair's own ``position`` attribute when sharded), name, output and key figures.
 
     Returns
     -------
@@ -135,4 +137,12 @@ def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32
                 model_path, resize, engine)
             if echo is not None:
                 echo(f"{pair.name}: {out} (jacobian<=0: {100 * result.folding_fraction:.2f}%)")
+    if table is not None:
+        from .sharding import write_table
+
+        write_table(table, [
+            {"position": getattr(pair, "position", index), "name": pair.name, "output": str(out),
+             "jacobian_nonpositive_fraction": summary["jacobian_nonpositive_fraction"],
+             "max_displacement_px": summary["max_displacement_px"], "seconds_total": summary["seconds_total"]}
+            for index, ((pair, out), summary) in enumerate(zip(targets, summaries))])
     return summaries

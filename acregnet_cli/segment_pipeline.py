@@ -1,14 +1,12 @@
 """Files in, files out for ``acregnet segment``: load atlases and targets, segment, score, write."""
 
-import csv
-import io
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
-from .imageio import read_image, read_label_map, write_json_atomic, write_png_atomic, write_text_atomic
+from .imageio import read_image, read_label_map, write_json_atomic, write_png_atomic
 from .metrics import label_map_metrics
 from .modelfiles import load_vector_cnn
 from .registration import Registrar, check_registrable
@@ -23,14 +21,18 @@ def _atlases(spec, data_dir):
 
 
 def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model_path, k=5,
-                     fusion="majority", overlay=True, overwrite=False, echo=None):
+                     fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1)):
     """Segment targets (files, or a dataset fold with its masks for scoring).
 
     Writes ``<name>_mask.png`` (atlas label values), ``<name>_overlay.png``,
     ``segmentation.csv`` (one row per target: atlases used, NCC, seconds and, for
     a dataset fold, Dice / HD / ASSD per class) and ``summary.json``. Targets whose
-    mask exists already are skipped unless ``overwrite``.
+    mask exists already are skipped unless ``overwrite``. With ``shard`` (I, N) only
+    every N-th target from the I-th is done and the tables carry the shard in their
+    names (see :mod:`acregnet_cli.sharding`).
     """
+    from .sharding import select, table_name
+
     began = time.perf_counter()
     output = Path(output)
     atlases, atlas_config = _atlases(atlas_spec, data_dir)
@@ -48,11 +50,12 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
             targets.append((Path(path).stem, image))
     if len({name for name, _ in targets}) != len(targets):
         raise InputError("two targets share a file name; their masks would overwrite each other")
+    targets = [(position, name, image) for position, (name, image) in select(targets, shard)]
     model, description = load_vector_cnn(model_path)
     registrar = Registrar(model, description["size"], description.get("resize", "modern"))
     rows, scores = [], []
     class_values = [v for v in atlases.values if v != 0]
-    for index, (name, image) in enumerate(targets):
+    for index, (position, name, image) in enumerate(targets):
         mask_path = output / f"{name}_mask.png"
         if mask_path.exists() and not overwrite:
             labels = read_label_map(mask_path)
@@ -63,7 +66,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
             write_png_atomic(mask_path, labels.astype(dtype))
             if overlay:
                 save_overlay(output / f"{name}_overlay.png", image, labels, f"{name}: {fusion} of {k} atlases")
-        row = {"target": name, "atlases": " ".join(info["atlases"]),
+        row = {"position": position, "target": name, "atlases": " ".join(info["atlases"]),
                "ncc": " ".join(f"{v:.4f}" for v in info["ncc"]), "seconds": round(info["seconds"], 4)}
         if name in truth:
             indices = lambda m: np.searchsorted(atlases.values, m)  # noqa: E731
@@ -76,12 +79,9 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
         rows.append(row)
         if echo:
             echo(f"[{index + 1}/{len(targets)}] {name}" + (f" dice {row['dsc_mean']:.3f}" if name in truth else ""))
-    buffer = io.StringIO()
-    fields = list(dict.fromkeys(key for row in rows for key in row))
-    writer = csv.DictWriter(buffer, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(output / "segmentation.csv", buffer.getvalue())
+    from .sharding import write_table
+
+    write_table(output / table_name("segmentation", shard), rows)
     summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path),
                "atlases": len(atlases.names), "seconds": time.perf_counter() - began,
                "seconds_per_target": float(np.mean([r["seconds"] for r in rows if r["seconds"] > 0] or [0.0]))}
@@ -90,5 +90,6 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
         for value, class_name in zip(class_values, (config.class_names[1:] if config else class_values)):
             for metric in ("dsc", "hd", "assd"):
                 summary[f"{metric}_{class_name}"] = float(np.nanmean([r[f"{metric}_{value}"] for r in scores]))
-    write_json_atomic(output / "summary.json", summary)
+    summary_name = "summary.json" if shard[1] == 1 else f"summary.shard-{shard[0]}-of-{shard[1]}.json"
+    write_json_atomic(output / summary_name, summary)
     return summary

@@ -85,7 +85,7 @@ def test_segment_command_writes_masks_and_skips_done_targets(untrained_model, at
     assert mask.shape == (96, 96) and set(np.unique(mask)) <= {0, 1, 2, 3} and len(np.unique(mask)) == 4
     assert (tmp_path / "out" / "target0_overlay.png").exists()
     rows = (tmp_path / "out" / "segmentation.csv").read_text().splitlines()
-    assert len(rows) == 3 and len(rows[1].split(",")[1].split()) == 3
+    assert len(rows) == 3 and len(rows[1].split(",")[2].split()) == 3  # position, target, atlases
     again = json.loads(run("segment", *targets, "--atlases", folder, "-o", tmp_path / "out",
                            "--model", untrained_model, "--json").output)
     assert again["seconds_per_target"] == 0.0  # nothing recomputed
