@@ -145,7 +145,7 @@ class Registrar:
     def _to_network(self, square):
         return self.ops.resize_images(square[None, ..., None], self.size, self.resize)[0, ..., 0]
 
-    def prepare(self, moving, fixed, moving_mask=None, mask_values=None):
+    def prepare(self, moving, fixed, moving_mask=None, mask_values=None, small=True):
         """Pad both images to square in the fixed image's frame; return the pieces.
 
         ``moving_mask`` is a label map, or a (H, W, K) one-hot array whose channel
@@ -165,8 +165,18 @@ class Registrar:
             moving_sq = self.ops.resize_images(moving_sq[None, ..., None], side, "modern")[0, ..., 0]
             if mask_onehot is not None:
                 mask_onehot = self.ops.resize_images(mask_onehot[None], side, "modern")[0]
-        return dict(moving=moving_sq, fixed=fixed_sq, box=box, mask=mask_onehot, mask_values=mask_values,
-                    moving_small=self._to_network(moving_sq), fixed_small=self._to_network(fixed_sq))
+        prepared = dict(moving=moving_sq, fixed=fixed_sq, box=box, mask=mask_onehot, mask_values=mask_values)
+        if small:
+            prepared.update(moving_small=self._to_network(moving_sq), fixed_small=self._to_network(fixed_sq))
+        return prepared
+
+    def _to_network_many(self, prepared):
+        """Network-size inputs for many prepared pairs, one resize call per image size."""
+        for group in _groups(prepared, lambda item: item["fixed"].shape[0]):
+            squares = np.stack([prepared[i][key] for i in group for key in ("moving", "fixed")])[..., None]
+            small = self.ops.resize_images(squares, self.size, self.resize)[..., 0]
+            for position, i in enumerate(group):
+                prepared[i]["moving_small"], prepared[i]["fixed_small"] = small[2 * position], small[2 * position + 1]
 
     def finish(self, prepared, small_field):
         """Resize a network-size field to the pair's size, warp, crop: a :class:`PairResult`."""
@@ -188,18 +198,52 @@ class Registrar:
         """Register one pair of 2-D float images in [0, 1]; see :class:`PairResult`."""
         return self.register_many([(moving, fixed, moving_mask)])[0]
 
+    def finish_many(self, prepared, small_fields):
+        """:meth:`finish` for many pairs: pairs of one size are resized and warped in one call each."""
+        results = [None] * len(prepared)
+        key = lambda item: (item["fixed"].shape[0], None if item["mask"] is None else item["mask"].shape[-1])  # noqa: E731
+        for group in _groups(prepared, key):
+            side = prepared[group[0]]["fixed"].shape[0]
+            fields = self.ops.resize_field(np.stack([small_fields[i] for i in group]).astype(np.float32), side,
+                                           self.resize)
+            # The image and its one-hot mask travel through one warp as channels.
+            stacks = np.stack([np.concatenate([prepared[i]["moving"][..., None]]
+                                              + ([] if prepared[i]["mask"] is None else [prepared[i]["mask"]]),
+                                              axis=-1) for i in group]).astype(np.float32)
+            warped = self.ops.warp(stacks, fields)
+            for position, i in enumerate(group):
+                item, box = prepared[i], prepared[i]["box"]
+                warped_mask = warped_onehot = None
+                if item["mask"] is not None:
+                    warped_onehot = crop(warped[position, ..., 1:], box)
+                    warped_mask = item["mask_values"][np.argmax(warped_onehot, axis=-1)]
+                field = crop(fields[position], box)
+                results[i] = PairResult(
+                    warped=np.clip(crop(warped[position, ..., 0], box), 0.0, 1.0), field=field,
+                    warped_mask=warped_mask, warped_onehot=warped_onehot,
+                    folding_fraction=float(np.mean(jacobian_determinant(field) <= 0)))
+        return results
+
     def register_many(self, pairs):
-        """Register a list of (moving, fixed, moving_mask or None[, mask_values]), batching the network calls."""
-        prepared = [self.prepare(*pair) for pair in pairs]
+        """Register a list of (moving, fixed, moving_mask or None[, mask_values]), batching every step."""
+        prepared = [self.prepare(*pair, small=False) for pair in pairs]
         results = []
         for start in range(0, len(prepared), self.batch_size):
             chunk = prepared[start:start + self.batch_size]
+            self._to_network_many(chunk)
             began = time.perf_counter()
             fields = self.predict_small(np.stack([p["moving_small"] for p in chunk]),
                                         np.stack([p["fixed_small"] for p in chunk]))
             per_pair = (time.perf_counter() - began) / len(chunk)
-            for item, small_field in zip(chunk, fields):
-                result = self.finish(item, small_field)
+            for result in self.finish_many(chunk, fields):
                 result.seconds_model = per_pair
                 results.append(result)
         return results
+
+
+def _groups(items, key):
+    """Indices of ``items`` grouped by ``key(item)``, in first-seen order."""
+    groups = {}
+    for index, item in enumerate(items):
+        groups.setdefault(key(item), []).append(index)
+    return list(groups.values())

@@ -128,7 +128,7 @@ def segment(target, atlases, registrar, k=5, fusion="majority"):
     prepared = [registrar.prepare(*job) for job in jobs]
     fields = registrar.predict_small(np.stack([p["moving_small"] for p in prepared]),
                                      np.stack([p["fixed_small"] for p in prepared]))
-    results = [registrar.finish(p, f) for p, f in zip(prepared, fields)]
+    results = registrar.finish_many(prepared, fields)
     indices = fuse([r.warped_onehot for r in results], [r.warped for r in results], target, fusion)
     info = {"atlases": [atlases.names[i] for i in chosen], "ncc": [float(s) for s in scores[:k]],
             "seconds": time.perf_counter() - began}
