@@ -12,7 +12,7 @@ for variant in regnet ce-regnet ae-regnet; do
   [ -f "$RUNS/jsrt-$variant/vector_cnn.weights.h5" ] && methods+=(--method "$variant=$RUNS/jsrt-$variant")
 done
 [ -n "${ELASTIX:-}" ] && methods+=(--method elastix --jobs "${JOBS:-2}")
-acregnet evaluate --dataset jsrt "${methods[@]}" -o "$OUT/evaluation" --quiet
+acregnet evaluate --dataset jsrt "${methods[@]}" -o "$OUT/evaluation" --quiet --json > "$OUT/evaluation.json"
 
 python results/bundle_model.py jsrt "$RUNS/jsrt-ac-regnet" "$RUNS/jsrt-ae" "$OUT/evaluation/summary.md" ac-regnet
 python results/phantom_study.py --pairs 50 --out "$OUT/phantoms.json"
@@ -20,7 +20,7 @@ acregnet segment --atlases jsrt:train --targets-from jsrt:test -o "$OUT/segment-
 acregnet segment --atlases jsrt:train --targets-from jsrt:test -o "$OUT/segment-weighted" --model jsrt --fusion weighted --no-overlay --overwrite --json > /dev/null
 rm -f "$OUT"/segment-*/*_mask.png
 acregnet experiment plausibility --dataset jsrt --ae-run "$RUNS/jsrt-ae" -o "$OUT/plausibility"
-python results/qc_study.py data/models/jsrt "$OUT/qc-study" > /dev/null
+python results/qc_study.py data/models/jsrt "$OUT/qc-study" --references "${QC_REFERENCES:-10}" > /dev/null
 for run in "$RUNS"/jsrt-*; do
   name=$(basename "$run"); mkdir -p "$OUT/runs/$name"
   cp "$run"/{config.toml,log.csv,summary.json,model.json} "$OUT/runs/$name/" 2>/dev/null || true
