@@ -7,11 +7,11 @@ RUNS=${RUNS:-runs}
 OUT=results/jsrt
 mkdir -p "$OUT"
 methods=(--method "ac-regnet=$RUNS/jsrt-ac-regnet" --method identity)
-[ -n "${ORIGINAL:-}" ] && methods+=(--method "original-release=$ORIGINAL")
+if [ -n "${ORIGINAL:-}" ]; then methods+=(--method "original-release=$ORIGINAL"); fi
 for variant in regnet ce-regnet ae-regnet; do
-  [ -f "$RUNS/jsrt-$variant/vector_cnn.weights.h5" ] && methods+=(--method "$variant=$RUNS/jsrt-$variant")
+  if [ -f "$RUNS/jsrt-$variant/vector_cnn.weights.h5" ]; then methods+=(--method "$variant=$RUNS/jsrt-$variant"); fi
 done
-[ -n "${ELASTIX:-}" ] && methods+=(--method elastix --jobs "${JOBS:-2}")
+if [ -n "${ELASTIX:-}" ]; then methods+=(--method elastix --jobs "${JOBS:-2}"); fi
 acregnet evaluate --dataset jsrt "${methods[@]}" -o "$OUT/evaluation" --quiet --json > "$OUT/evaluation.json"
 
 python results/bundle_model.py jsrt "$RUNS/jsrt-ac-regnet" "$RUNS/jsrt-ae" "$OUT/evaluation/summary.md" ac-regnet
