@@ -44,15 +44,10 @@ def evaluate(dataset, data_dir, method_specs, outdir, seed, jobs, pairs_limit, f
     Example: acregnet evaluate --dataset jsrt --method ac=runs/jsrt-ac --method elastix --method identity -o eval
     """
     from .configuration import load_dataset_config, resolve_data_root
-    from .errors import InputError
     from .evaluation import evaluate as run_evaluation
     from .evaluation import parse_methods
 
-    for value, label, low in ((jobs, "--jobs", 1), (batch_size, "--batch-size", 1), (figure_pairs, "--figure-pairs", 0)):
-        if value < low:
-            raise InputError(f"{label} must be at least {low}, got {value}")
-    if pairs_limit is not None and pairs_limit < 1:
-        raise InputError(f"--pairs-limit must be at least 1, got {pairs_limit}")
+    # The numeric options are checked by evaluation.evaluate before any work.
     methods = parse_methods(method_specs)
     config = load_dataset_config(dataset)
     root = resolve_data_root(data_dir)
