@@ -199,7 +199,27 @@ def read_cached(path):
         return None
 
 
+def _exit_with_parent():
+    """Have the kernel end this worker when its parent dies (a killed evaluate).
+
+    Linux's PR_SET_PDEATHSIG works even while elastix holds the interpreter in a
+    long native call; elsewhere this does nothing.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        return
+
+
 def _worker_init(threads):
+    _exit_with_parent()
     os.environ.setdefault("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", str(threads))
     import itk
 

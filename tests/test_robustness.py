@@ -248,3 +248,32 @@ def test_moving_and_fixed_of_different_sizes_register_in_the_fixed_frame(untrain
     summary = json.loads(result.output)
     assert summary["output_size"] == [64, 80] and summary["moving_size"] == [120, 90]
     assert np.array(Image.open(tmp_path / "out" / "warped_mask.png")).shape == (64, 80)
+
+
+def test_elastix_workers_end_when_evaluate_is_killed(synthetic_dataset_256, tmp_path):
+    root, config = synthetic_dataset_256
+    process = subprocess.Popen([sys.executable, "-m", "acregnet_cli.cli", "evaluate", "--dataset", str(config),
+                                "--data-dir", str(root), "--method", "elastix", "--jobs", "1", "-o",
+                                str(tmp_path / "eval"), "--quiet"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = []
+    deadline = time.time() + 120
+    while time.time() < deadline and not children:
+        found = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        children = [int(pid) for pid in found]
+        time.sleep(0.2)
+    assert children, "evaluate started no worker"
+    time.sleep(3)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    time.sleep(3)
+    alive = []
+    for pid in children:
+        try:
+            os.kill(pid, 0)
+            alive.append(pid)
+        except ProcessLookupError:
+            pass
+    for pid in alive:  # do not leave them behind even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not alive
