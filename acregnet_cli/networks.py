@@ -15,6 +15,7 @@ import functools
 import keras
 from keras import layers
 
+from .layers import FusedBatchNormalization
 from .architecture import BN_EPSILON, BN_MOMENTUM, KERNEL_STDDEV, VECTOR_CNN_LAYERS  # noqa: F401
 
 
@@ -26,8 +27,11 @@ def _conv_bn(x, name, filters, strides=1, activation=None, synchronized=False):
     """3x3 'same' convolution without bias, batch norm, optional activation."""
     x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name,
                       kernel_initializer=_kernel_initializer())(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn",
-                                  synchronized=synchronized)(x)
+    if synchronized:
+        x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn",
+                                      synchronized=True)(x)
+    else:
+        x = FusedBatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     if activation is not None:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x

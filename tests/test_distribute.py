@@ -27,6 +27,15 @@ def losses(run_dir):
         return [float(row["loss"]) for row in csv.DictReader(handle)]
 
 
+def assert_same_trajectory(got, expected):
+    # Before any update the two must agree to rounding: split batch statistics would not.
+    assert got[0] == pytest.approx(expected[0], rel=1e-5)
+    # Afterwards rounding differences grow through Adam (whose first steps are sign-like
+    # for tiny gradients) and through the single device's fused batch norm kernel, which
+    # rounds differently from the synchronized Keras batch norm of the replicas.
+    assert got == pytest.approx(expected, rel=5e-3)
+
+
 @pytest.fixture()
 def setup(synthetic_dataset, tmp_path):
     root, config = synthetic_dataset
@@ -46,7 +55,7 @@ def test_mirrored_on_two_cpu_devices_follows_the_single_device_trajectory(setup)
     mirrored = json.loads(run_ok(train_command(root, config, tmp / "mirrored", "--iterations", "6",
                                                "--strategy", "mirrored", "--cpu-devices", "2")))
     assert (single["replicas"], mirrored["replicas"]) == (1, 2)
-    assert losses(tmp / "mirrored") == pytest.approx(losses(tmp / "single"), rel=2e-3)
+    assert_same_trajectory(losses(tmp / "mirrored"), losses(tmp / "single"))
 
 
 def test_two_workers_on_localhost_train_resume_and_only_the_chief_writes(setup):
@@ -74,7 +83,7 @@ def test_two_workers_on_localhost_train_resume_and_only_the_chief_writes(setup):
     chief_out, _ = launch(6, "--resume")
     assert json.loads(chief_out)["resumed_from"] == 3
     assert (tmp / "workers" / "vector_cnn.weights.h5").exists()
-    assert losses(tmp / "workers") == pytest.approx(losses(tmp / "single"), rel=2e-3)
+    assert_same_trajectory(losses(tmp / "workers"), losses(tmp / "single"))
     assert sorted(p.name for p in (tmp / "workers").iterdir()) == [
         "checkpoints", "config.toml", "log.csv", "model.json", "summary.json", "vector_cnn.weights.h5"]
 

@@ -111,3 +111,35 @@ def test_resize_field_scales_displacements():
 def test_unknown_resize_method_raises():
     with pytest.raises(ValueError):
         resize_images(np.zeros((1, 8, 8, 1), np.float32), 4, "cubic")
+
+
+def test_fused_batch_norm_matches_keras_batch_norm():
+    import keras
+
+    from acregnet_cli.layers import FusedBatchNormalization
+
+    rng = np.random.RandomState(0)
+    x = tf.constant(rng.normal(2.0, 3.0, (4, 6, 5, 3)).astype(np.float32))
+    reference = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9)
+    fused = FusedBatchNormalization(epsilon=1e-5, momentum=0.9)
+    reference.build(x.shape)
+    fused.build(x.shape)
+    weights = [rng.uniform(0.5, 1.5, 3), rng.normal(0, 1, 3), rng.normal(0, 1, 3), rng.uniform(0.5, 2, 3)]
+    reference.set_weights([w.astype(np.float32) for w in weights])
+    fused.set_weights([w.astype(np.float32) for w in weights])
+    outputs, gradients = [], []
+    for layer in (reference, fused):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * tf.range(3, dtype=tf.float32))
+        gradients.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
+        outputs.append(y)
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
+    for got, want in zip(gradients[1], gradients[0]):
+        np.testing.assert_allclose(got, want, atol=1e-4)
+    # Moving statistics: the biased batch variance, as Keras tracks it.
+    for got, want in zip(fused.get_weights()[2:], reference.get_weights()[2:]):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert not np.allclose(fused.get_weights()[3], weights[3])
+    np.testing.assert_allclose(fused(x, training=False), reference(x, training=False), atol=1e-5)
