@@ -114,8 +114,12 @@ def resize_field(field, size, method="legacy"):
     return resized * tf.cast(scale, field.dtype)
 
 
-class FusedBatchNormalization(keras.layers.BatchNormalization):
+class BatchNormalization(keras.layers.BatchNormalization):
     """Batch normalization whose training pass is TensorFlow's fused kernel.
+
+    The class keeps Keras's name on purpose: Keras 3 files weights under the snake-case
+    class name (``layers/batch_normalization_3``), so models built with it read and
+    write exactly the files of ``keras.layers.BatchNormalization``.
 
     Same variables, same outputs and same moving-statistics update as
     ``keras.layers.BatchNormalization`` (within float tolerance), but the training
@@ -136,3 +140,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         return outputs
+
+
+# The name the rest of the package uses; the class itself must be called BatchNormalization.
+FusedBatchNormalization = BatchNormalization

@@ -143,3 +143,21 @@ def test_fused_batch_norm_matches_keras_batch_norm():
         np.testing.assert_allclose(got, want, rtol=1e-5)
     assert not np.allclose(fused.get_weights()[3], weights[3])
     np.testing.assert_allclose(fused(x, training=False), reference(x, training=False), atol=1e-5)
+
+
+def test_fused_batch_norm_files_are_keras_batch_norm_files(tmp_path):
+    import keras
+
+    from acregnet_cli.layers import FusedBatchNormalization
+
+    def model(norm):
+        inputs = keras.Input((4, 4, 3))
+        return keras.Model(inputs, norm(name="bn")(keras.layers.Conv2D(3, 3, name="conv")(inputs)))
+
+    fused, plain = model(FusedBatchNormalization), model(keras.layers.BatchNormalization)
+    rng = np.random.RandomState(1)
+    fused.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in fused.get_weights()])
+    fused.save_weights(tmp_path / "fused.weights.h5")
+    plain.load_weights(tmp_path / "fused.weights.h5")  # would raise on different group names
+    for got, want in zip(plain.get_weights(), fused.get_weights()):
+        np.testing.assert_array_equal(got, want)
