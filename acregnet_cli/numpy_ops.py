@@ -44,14 +44,21 @@ def resize_field(field, size, method="legacy"):
 def warp_bilinear(image, field):
     """Warp (B, H, W, C) by a (B, H, W, 2) field in pixels, clamping at the border."""
     image = np.asarray(image, dtype=np.float32)
+    field = np.asarray(field, dtype=np.float32)
     batch, height, width, channels = image.shape
     y = np.clip(np.arange(height, dtype=np.float32)[None, :, None] + field[..., 0], 0, height - 1)
     x = np.clip(np.arange(width, dtype=np.float32)[None, None, :] + field[..., 1], 0, width - 1)
     y0, x0 = np.floor(y), np.floor(x)
     wy, wx = (y - y0)[..., None], (x - x0)[..., None]
-    y0, x0 = y0.astype(np.int64), x0.astype(np.int64)
-    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
-    b = np.arange(batch)[:, None, None]
-    top = image[b, y0, x0] * (1 - wx) + image[b, y0, x1] * wx
-    bottom = image[b, y1, x0] * (1 - wx) + image[b, y1, x1] * wx
-    return top * (1 - wy) + bottom * wy
+    y0, x0 = y0.astype(np.intp), x0.astype(np.intp)
+    # Flat row indices of the four corners; ``take`` on rows is about twice as fast
+    # as indexing with three index arrays.
+    down = (y0 < height - 1) * width
+    right = (x0 < width - 1).astype(np.intp)
+    index = (np.arange(batch, dtype=np.intp)[:, None, None] * height + y0) * width + x0
+    flat = image.reshape(-1, channels)
+    top_left, top_right = flat.take(index, axis=0), flat.take(index + right, axis=0)
+    bottom_left, bottom_right = flat.take(index + down, axis=0), flat.take(index + down + right, axis=0)
+    top = top_left + (top_right - top_left) * wx
+    bottom = bottom_left + (bottom_right - bottom_left) * wx
+    return top + (bottom - top) * wy

@@ -16,7 +16,7 @@ def test_nifti_field_reads_in_itk_as_simpleitk_writes_it(tmp_path, suffix):
     write_field_nifti(ours, field, spacing)
 
     # What SimpleITK itself writes for the same field in ITK's convention.
-    itk_order = np.stack([field[..., 1], field[..., 0]], axis=-1).astype(np.float64) * spacing
+    itk_order = (np.stack([field[..., 1], field[..., 0]], axis=-1) * np.float32(spacing)).astype(np.float32)
     reference_image = sitk.GetImageFromArray(itk_order, isVector=True)
     reference_image.SetSpacing((spacing, spacing))
     reference = tmp_path / f"reference{suffix}"
