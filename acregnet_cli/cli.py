@@ -17,8 +17,15 @@ from . import __version__
 from .errors import AcregnetError, InputError
 
 VARIANT_NAMES = ("regnet", "ce-regnet", "ae-regnet", "ac-regnet")
-# Up to this many pairs, NumPy inference beats paying for TensorFlow's start-up.
-NUMPY_ENGINE_MAX_PAIRS = 4
+# Up to this many pairs, NumPy inference beats paying for TensorFlow's start-up on a
+# CPU: 64 pairs with masks took 2.5 s with NumPy and 5.8 s with TensorFlow on 2 cores
+# (benchmarks/results); where an NVIDIA GPU is present TensorFlow is used instead.
+NUMPY_ENGINE_MAX_PAIRS = 64
+
+
+def _has_nvidia_gpu():
+    """Whether an NVIDIA device node exists (cheap: no TensorFlow import)."""
+    return os.path.exists("/dev/nvidia0") or os.path.exists("/proc/driver/nvidia/gpus")
 
 
 def _import_tensorflow(debug=False):
@@ -286,8 +293,8 @@ def _resolve_model(model):
               help="Reduce larger images by an integer factor before registering (memory bound).")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Pairs per network call.")
 @click.option("--engine", type=click.Choice(["auto", "tensorflow", "numpy"]), default="auto", show_default=True,
-              help="numpy skips TensorFlow's start-up (fastest for a few pairs); auto picks it for up to "
-                   f"{NUMPY_ENGINE_MAX_PAIRS} pairs.")
+              help="numpy skips TensorFlow's start-up (fastest for up to a few hundred pairs on a CPU); auto "
+                   f"picks it for up to {NUMPY_ENGINE_MAX_PAIRS} pairs when no NVIDIA GPU is present.")
 @click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "
                              "`acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
@@ -331,7 +338,7 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
         targets = [(pair, out)]
 
     if engine == "auto":
-        engine = "numpy" if len(targets) <= NUMPY_ENGINE_MAX_PAIRS else "tensorflow"
+        engine = "numpy" if len(targets) <= NUMPY_ENGINE_MAX_PAIRS and not _has_nvidia_gpu() else "tensorflow"
     if engine == "tensorflow":
         _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
     elif "numpy" not in sys.modules:

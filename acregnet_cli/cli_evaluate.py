@@ -26,11 +26,15 @@ import click
 @click.option("--figure-pairs", type=int, default=3, show_default=True,
               help="Pairs shown in figure_pairs.png (0: no figure).")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Pairs per network call.")
+@click.option("--shard", help="Do only pairs I mod N (I/N, 0-based) and write no tables; a later run without "
+                             "--shard merges the shards' results.")
+@click.option("--merge-only", is_flag=True, help="Register nothing: write the tables from the shards' results, or fail "
+                                                 "naming what is missing.")
 @click.option("--overwrite", is_flag=True, help="Discard results cached in the output folder first.")
 @click.option("--quiet", is_flag=True, help="No progress lines on standard error.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json on stdout.")
-def evaluate(dataset, data_dir, method_specs, outdir, seed, jobs, pairs_limit, figure_pairs, batch_size, overwrite,
-             quiet, as_json):
+def evaluate(dataset, data_dir, method_specs, outdir, seed, jobs, pairs_limit, figure_pairs, batch_size, shard,
+             merge_only, overwrite, quiet, as_json):
     """Evaluate registration methods as in the paper's Table 1.
 
     Draws 2N random (moving, fixed) pairs from the N test images at 256x256
@@ -41,6 +45,10 @@ def evaluate(dataset, data_dir, method_specs, outdir, seed, jobs, pairs_limit, f
     Wilcoxon tests with Bonferroni correction, box plots, a figure of a few
     pairs and summary.json to OUTPUT.
 
+    Several workers (machines sharing OUTPUT, or one machine's processes) split
+    the pairs with --shard I/N; then a run without --shard (--merge-only to
+    register nothing) writes the tables from their cached results.
+
     Example: acregnet evaluate --dataset jsrt --method ac=runs/jsrt-ac --method elastix --method identity -o eval
     """
     from .configuration import load_dataset_config, resolve_data_root
@@ -48,18 +56,24 @@ def evaluate(dataset, data_dir, method_specs, outdir, seed, jobs, pairs_limit, f
     from .evaluation import parse_methods
 
     # The numeric options are checked by evaluation.evaluate before any work.
+    from .sharding import parse_shard
+
+    shard_spec = parse_shard(shard)
     methods = parse_methods(method_specs)
     config = load_dataset_config(dataset)
     root = resolve_data_root(data_dir)
-    if any(method.kind == "model" for method in methods):
+    if any(method.kind == "model" for method in methods) and not merge_only:
         from .cli import _import_tensorflow
 
         _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
     progress = None if quiet else (lambda text: click.echo(text, err=True))
     summary = run_evaluation(config, root, methods, outdir, seed=seed, jobs=jobs, pairs_limit=pairs_limit,
-                             figure_pairs=figure_pairs, batch_size=batch_size, overwrite=overwrite, progress=progress)
+                             figure_pairs=figure_pairs, batch_size=batch_size, overwrite=overwrite, progress=progress,
+                             shard=shard_spec, merge_only=merge_only)
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
+    elif shard_spec[1] > 1:
+        click.echo(f"shard {shard_spec[0]}/{shard_spec[1]} done: {outdir}")
     else:
         click.echo((Path(outdir) / "summary.md").read_text(), nl=False)
         click.echo(f"\nresults: {outdir}")

@@ -35,6 +35,13 @@ Output folder
     One line per finished pair (per-class metrics and seconds), appended as pairs
     finish: a rerun computes only the missing pairs. A torn last line left by a
     killed run is dropped.
+``cache/<method>.shard-I-of-N.jsonl``, ``shard-I-of-N.json``
+    The same, written by a worker run with ``shard=(I, N)``: it registers only the
+    pairs whose index is I modulo N (and the figure pairs among them), and writes
+    no tables. Workers on several machines may share the folder. A run without a
+    shard reads every cache file, registers what is still missing (nothing, once
+    all shards finished; ``merge_only`` makes that a requirement) and writes the
+    tables: that run is the merge step.
 ``elastix/<fingerprint>/<moving>__<fixed>.npz``
     Warped image and mask of each elastix registration.
 ``warped/<method>/pair<i>.npz``
@@ -390,6 +397,33 @@ def _read_cache(path, split, moving, fixed):
     return rows
 
 
+def _read_caches(folder, name, split, moving, fixed):
+    """Rows of a method's own cache file and of every shard's, by pair index."""
+    rows = _read_cache(folder / f"{name}.jsonl", split, moving, fixed)
+    pattern = re.compile(rf"^{re.escape(name)}\.shard-\d+-of-\d+\.jsonl$")
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if pattern.match(path.name):
+                rows.update(_read_cache(path, split, moving, fixed))
+    return rows
+
+
+def _check_complete(outdir, methods, split, moving, fixed, count, shown):
+    """Raise :class:`InputError` naming what the cache files lack (merge step)."""
+    missing = []
+    for method in methods:
+        cached = _read_caches(outdir / "cache", method.name, split, moving, fixed)
+        lacking = [i for i in range(count) if i not in cached]
+        figures = [i for i in range(shown) if _read_npz(outdir / "warped" / method.name / f"pair{i}.npz") is None]
+        if lacking:
+            listed = ", ".join(map(str, lacking[:5])) + (", ..." if len(lacking) > 5 else "")
+            missing.append(f"{method.name}: {len(lacking)} pairs missing ({listed})")
+        if figures:
+            missing.append(f"{method.name}: figure pairs {', '.join(map(str, figures))} missing")
+    if missing:
+        raise InputError(f"{outdir}: cannot merge, shards unfinished: " + "; ".join(missing))
+
+
 def _append_cache(handle, index, moving_name, fixed_name, per_class, seconds):
     row = {"pair": int(index), "moving": moving_name, "fixed": fixed_name, "seconds": float(seconds)}
     for metric in METRICS:
@@ -675,7 +709,7 @@ def pairs_figure(panels, class_names, path):
 
 
 def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, figure_pairs=3, batch_size=32,
-             overwrite=False, progress=None, elastix_overrides=None):
+             overwrite=False, progress=None, elastix_overrides=None, shard=(0, 1), merge_only=False):
     """Run the Table 1 protocol for ``methods`` on the test fold; write all outputs.
 
     Parameters
@@ -704,10 +738,16 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
         Called with one line of text at a time.
     elastix_overrides : dict, optional
         Elastix parameter values replacing the shipped ones (quick tests).
+    shard : (int, int)
+        (I, N): register only the pairs whose index is I modulo N and write no tables
+        (see the module notes); (0, 1) is the whole evaluation.
+    merge_only : bool
+        Register nothing: fail, naming what is missing, unless the cache files hold
+        every pair (the merge step after sharded runs).
 
     Returns
     -------
-    dict : the contents of ``summary.json``.
+    dict : the contents of ``summary.json``, or of ``shard-I-of-N.json`` for a shard.
     """
     from .datasets import load_split
 
@@ -718,6 +758,11 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
             raise InputError(f"{label} must be at least {low}, got {value}")
     if pairs_limit is not None and pairs_limit < 1:
         raise InputError(f"--pairs-limit must be at least 1, got {pairs_limit}")
+    shard_index, shard_count = shard
+    if not 0 <= shard_index < shard_count:
+        raise InputError(f"shard {shard_index}/{shard_count}: expected 0 <= I < N")
+    if merge_only and shard_count > 1:
+        raise InputError("--merge-only merges the shards: run it without --shard")
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise InputError(f"{outdir}: exists and is not a folder")
@@ -733,19 +778,24 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
     say(f"evaluate: {config.name} test fold, {len(split)} images, {count} of {len(moving)} pairs (seed {seed}), "
         f"spacing {spacing:g} {config.distance_unit}, methods: {', '.join(m.name for m in methods)}")
 
+    mine = lambda i: i % shard_count == shard_index  # noqa: E731
     rows_by_method, timing = {}, {}
+    if merge_only:
+        _check_complete(outdir, methods, split, moving, fixed, count, shown)
     for method in methods:
         method_began = time.perf_counter()
-        cache_path = outdir / "cache" / f"{method.name}.jsonl"
-        cached = _read_cache(cache_path, split, moving, fixed)
-        todo = [i for i in range(count) if i not in cached]
+        cache_path = outdir / "cache" / (f"{method.name}.jsonl" if shard_count == 1
+                                         else f"{method.name}.shard-{shard_index}-of-{shard_count}.jsonl")
+        cached = _read_caches(outdir / "cache", method.name, split, moving, fixed)
+        todo = [i for i in range(count) if i not in cached and mine(i)]
         warped_dir = outdir / "warped" / method.name
-        figure_todo = [i for i in range(shown) if _read_npz(warped_dir / f"pair{i}.npz") is None]
+        figure_todo = [i for i in range(shown) if mine(i) and _read_npz(warped_dir / f"pair{i}.npz") is None]
         needed = sorted(set(todo) | set(figure_todo))
         computed_seconds = []
         startup = 0.0
         if needed:
-            say(f"{method.name}: {count - len(todo)} pairs cached, registering {len(needed)}"
+            say(f"{method.name}: {len(cached)} pairs cached, registering {len(needed)}"
+                + (f" (shard {shard_index}/{shard_count})" if shard_count > 1 else "")
                 + (f" ({jobs} elastix job{'s' if jobs > 1 else ''})" if method.kind == "elastix" else ""))
             if method.kind == "identity":
                 runner = _IdentityRunner()
@@ -755,7 +805,7 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
             else:
                 runner = _ModelRunner(method, batch_size)
             todo_set = set(todo)
-            done = count - len(todo)
+            done = len(cached)
             step = max(1, count // 10)
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             with open(cache_path, "a") as handle:
@@ -776,7 +826,14 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
             if todo_set:
                 raise RunFailure(f"{method.name}: {len(todo_set)} pairs were not registered")
         else:
-            say(f"{method.name}: all {count} pairs cached")
+            say(f"{method.name}: all {sum(map(mine, range(count)))} pairs of this run cached")
+        if shard_count > 1:
+            timing[method.name] = {"computed_pairs": len(computed_seconds),
+                                   "shard_pairs": sum(map(mine, range(count))),
+                                   "seconds_per_pair_this_run": float(np.mean(computed_seconds))
+                                   if computed_seconds else None,
+                                   "wall_seconds": time.perf_counter() - method_began}
+            continue
         rows_by_method[method.name] = {i: cached[i] for i in range(count)}
         seconds = [cached[i]["seconds"] for i in range(count)]
         timing[method.name] = {
@@ -792,6 +849,15 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
         }
         if method.kind == "elastix":
             timing[method.name]["jobs"] = jobs
+
+    if shard_count > 1:
+        result = _json_safe({"dataset": config.name, "seed": int(seed), "pairs": count,
+                             "shard": [shard_index, shard_count], "methods": [m.name for m in methods],
+                             "timing": timing, "wall_seconds": time.perf_counter() - began})
+        write_json_atomic(outdir / f"shard-{shard_index}-of-{shard_count}.json", result)
+        say(f"evaluate: shard {shard_index}/{shard_count} done in {result['wall_seconds']:.1f} s; "
+            f"merge with a run without --shard once all shards are done")
+        return result
 
     names = [method.name for method in methods]
     unit = config.distance_unit

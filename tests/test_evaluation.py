@@ -239,6 +239,35 @@ def test_evaluate_end_to_end_and_resume(synthetic_256, tiny_model, tmp_path):
     assert refused.exit_code == 2 and "another model" in refused.output
 
 
+def test_sharded_evaluate_merges_to_the_unsharded_tables(synthetic_256, tiny_model, tmp_path):
+    root, toml = synthetic_256
+    common = ["evaluate", "--dataset", toml, "--data-dir", root, "--method", "identity",
+              "--method", f"net={tiny_model}", "--figure-pairs", 2, "--quiet"]
+    whole = run(*common, "-o", tmp_path / "whole", "--json")
+    assert whole.exit_code == 0, whole.output
+    out = tmp_path / "sharded"
+    first = run(*common, "-o", out, "--shard", "0/3", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["timing"]["net"]["computed_pairs"] == 3  # pairs 0, 3, 6 of 8
+    assert not (out / "summary.md").exists() and (out / "shard-0-of-3.json").is_file()
+    # The merge step refuses while a shard is missing, and names what is missing.
+    refused = run(*common, "-o", out, "--merge-only")
+    assert refused.exit_code == 2 and "shards unfinished" in refused.output and "net: 5 pairs missing (1, 2, 4, 5, 7)" in refused.output
+    for shard in ("1/3", "2/3"):
+        assert run(*common, "-o", out, "--shard", shard).exit_code == 0
+    rerun = run(*common, "-o", out, "--shard", "1/3", "--json")
+    assert json.loads(rerun.stdout)["timing"]["net"]["computed_pairs"] == 0  # finished shards are skipped
+    merged = run(*common, "-o", out, "--merge-only", "--json")
+    assert merged.exit_code == 0, merged.output
+    summary = json.loads(merged.stdout)
+    assert summary["timing"]["net"]["computed_pairs"] == 0
+    for name, expected in json.loads(whole.stdout)["summary"].items():
+        assert summary["summary"][name] == pytest.approx(expected, rel=1e-5)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "pairs.csv"), pd.read_csv(tmp_path / "whole" / "pairs.csv"),
+                                  rtol=1e-5)
+    assert run(*common, "-o", out, "--shard", "3/3").exit_code == 2
+
+
 def test_pairs_limit_and_input_errors(synthetic_256, tmp_path):
     root, toml = synthetic_256
     out = tmp_path / "eval"
