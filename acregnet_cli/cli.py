@@ -506,12 +506,20 @@ def plausibility_command(dataset, data_dir, ae_run, output, masks, pixels, seed,
     from .experiments import plausibility, write_plausibility_report
     from .modelfiles import load_autoencoder
 
+    from .experiments import modifications_for
+
     config = load_dataset_config(dataset)
-    if config.num_classes != 4:
-        raise InputError(f"{config.name}: the plausibility study needs left lung, right lung and heart (JSRT labels)")
+    try:
+        modifications = modifications_for(config.class_names)
+    except ValueError as exc:
+        raise InputError(f"{config.name}: {exc}") from None
     encoder, _, description = load_autoencoder(ae_run)
     test = load_split(config, resolve_data_root(data_dir), "test", description["size"])
-    rows = plausibility(test.labels[:masks], encoder, config.num_classes, pixels=pixels, seed=seed)
+    try:
+        rows = plausibility(test.labels[:masks], encoder, config.num_classes, pixels=pixels, seed=seed,
+                            modifications=modifications)
+    except ValueError as exc:
+        raise InputError(f"{config.name} test masks: {exc}") from None
     summary = write_plausibility_report(rows, output, f"{config.name}: {min(masks, len(test))} test masks, "
                                                       f"{pixels} pixels changed")
     ae = {name: values["ae"][0] for name, values in summary.items()}

@@ -10,6 +10,32 @@ import numpy as np
 from scipy import ndimage
 
 MODIFICATIONS = ("erosion", "block left lung", "block right lung", "block heart")
+# Datasets with one lung class (Montgomery, Shenzhen): the lungs are its two largest
+# connected components, told apart by their side in the image.
+LUNG_FIELD_MODIFICATIONS = ("erosion", "block lung on the image's left", "block lung on the image's right")
+
+
+def modifications_for(class_names):
+    """The modifications a dataset's classes allow (JSRT's three structures, or one lung class)."""
+    names = [name.lower() for name in class_names[1:]]
+    if names == ["left lung", "right lung", "heart"]:
+        return MODIFICATIONS
+    if names == ["lungs"]:
+        return LUNG_FIELD_MODIFICATIONS
+    raise ValueError(f"the plausibility study needs JSRT's classes (left lung, right lung, heart) or one "
+                     f"'lungs' class, got {', '.join(class_names[1:])}")
+
+
+def lung_component(labels, side):
+    """Boolean mask of the lung (class 1 component) on the image's ``'left'`` or ``'right'``."""
+    components, count = ndimage.label(labels == 1)
+    if count < 2:
+        raise ValueError(f"expected two lungs, found {count} connected region(s)")
+    sizes = ndimage.sum_labels(np.ones_like(components), components, index=np.arange(1, count + 1))
+    two = np.argsort(sizes)[-2:] + 1
+    columns = [np.argwhere(components == k)[:, 1].mean() for k in two]
+    chosen = two[int(np.argmax(columns))] if side == "right" else two[int(np.argmin(columns))]
+    return components == chosen
 
 
 def erode_borders(labels, pixels, rng):
@@ -36,11 +62,12 @@ def erode_borders(labels, pixels, rng):
 
 
 def remove_block(labels, cls, pixels, rng):
-    """Remove a compact blob of ``pixels`` pixels of class ``cls``, centred inside the structure."""
+    """Remove a compact blob of ``pixels`` pixels of class ``cls`` (or inside the boolean
+    region ``cls``), centred inside the structure."""
     labels = labels.copy()
-    inside = labels == cls
+    inside = labels == cls if np.ndim(cls) == 0 else np.asarray(cls, bool)
     if inside.sum() <= pixels:
-        raise ValueError(f"class {cls} has only {inside.sum()} pixels, cannot remove {pixels}")
+        raise ValueError(f"the structure has only {inside.sum()} pixels, cannot remove {pixels}")
     depth = ndimage.distance_transform_edt(inside)
     candidates = np.argwhere(depth >= max(2.0, np.sqrt(pixels) / 2))
     if len(candidates) == 0:
@@ -54,14 +81,18 @@ def remove_block(labels, cls, pixels, rng):
 
 
 def modify(labels, modification, pixels, rng):
-    """Apply one of :data:`MODIFICATIONS` (JSRT classes: 1 left lung, 2 right lung, 3 heart)."""
+    """Apply one of :data:`MODIFICATIONS` (JSRT classes: 1 left lung, 2 right lung, 3 heart)
+    or :data:`LUNG_FIELD_MODIFICATIONS` (class 1: both lungs)."""
     if modification == "erosion":
         return erode_borders(labels, pixels, rng)
+    if modification in LUNG_FIELD_MODIFICATIONS:
+        side = "left" if modification.endswith("left") else "right"
+        return remove_block(labels, lung_component(labels, side), pixels, rng)
     cls = {"block left lung": 1, "block right lung": 2, "block heart": 3}[modification]
     return remove_block(labels, cls, pixels, rng)
 
 
-def plausibility(masks, encoder, num_classes, pixels=120, seed=0):
+def plausibility(masks, encoder, num_classes, pixels=120, seed=0, modifications=MODIFICATIONS):
     """Cross-entropy and autoencoder loss of modified masks against the originals.
 
     Parameters
@@ -71,6 +102,8 @@ def plausibility(masks, encoder, num_classes, pixels=120, seed=0):
     num_classes : int
     pixels : int
         Pixels changed by every modification.
+    modifications : sequence of str
+        See :func:`modifications_for`.
 
     Returns
     -------
@@ -85,7 +118,7 @@ def plausibility(masks, encoder, num_classes, pixels=120, seed=0):
     for index, mask in enumerate(masks):
         original = tf.one_hot(mask[None], num_classes)
         code = encoder(original, training=False)
-        for modification in MODIFICATIONS:
+        for modification in modifications:
             changed = modify(mask, modification, pixels, rng)
             onehot = tf.one_hot(changed[None], num_classes)
             rows.append({

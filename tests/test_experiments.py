@@ -107,3 +107,26 @@ def test_representation_study_separates_an_obvious_shape_difference():
     assert results["balanced_set"] == 40
     assert results["pca"]["accuracy_mean"] > 0.9
     assert len(results["autoencoder"]["fold_accuracies"]) == 5
+
+
+def test_lung_field_modifications_pick_the_lung_by_side():
+    from acregnet_cli.experiments import LUNG_FIELD_MODIFICATIONS, modifications_for, modify
+
+    labels = np.zeros((40, 40), np.int32)
+    labels[5:35, 3:15] = 1  # the lung on the image's left
+    labels[5:30, 22:37] = 1  # and on its right
+    labels[0, 39] = 1  # a stray pixel is not a lung
+    assert modifications_for(["background", "lungs"]) == LUNG_FIELD_MODIFICATIONS
+    with pytest.raises(ValueError, match="lungs"):
+        modifications_for(["background", "liver"])
+    rng = np.random.RandomState(0)
+    for modification, columns in zip(LUNG_FIELD_MODIFICATIONS[1:], (slice(0, 18), slice(18, 40))):
+        changed = modify(labels, modification, 30, rng)
+        removed = (labels == 1) & (changed == 0)
+        assert removed.sum() == 30 and removed[:, columns].sum() == 30
+    eroded = modify(labels, "erosion", 30, rng)
+    assert ((labels == 1) & (eroded == 0)).sum() == 30
+    one_lung = np.zeros((20, 20), np.int32)
+    one_lung[5:15, 5:15] = 1
+    with pytest.raises(ValueError, match="two lungs"):
+        modify(one_lung, LUNG_FIELD_MODIFICATIONS[1], 10, rng)
