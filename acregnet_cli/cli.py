@@ -247,7 +247,7 @@ def _validation_scores(run_dir, validation, config, pairs=64, seed=0):
     from .registration import Registrar
 
     model, description = load_vector_cnn(run_dir)
-    registrar = Registrar(model, description["size"], description.get("resize", "modern"))
+    registrar = Registrar(model, description["size"], description.get("resize", "modern"), keep_onehot=False)
     rng = np.random.RandomState(seed)
     moving_idx = rng.choice(len(validation), pairs)
     fixed_idx = rng.choice(len(validation), pairs)

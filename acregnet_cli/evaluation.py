@@ -257,7 +257,7 @@ class _ModelRunner:
         began = time.perf_counter()
         model, description = load_vector_cnn(method.path)
         self.registrar = Registrar(model, description.get("size", 64), resize=description.get("resize", "modern"),
-                                   batch_size=batch_size)
+                                   batch_size=batch_size, keep_onehot=False)
         self.batch_size = batch_size
         self.warmed = False
         self.startup_seconds = time.perf_counter() - began

@@ -88,7 +88,8 @@ def make_registrar(model_path, resize=None, batch_size=32, engine="tensorflow"):
     else:
         raise InputError(f"unknown engine {engine!r}: use 'tensorflow' or 'numpy'")
     resize = resize or description.get("resize", "modern")
-    return Registrar(model, description.get("size", 64), resize=resize, batch_size=batch_size, ops=ops), resize
+    return Registrar(model, description.get("size", 64), resize=resize, batch_size=batch_size, ops=ops,
+                     keep_onehot=False), resize
 
 
 def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32, overwrite=False, echo=None,

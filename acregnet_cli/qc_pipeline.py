@@ -38,7 +38,7 @@ def run_qc(mask_paths, image_paths, reference_spec, data_dir, output, model_path
         raise InputError("no masks given")
     references, _ = _atlases(reference_spec, data_dir)
     model, description = load_vector_cnn(model_path)
-    registrar = Registrar(model, description["size"], description.get("resize", "modern"))
+    registrar = Registrar(model, description["size"], description.get("resize", "modern"), keep_onehot=False)
     rows = []
     for index, (mask_path, image_path) in enumerate(zip(mask_paths, image_paths)):
         image, _ = read_image(image_path)

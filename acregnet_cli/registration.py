@@ -48,24 +48,30 @@ class TensorFlowOps:
         return self._layers.warp_bilinear(self._tf.convert_to_tensor(image, self._tf.float32),
                                           self._tf.convert_to_tensor(field, self._tf.float32)).numpy()
 
-    def _warp_fields_graph(self, stacks, small_fields, side, method, masks):
+    def _warp_fields_graph(self, stacks, small_fields, side, method, masks, onehot):
         tf = self._tf
         fields = self._layers.resize_field(small_fields, side, method)
         warped = self._layers.warp_bilinear(stacks, fields)
-        labels = tf.argmax(warped[..., 1:], axis=-1, output_type=tf.int32) if masks else tf.zeros([], tf.int32)
-        return fields, warped, labels
+        empty = tf.zeros([], tf.float32)
+        labels = tf.cast(tf.argmax(warped[..., 1:], axis=-1), tf.uint8) if masks else empty
+        # Only what the caller keeps leaves the graph: the one-hot stack is large.
+        return fields, warped[..., 0], labels, warped[..., 1:] if onehot else empty, folding_fractions_tf(fields)
 
-    def warp_fields(self, stacks, small_fields, side, method):
+    def warp_fields(self, stacks, small_fields, side, method, onehot=True):
         """Resize (B, s, s, 2) network fields to ``side`` and warp (B, side, side, C) stacks.
 
         Channel 0 of a stack is the image, channels 1.. a one-hot mask (if any).
-        Returns (fields, warped stacks, arg-max of the warped mask channels or None).
+        Returns (fields, warped images, arg-max of the warped mask channels or None,
+        the warped mask channels or None (``onehot=False``), share of folded pixels
+        of each whole square field).
         """
         tf = self._tf
         masks = stacks.shape[-1] > 1
-        fields, warped, labels = self._warp_fields(tf.convert_to_tensor(stacks, tf.float32),
-                                                   tf.convert_to_tensor(small_fields, tf.float32), side, method, masks)
-        return fields.numpy(), warped.numpy(), labels.numpy() if masks else None
+        outputs = self._warp_fields(tf.convert_to_tensor(stacks, tf.float32),
+                                    tf.convert_to_tensor(small_fields, tf.float32), side, method, masks,
+                                    masks and onehot)
+        fields, warped, labels, channels, folding = (t.numpy() for t in outputs)
+        return fields, warped, labels if masks else None, channels if masks and onehot else None, folding
 
 
 class NumpyOps:
@@ -88,12 +94,14 @@ class NumpyOps:
     def warp(self, image, field):
         return self._ops.warp_bilinear(image, field)
 
-    def warp_fields(self, stacks, small_fields, side, method):
+    def warp_fields(self, stacks, small_fields, side, method, onehot=True):
         """See :meth:`TensorFlowOps.warp_fields`."""
         fields = self.resize_field(small_fields, side, method)
         warped = self.warp(stacks, fields)
-        labels = np.argmax(warped[..., 1:], axis=-1) if stacks.shape[-1] > 1 else None
-        return fields, warped, labels
+        masks = stacks.shape[-1] > 1
+        labels = np.argmax(warped[..., 1:], axis=-1) if masks else None
+        folding = np.array([folding_fraction(field) for field in fields])
+        return fields, warped[..., 0], labels, warped[..., 1:] if masks and onehot else None, folding
 
 
 def pad_to_square(image):
@@ -134,6 +142,27 @@ def jacobian_determinant(field):
 def folding_fraction(field):
     """Share of pixels where the Jacobian determinant of ``x -> x + u(x)`` is <= 0."""
     return float(np.mean(jacobian_determinant(field) <= 0))
+
+
+def folding_fractions_tf(fields):
+    """:func:`folding_fraction` of each (H, W, 2) field of a batch, in TensorFlow.
+
+    Differences as ``np.gradient``: central inside, one-sided at the edges.
+    """
+    import tensorflow as tf
+
+    def gradient(values, axis):
+        size = tf.shape(values)[axis]
+        first = tf.gather(values, [1], axis=axis) - tf.gather(values, [0], axis=axis)
+        last = tf.gather(values, [size - 1], axis=axis) - tf.gather(values, [size - 2], axis=axis)
+        inner = (tf.gather(values, tf.range(2, size), axis=axis)
+                 - tf.gather(values, tf.range(0, size - 2), axis=axis)) / 2.0
+        return tf.concat([first, inner, last], axis=axis)
+
+    rows, columns = fields[..., 0], fields[..., 1]
+    determinant = ((1.0 + gradient(rows, 1)) * (1.0 + gradient(columns, 2))
+                   - gradient(rows, 2) * gradient(columns, 1))
+    return tf.reduce_mean(tf.cast(determinant <= 0, tf.float32), axis=[1, 2])
 
 
 def mask_to_onehot(label_map):
@@ -179,9 +208,13 @@ class Registrar:
         Pairs per network call in :meth:`register_many`.
     ops : TensorFlowOps or NumpyOps, optional
         How to compute; TensorFlow (for a Keras ``model``) by default.
+    keep_onehot : bool
+        Return each pair's warped one-hot mask (``PairResult.warped_onehot``) besides
+        its label map; callers that need only the label map save the copy.
     """
 
-    def __init__(self, model, size, resize="modern", batch_size=32, ops=None):
+    def __init__(self, model, size, resize="modern", batch_size=32, ops=None, keep_onehot=True):
+        self.keep_onehot = keep_onehot
         self.model = model
         self.size = int(size)
         self.resize = resize
@@ -248,8 +281,13 @@ class Registrar:
         """Register one pair of 2-D float images in [0, 1]; see :class:`PairResult`."""
         return self.register_many([(moving, fixed, moving_mask)])[0]
 
-    def finish_many(self, prepared, small_fields):
-        """:meth:`finish` for many pairs: pairs of one size are resized and warped in one call each."""
+    def finish_many(self, prepared, small_fields, onehot=None):
+        """:meth:`finish` for many pairs: pairs of one size are resized and warped in one call each.
+
+        ``onehot`` (default: the registrar's ``keep_onehot``) keeps each pair's warped
+        one-hot mask in ``warped_onehot``; without it only the label map is returned.
+        """
+        onehot = self.keep_onehot if onehot is None else onehot
         results = [None] * len(prepared)
         key = lambda item: (item["fixed"].shape[0], None if item["mask"] is None else item["mask"].shape[-1])  # noqa: E731
         for group in _groups(prepared, key):
@@ -261,19 +299,21 @@ class Registrar:
                 stacks[position, ..., 0] = prepared[i]["moving"]
                 if channels > 1:
                     stacks[position, ..., 1:] = prepared[i]["mask"]
-            fields, warped, labels = self.ops.warp_fields(
-                stacks, np.stack([small_fields[i] for i in group]).astype(np.float32), side, self.resize)
+            fields, warped, labels, channels, folding = self.ops.warp_fields(
+                stacks, np.stack([small_fields[i] for i in group]).astype(np.float32), side, self.resize, onehot)
             for position, i in enumerate(group):
                 item, box = prepared[i], prepared[i]["box"]
                 warped_mask = warped_onehot = None
                 if item["mask"] is not None:
-                    warped_onehot = crop(warped[position, ..., 1:], box)
                     warped_mask = item["mask_values"][crop(labels[position], box)]
+                    if channels is not None:
+                        warped_onehot = crop(channels[position], box)
                 field = crop(fields[position], box)
+                whole = field.shape == fields[position].shape
                 results[i] = PairResult(
-                    warped=np.clip(crop(warped[position, ..., 0], box), 0.0, 1.0), field=field,
+                    warped=np.clip(crop(warped[position], box), 0.0, 1.0), field=field,
                     warped_mask=warped_mask, warped_onehot=warped_onehot,
-                    folding_fraction=folding_fraction(field))
+                    folding_fraction=float(folding[position]) if whole else folding_fraction(field))
         return results
 
     def register_many(self, pairs):

@@ -96,3 +96,19 @@ def test_single_registration_does_not_start_tensorflow(untrained_model, tmp_path
     )
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert output.strip().splitlines()[-1] == "False False"
+
+
+def test_folding_share_in_tensorflow_matches_numpy_gradient():
+    from acregnet_cli.registration import folding_fraction, folding_fractions_tf, jacobian_determinant
+
+    rng = np.random.RandomState(0)
+    fields = rng.normal(0, 0.8, (3, 9, 7, 2)).astype(np.float32)  # rough enough to fold in places
+    fields[1] = 0.0  # identity: no folding
+    expected = [folding_fraction(f) for f in fields]
+    assert expected[1] == 0.0 and 0.0 < expected[0] < 1.0
+    np.testing.assert_allclose(folding_fractions_tf(fields).numpy(), expected, atol=1e-7)
+    # A fold by hand: columns mapped backwards (x -> -x) everywhere.
+    flipped = np.zeros((5, 5, 2), np.float32)
+    flipped[..., 1] = -2.0 * np.arange(5)[None, :]
+    assert np.all(jacobian_determinant(flipped) < 0)
+    assert float(folding_fractions_tf(flipped[None])[0]) == 1.0
