@@ -33,7 +33,11 @@ class TensorFlowOps:
 
         self._tf, self._layers = tf, layers
         self._predict = tf.function(lambda pair: model(pair, training=False), reduce_retracing=True)
+        # XLA's bilinear resize was 4x slower than TensorFlow's kernel (2-core CPU), so the
+        # field is resized outside the compiled warp.
+        self._resize_fields = tf.function(lambda small, side, method: layers.resize_field(small, side, method))
         self._warp_fields = tf.function(self._warp_fields_graph, jit_compile=jit)
+        self._warp_labels = tf.function(self._warp_labels_graph, jit_compile=jit)
 
     def predict(self, pair):
         return self._predict(self._tf.convert_to_tensor(pair, self._tf.float32)).numpy()
@@ -48,14 +52,33 @@ class TensorFlowOps:
         return self._layers.warp_bilinear(self._tf.convert_to_tensor(image, self._tf.float32),
                                           self._tf.convert_to_tensor(field, self._tf.float32)).numpy()
 
-    def _warp_fields_graph(self, stacks, small_fields, side, method, masks, onehot):
+    def _warp_fields_graph(self, stacks, fields, masks, onehot):
         tf = self._tf
-        fields = self._layers.resize_field(small_fields, side, method)
         warped = self._layers.warp_bilinear(stacks, fields)
         empty = tf.zeros([], tf.float32)
         labels = tf.cast(tf.argmax(warped[..., 1:], axis=-1), tf.uint8) if masks else empty
         # Only what the caller keeps leaves the graph: the one-hot stack is large.
-        return fields, warped[..., 0], labels, warped[..., 1:] if onehot else empty, folding_fractions_tf(fields)
+        return warped[..., 0], labels, warped[..., 1:] if onehot else empty, folding_fractions_tf(fields)
+
+    def _warp_labels_graph(self, images, indices, fields, classes):
+        tf = self._tf
+        # The one-hot mask is made here, fused by XLA, instead of on the host.
+        stacks = tf.concat([images[..., None], tf.one_hot(tf.cast(indices, tf.int32), classes)], axis=-1)
+        warped = self._layers.warp_bilinear(stacks, fields)
+        labels = tf.cast(tf.argmax(warped[..., 1:], axis=-1), tf.uint8)
+        return warped[..., 0], labels, folding_fractions_tf(fields)
+
+    def warp_labels(self, images, indices, small_fields, side, method, classes):
+        """Like :meth:`warp_fields` for (B, S, S) images and (B, S, S) class indices
+        below ``classes``; the mask is warped as one-hot channels and arg-maxed.
+
+        Returns (fields, warped images, warped class indices, folding shares).
+        """
+        tf = self._tf
+        fields = self._resize_fields(tf.convert_to_tensor(small_fields, tf.float32), side, method)
+        outputs = (fields,) + self._warp_labels(tf.convert_to_tensor(images, tf.float32),
+                                                tf.convert_to_tensor(indices), fields, classes)
+        return tuple(t.numpy() for t in outputs)
 
     def warp_fields(self, stacks, small_fields, side, method, onehot=True):
         """Resize (B, s, s, 2) network fields to ``side`` and warp (B, side, side, C) stacks.
@@ -67,9 +90,9 @@ class TensorFlowOps:
         """
         tf = self._tf
         masks = stacks.shape[-1] > 1
-        outputs = self._warp_fields(tf.convert_to_tensor(stacks, tf.float32),
-                                    tf.convert_to_tensor(small_fields, tf.float32), side, method, masks,
-                                    masks and onehot)
+        fields = self._resize_fields(tf.convert_to_tensor(small_fields, tf.float32), side, method)
+        outputs = (fields,) + self._warp_fields(tf.convert_to_tensor(stacks, tf.float32), fields, masks,
+                                                masks and onehot)
         fields, warped, labels, channels, folding = (t.numpy() for t in outputs)
         return fields, warped, labels if masks else None, channels if masks and onehot else None, folding
 
@@ -165,8 +188,26 @@ def folding_fractions_tf(fields):
     return tf.reduce_mean(tf.cast(determinant <= 0, tf.float32), axis=[1, 2])
 
 
-def mask_to_onehot(label_map):
-    """One-hot encode a label map by its sorted distinct values; return (onehot, values)."""
+def _has_mask(item):
+    return item["mask"] is not None or item.get("mask_index") is not None
+
+
+def _onehot(index, classes):
+    return (index[..., None] == np.arange(classes)).astype(np.float32)
+
+
+def _mask_onehot(item):
+    """A prepared pair's one-hot mask, made from its class indices on first use."""
+    if item["mask"] is None:
+        item["mask"] = _onehot(item["mask_index"], len(item["mask_values"]))
+    return item["mask"]
+
+
+def mask_to_index(label_map):
+    """Class indices of a label map by its sorted distinct values; return (indices, values).
+
+    Indices are uint8 when there are at most 256 values.
+    """
     label_map = np.asarray(label_map)
     if label_map.dtype.kind in "ui" and label_map.size and 0 <= label_map.min() and label_map.max() < 65536:
         # Label maps are small non-negative integers: counting beats sorting.
@@ -178,7 +219,13 @@ def mask_to_onehot(label_map):
     else:
         values = np.unique(label_map)
         index = np.searchsorted(values, label_map)
-    return (index[..., None] == np.arange(len(values))).astype(np.float32), values
+    return index.astype(np.uint8 if len(values) <= 256 else np.int32), values
+
+
+def mask_to_onehot(label_map):
+    """One-hot encode a label map by its sorted distinct values; return (onehot, values)."""
+    index, values = mask_to_index(label_map)
+    return _onehot(index, len(values)), values
 
 
 @dataclasses.dataclass
@@ -237,18 +284,22 @@ class Registrar:
         fixed_sq, box = pad_to_square(fixed)
         moving_sq, _ = pad_to_square(moving)
         side = fixed_sq.shape[0]
-        mask_onehot = None
+        mask_onehot = mask_index = None
         if moving_mask is not None and np.ndim(moving_mask) == 3:
             mask_onehot = pad_to_square(np.asarray(moving_mask, np.float32))[0]
             mask_values = np.asarray(mask_values)
         elif moving_mask is not None:
-            mask_onehot, mask_values = mask_to_onehot(pad_to_square(moving_mask)[0])
+            # Kept as class indices: the one-hot array is made only if a caller needs it.
+            mask_index, mask_values = mask_to_index(pad_to_square(moving_mask)[0])
         if moving_sq.shape[0] != side:
             # A moving image of another size is brought to the fixed frame first.
             moving_sq = self.ops.resize_images(moving_sq[None, ..., None], side, "modern")[0, ..., 0]
+            if mask_index is not None:
+                mask_onehot, mask_index = _onehot(mask_index, len(mask_values)), None
             if mask_onehot is not None:
                 mask_onehot = self.ops.resize_images(mask_onehot[None], side, "modern")[0]
-        prepared = dict(moving=moving_sq, fixed=fixed_sq, box=box, mask=mask_onehot, mask_values=mask_values)
+        prepared = dict(moving=moving_sq, fixed=fixed_sq, box=box, mask=mask_onehot, mask_index=mask_index,
+                        mask_values=mask_values)
         if small:
             prepared.update(moving_small=self._to_network(moving_sq), fixed_small=self._to_network(fixed_sq))
         return prepared
@@ -268,8 +319,8 @@ class Registrar:
         warped = self.ops.warp(prepared["moving"][None, ..., None], field)[0, ..., 0]
         field = field[0]
         warped_mask = warped_onehot = None
-        if prepared["mask"] is not None:
-            warped_onehot = self.ops.warp(prepared["mask"][None], field[None])[0]
+        if _has_mask(prepared):
+            warped_onehot = self.ops.warp(_mask_onehot(prepared)[None], field[None])[0]
             warped_onehot = crop(warped_onehot, prepared["box"])
             warped_mask = prepared["mask_values"][np.argmax(warped_onehot, axis=-1)]
         field = crop(field, prepared["box"])
@@ -288,23 +339,42 @@ class Registrar:
         one-hot mask in ``warped_onehot``; without it only the label map is returned.
         """
         onehot = self.keep_onehot if onehot is None else onehot
+        votes = not onehot and hasattr(self.ops, "warp_labels")
         results = [None] * len(prepared)
-        key = lambda item: (item["fixed"].shape[0], None if item["mask"] is None else item["mask"].shape[-1])  # noqa: E731
+
+        def key(item):
+            if not _has_mask(item):
+                return item["fixed"].shape[0], None
+            if votes and item["mask_index"] is not None:
+                return item["fixed"].shape[0], "index"
+            return item["fixed"].shape[0], len(item["mask_values"])
+
         for group in _groups(prepared, key):
-            side = prepared[group[0]]["fixed"].shape[0]
-            channels = 1 if prepared[group[0]]["mask"] is None else 1 + prepared[group[0]]["mask"].shape[-1]
-            # The image and its one-hot mask travel through one warp as channels.
-            stacks = np.empty((len(group), side, side, channels), np.float32)
-            for position, i in enumerate(group):
-                stacks[position, ..., 0] = prepared[i]["moving"]
-                if channels > 1:
-                    stacks[position, ..., 1:] = prepared[i]["mask"]
-            fields, warped, labels, channels, folding = self.ops.warp_fields(
-                stacks, np.stack([small_fields[i] for i in group]).astype(np.float32), side, self.resize, onehot)
+            side, kind = key(prepared[group[0]])
+            group_fields = np.stack([small_fields[i] for i in group]).astype(np.float32)
+            if kind == "index":
+                # Class indices go to the device (a quarter of a float channel) and
+                # become one-hot there; pairs may have different numbers of classes.
+                images = np.stack([prepared[i]["moving"] for i in group]).astype(np.float32)
+                indices = np.stack([prepared[i]["mask_index"] for i in group])
+                classes = max(len(prepared[i]["mask_values"]) for i in group)
+                fields, warped, labels, folding = self.ops.warp_labels(images, indices, group_fields, side,
+                                                                       self.resize, classes)
+                channels = None
+            else:
+                depth = 1 if kind is None else 1 + kind
+                # The image and its one-hot mask travel through one warp as channels.
+                stacks = np.empty((len(group), side, side, depth), np.float32)
+                for position, i in enumerate(group):
+                    stacks[position, ..., 0] = prepared[i]["moving"]
+                    if depth > 1:
+                        stacks[position, ..., 1:] = _mask_onehot(prepared[i])
+                fields, warped, labels, channels, folding = self.ops.warp_fields(
+                    stacks, group_fields, side, self.resize, onehot)
             for position, i in enumerate(group):
                 item, box = prepared[i], prepared[i]["box"]
                 warped_mask = warped_onehot = None
-                if item["mask"] is not None:
+                if _has_mask(item):
                     warped_mask = item["mask_values"][crop(labels[position], box)]
                     if channels is not None:
                         warped_onehot = crop(channels[position], box)

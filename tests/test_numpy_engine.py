@@ -112,3 +112,30 @@ def test_folding_share_in_tensorflow_matches_numpy_gradient():
     flipped[..., 1] = -2.0 * np.arange(5)[None, :]
     assert np.all(jacobian_determinant(flipped) < 0)
     assert float(folding_fractions_tf(flipped[None])[0]) == 1.0
+
+
+def test_label_map_path_equals_the_one_hot_path_and_numpy(untrained_model, tmp_path):
+    from acregnet_cli.registration import NumpyOps, Registrar
+
+    model, description = load_vector_cnn(untrained_model)
+    rng = np.random.RandomState(3)
+    # Make the untrained network move things: a large gain in its last batch norm.
+    weights = model.get_weights()
+    model.set_weights([np.full_like(w, 3e5) if i == len(weights) - 4 else w for i, w in enumerate(weights)])
+    model.save_weights(tmp_path / "gain.weights.h5")
+    jobs = []
+    for labels, side in (((0, 10, 20, 30), 48), ((0, 7, 9), 48), ((0, 5), 40)):
+        blobs = np.kron(rng.choice(labels, (side // 8, side // 8)), np.ones((8, 8), np.int64))
+        jobs.append((rng.rand(side, side), rng.rand(48, 48), blobs))
+    lean = Registrar(model, description["size"], keep_onehot=False).register_many(jobs)
+    full = Registrar(model, description["size"], keep_onehot=True).register_many(jobs)
+    lite = LiteVectorCNN.from_weights(tmp_path / "gain.weights.h5")
+    numpy = Registrar(lite, description["size"], ops=NumpyOps(lite), keep_onehot=False).register_many(jobs)
+    assert np.abs(full[0].field).max() > 0.5  # the test is not about a zero field
+    for a, b, c, (_, _, mask) in zip(lean, full, numpy, jobs):
+        assert a.warped_onehot is None and b.warped_onehot.shape[-1] == len(np.unique(mask))
+        np.testing.assert_array_equal(a.warped_mask, b.warped_mask)
+        assert np.mean(a.warped_mask != c.warped_mask) < 1e-3
+        assert set(np.unique(a.warped_mask)) <= set(np.unique(mask))
+        np.testing.assert_allclose(a.warped, b.warped, atol=1e-5)
+        assert a.folding_fraction == pytest.approx(b.folding_fraction, abs=1e-6)
