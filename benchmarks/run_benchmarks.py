@@ -214,12 +214,17 @@ def main():
     record("latency", "one pair in process (pad, resize, network, warp, mask), TensorFlow",
            timed(lambda: registrar.register(*pairs[0]), repeats, warmup=2), "s")
 
-    # In-process batches (what register --pairs, evaluate and segment do per chunk).
-    for batch in (1, 2, 4, 8, 16, 32, 64):
-        registrar.batch_size = batch
-        registrar.register_many(pairs[:2 * batch])  # compile this batch shape
-        seconds = timed(lambda: registrar.register_many(pairs), 1 if args.quick else 2, warmup=0)
-        record("throughput", f"in process, 256x256 with mask, batch {batch}", len(pairs) / seconds, "pairs/s", source)
+    # In-process batches: register --pairs, evaluate and qc keep the warped label map
+    # only (keep_onehot=False); segment also keeps the warped one-hot mask.
+    for keep_onehot in (False, True):
+        registrar.keep_onehot = keep_onehot
+        kept = "label map and one-hot mask (segment)" if keep_onehot else "label map (register, evaluate)"
+        for batch in (1, 2, 4, 8, 16, 32, 64):
+            registrar.batch_size = batch
+            registrar.register_many(pairs[:2 * batch])  # compile this batch shape
+            seconds = timed(lambda: registrar.register_many(pairs), 1 if args.quick else 2, warmup=0)
+            record("throughput", f"in process, 256x256 with mask, batch {batch}, keeps {kept}",
+                   len(pairs) / seconds, "pairs/s", source)
     registrar.batch_size = 32
     no_masks = [(m, f, None) for m, f, _ in pairs]
     registrar.register_many(no_masks[:64])
@@ -236,13 +241,26 @@ def main():
                                                 "-o", str(work / "registered"), "--overwrite", "--engine", engine])
         record("throughput", f"register --pairs, 64 pairs with masks, files written, whole process, {engine}",
                len(files) / seconds, "pairs/s", f"{seconds:.2f} s incl. start-up")
+    # Whole process at several batch sizes: 256 pairs (the 64 files, four times over).
+    with open(work / "pairs256.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["moving", "fixed", "moving_mask", "name"])
+        writer.writerows([[str(p) for p in files[i % 64]] + [f"p{i}"] for i in range(256)])
+    for batch in (1, 8, 32, 64):
+        seconds, _, _ = run_process(ACREGNET + ["register", "--pairs", str(work / "pairs256.csv"), "--model",
+                                                str(model_path), "-o", str(work / f"registered-{batch}"),
+                                                "--engine", "tensorflow", "--batch-size", str(batch)])
+        record("throughput", f"register --pairs, 256 pairs with masks, files written, tensorflow, batch {batch}",
+               256 / seconds, "pairs/s", f"{seconds:.2f} s incl. start-up")
     if data_root:
-        seconds, _, out = run_process(ACREGNET + ["evaluate", "--dataset", "jsrt", "--method", f"net={model_path}",
-                                                  "-o", str(work / "evaluate"), "--figure-pairs", "0", "--json"])
-        summary = json.loads(out)
-        record("throughput", "evaluate, 1 model, JSRT 100 pairs with DSC/HD/ASSD, whole process", seconds, "s",
-               f"DSC {summary['summary']['net']['dsc_mean']:.3f}; "
-               f"{summary['timing']['net']['seconds_per_pair']:.4f} s/pair in its log")
+        for batch in (1, 8, 32, 64):
+            seconds, _, out = run_process(ACREGNET + [
+                "evaluate", "--dataset", "jsrt", "--method", f"net={model_path}", "-o", str(work / f"evaluate-{batch}"),
+                "--figure-pairs", "0", "--json", "--batch-size", str(batch)])
+            summary = json.loads(out)
+            record("throughput", f"evaluate, 1 model, JSRT 100 pairs with DSC/HD/ASSD, whole process, batch {batch}",
+                   seconds, "s", f"DSC {summary['summary']['net']['dsc_mean']:.3f}; "
+                                 f"{summary['timing']['net']['seconds_per_pair']:.4f} s/pair in its log")
 
     if args.elastix_pairs:
         elastix_times = {}
@@ -290,6 +308,13 @@ def main():
                                     "--log-every", "5", "--checkpoint-every", "100000", "--quiet"], train_env)
             ae_seconds = train_seconds_per_iteration(ae)
             record("training", "train-ae iteration, batch 16, 64x64 (paper settings)", ae_seconds, "s/it")
+            for ae_size in (64, 256):
+                run_dir = work / f"ae-32-{ae_size}"
+                _, peak_mib, _ = run_process(ACREGNET + [
+                    "train-ae", "--dataset", "jsrt", "-o", str(run_dir), "--batch-size", "32", "--size", str(ae_size),
+                    "--iterations", str(iterations), "--log-every", "5", "--checkpoint-every", "100000", "--quiet"])
+                record("training", f"train-ae iteration, batch 32, {ae_size}x{ae_size}",
+                       train_seconds_per_iteration(run_dir), "s/it", f"peak memory {peak_mib:.0f} MiB")
             for train_size in (64, 256):
                 for variant in ("regnet", "ce-regnet", "ae-regnet", "ac-regnet"):
                     run_dir = work / f"reg-{variant}-{train_size}"

@@ -44,3 +44,24 @@ def test_register_without_model_uses_the_bundled_one(tmp_path):
     result = run("register", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["model"].endswith("jsrt")
+
+
+def test_montgomery_model_is_selectable_by_name(tmp_path):
+    from acregnet_cli.phantom import make_subject
+
+    models = data_dir() / "models"
+    for name in ("montgomery", "montgomery-ae"):
+        assert (models / name / "model.json").is_file()
+    assert json.loads((models / "montgomery" / "model.json").read_text())["dataset"] == "montgomery"
+    rng = np.random.RandomState(7)
+    (moving, moving_labels), (fixed, _) = make_subject(rng, 128)[:2], make_subject(rng, 128)[:2]
+    lungs = np.where(np.isin(moving_labels, (1, 2)), 255, 0).astype(np.uint8)  # Montgomery's one lung class
+    for name, array in (("m.png", moving), ("f.png", fixed)):
+        Image.fromarray((array * 255).astype(np.uint8)).save(tmp_path / name)
+    Image.fromarray(lungs).save(tmp_path / "mask.png")
+    result = run("register", tmp_path / "m.png", tmp_path / "f.png", "--mask", tmp_path / "mask.png",
+                 "--model", "montgomery", "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["model"].endswith("montgomery")
+    assert set(np.unique(np.array(Image.open(tmp_path / "out" / "warped_mask.png")))) <= {0, 255}
