@@ -261,6 +261,12 @@ def _validation_scores(run_dir, validation, config, pairs=64, seed=0):
     return {"pairs": pairs, "dice_before": float(np.mean(before)), "dice_after": float(np.mean(after))}
 
 
+_passes_option = click.option(
+    "--passes", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Network passes: 1 is the paper's method; 2 applies the network again to the warped image and "
+         "composes the two fields (an extension; see the README's results).")
+
+
 def _resolve_model(model):
     """A run directory or weights file; the bundled default when none is given."""
     from .resources import data_dir
@@ -295,12 +301,13 @@ def _resolve_model(model):
 @click.option("--engine", type=click.Choice(["auto", "tensorflow", "numpy"]), default="auto", show_default=True,
               help="numpy skips TensorFlow's start-up (fastest for up to a few hundred pairs on a CPU); auto "
                    f"picks it for up to {NUMPY_ENGINE_MAX_PAIRS} pairs when no NVIDIA GPU is present.")
+@_passes_option
 @click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "
                              "`acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON on stdout.")
 def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spacing, max_side, batch_size, engine,
-             shard, overwrite, as_json):
+             passes, shard, overwrite, as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -350,7 +357,7 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
     model_path = _resolve_model(model)
     summaries = register_pairs(targets, model_path, resize=resize, spacing=spacing, batch_size=batch_size,
                                overwrite=overwrite, echo=None if as_json else click.echo, max_side=max_side,
-                               engine=engine, table=table)
+                               engine=engine, table=table, passes=passes)
     if as_json:
         _emit_json(summaries if pairs_file is not None else summaries[0])
 
@@ -406,11 +413,12 @@ def import_tf1_command(checkpoint, output, overwrite, as_json):
               help="Label fusion: majority vote, or vote weighted by local NCC.")
 @click.option("--model", help="Registration model (default: the bundled JSRT model).")
 @click.option("--no-overlay", is_flag=True, help="Do not draw overlay PNGs.")
+@_passes_option
 @click.option("--shard", help="Do only share I of N of the targets (I/N, 0-based); merge with `acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Redo targets already segmented in OUTPUT.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, shard, overwrite,
-                    as_json):
+def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, passes, shard,
+                    overwrite, as_json):
     """Multi-atlas segmentation: register the k most similar atlases onto each target and fuse their masks.
 
     Example: acregnet segment new1.png new2.png --atlases atlas_dir -o masks --k 5
@@ -427,7 +435,7 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
     summary = run_segmentation(list(targets), atlases, targets_from, data_dir, output, _resolve_model(model),
                                k=k, fusion=fusion, overlay=not no_overlay, overwrite=overwrite,
                                echo=None if as_json else (lambda line: click.echo(line, err=True)),
-                               shard=parse_shard(shard))
+                               shard=parse_shard(shard), passes=passes)
     if as_json:
         _emit_json(summary)
     else:
@@ -449,8 +457,9 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
 @click.option("--max-references", type=int, default=20, show_default=True,
               help="Register onto this many references (those most similar to the image).")
 @click.option("--model", help="Registration model (default: the bundled JSRT model).")
+@_passes_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, as_json):
+def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, passes, as_json):
     """Quality control of segmentations by reverse classification accuracy.
 
     Each mask, with its image, is registered onto reference images with ground truth;
@@ -473,7 +482,7 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
                 raise InputError(f"{mask}: no image {stem}.* in {folder}")
             image_paths.append(candidates[0])
     summary, _ = run_qc(list(masks), image_paths, references, data_dir, output, _resolve_model(model),
-                        threshold=threshold, max_references=max_references,
+                        threshold=threshold, max_references=max_references, passes=passes,
                         echo=None if as_json else (lambda line: click.echo(line, err=True)))
     if as_json:
         _emit_json(summary)

@@ -85,6 +85,7 @@ METRIC_TITLES = {"dsc": "DSC", "hd": "HD", "assd": "ASSD"}
 # Directories and files this module creates; --overwrite removes only these.
 _OWNED = ("cache", "elastix", "warped", STATE_FILE)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+_PASSES_SUFFIX = re.compile(r",\s*passes\s*=\s*(\S*)\s*$")
 
 
 # --------------------------------------------------------------------------- pairs
@@ -134,11 +135,15 @@ class Method:
     kind : {'identity', 'elastix', 'model'}
     path : Path or None
         Run directory or weights file of a 'model'.
+    passes : int
+        Network passes of a 'model' (1: the paper's method; see
+        :meth:`acregnet_cli.registration.Registrar.predict_small`).
     """
 
     name: str
     kind: str
     path: Path = None
+    passes: int = 1
 
 
 def _resolve_run(run):
@@ -158,7 +163,7 @@ def _resolve_run(run):
 
 
 def parse_method(spec):
-    """Parse one ``--method`` value: ``identity``, ``elastix`` or ``NAME=RUN``.
+    """Parse one ``--method`` value: ``identity``, ``elastix`` or ``NAME=RUN[,passes=P]``.
 
     The run of ``NAME=RUN`` must exist and hold a registration network
     (``model.json`` naming ``vector_cnn``); nothing is loaded yet.
@@ -184,6 +189,13 @@ def parse_method(spec):
         raise InputError(f"--method {spec!r}: NAME must be 1-64 letters, digits or _.+- (starting with a letter or digit)")
     if name in RESERVED:
         raise InputError(f"--method {spec!r}: '{name}' is reserved for the built-in method of that name")
+    passes = 1
+    suffix = _PASSES_SUFFIX.search(run)
+    if suffix:
+        run = run[:suffix.start()].strip()
+        if not suffix.group(1).isdigit() or int(suffix.group(1)) < 1:
+            raise InputError(f"--method {spec!r}: passes must be a whole number of at least 1")
+        passes = int(suffix.group(1))
     if not run:
         raise InputError(f"--method {spec!r}: RUN is empty")
     path = _resolve_run(run)
@@ -191,7 +203,7 @@ def parse_method(spec):
     if description["architecture"] != "vector_cnn":
         raise InputError(f"--method {spec!r}: {path} holds a {description['architecture']} model, "
                          "not a registration network")
-    return Method(name, "model", path)
+    return Method(name, "model", path, passes)
 
 
 def parse_methods(specs):
@@ -231,6 +243,9 @@ def method_fingerprint(method, elastix_overrides=None):
         raise InputError(f"{weights}: weights file not found")
     digest = hashlib.sha256(_file_digest(weights).encode())
     digest.update(json.dumps(description, sort_keys=True).encode())
+    if method.passes != 1:
+        # One pass keeps the digest results were cached under before passes existed.
+        digest.update(f"passes={method.passes}".encode())
     return "model-" + digest.hexdigest()[:16]
 
 
@@ -257,7 +272,7 @@ class _ModelRunner:
         began = time.perf_counter()
         model, description = load_vector_cnn(method.path)
         self.registrar = Registrar(model, description.get("size", 64), resize=description.get("resize", "modern"),
-                                   batch_size=batch_size, keep_onehot=False)
+                                   batch_size=batch_size, keep_onehot=False, passes=method.passes)
         self.batch_size = batch_size
         self.warmed = False
         self.startup_seconds = time.perf_counter() - began
@@ -349,6 +364,8 @@ def _check_state(outdir, state, methods, fingerprints, overwrite):
         recorded = state["methods"].get(method.name)
         entry = {"kind": method.kind, "path": str(method.path) if method.path else None,
                  "fingerprint": fingerprints[method.name]}
+        if method.passes != 1:
+            entry["passes"] = method.passes
         if recorded is not None and recorded.get("fingerprint") != entry["fingerprint"]:
             raise InputError(
                 f"{outdir}: method '{method.name}' was evaluated with another "
@@ -839,6 +856,7 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
         timing[method.name] = {
             "kind": method.kind,
             "path": str(method.path) if method.path else None,
+            "passes": method.passes if method.kind == "model" else None,
             "fingerprint": fingerprints[method.name],
             "computed_pairs": len(computed_seconds),
             "cached_pairs": count - len(computed_seconds),

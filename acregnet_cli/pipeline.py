@@ -37,7 +37,7 @@ def _load_pair(pair, max_side=None):
     return moving, fixed, mask, bits
 
 
-def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize, engine):
+def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize, engine, passes=1):
     out.mkdir(parents=True, exist_ok=True)
     write_png_atomic(out / "warped.png", to_bit_depth(result.warped, bits))
     write_npy_atomic(out / "field.npy", result.field.astype(np.float32))
@@ -55,6 +55,7 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         "model": str(model_path),
         "resize": resize,
         "engine": engine,
+        "passes": passes,
         "moving_size": list(sizes[0]),
         "fixed_size": list(sizes[1]),
         "output_size": list(result.field.shape[:2]),
@@ -74,7 +75,7 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
     return summary
 
 
-def make_registrar(model_path, resize=None, batch_size=32, engine="tensorflow"):
+def make_registrar(model_path, resize=None, batch_size=32, engine="tensorflow", passes=1):
     """A :class:`Registrar` for a model folder, computing with TensorFlow or NumPy."""
     if engine == "numpy":
         model, description = load_vector_cnn_lite(model_path)
@@ -89,11 +90,11 @@ def make_registrar(model_path, resize=None, batch_size=32, engine="tensorflow"):
         raise InputError(f"unknown engine {engine!r}: use 'tensorflow' or 'numpy'")
     resize = resize or description.get("resize", "modern")
     return Registrar(model, description.get("size", 64), resize=resize, batch_size=batch_size, ops=ops,
-                     keep_onehot=False), resize
+                     keep_onehot=False, passes=passes), resize
 
 
 def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32, overwrite=False, echo=None,
-                   max_side=None, engine="tensorflow", table=None):
+                   max_side=None, engine="tensorflow", table=None, passes=1):
     """Register ``[(Pair, output_folder), ...]`` with the model at ``model_path``.
 
     Pairs whose folder already holds ``summary.json`` are skipped unless
@@ -103,13 +104,15 @@ def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32
     reduced first (see :func:`imageio.read_image`). With ``table`` (a path), one
     CSV row per pair is written there: ``position`` (index in ``targets``, or the
     pair's own ``position`` attribute when sharded), name, output and key figures.
+    ``passes`` > 1 refines each field by further network passes (see
+    :meth:`Registrar.predict_small`).
 
     Returns
     -------
     list of dict : one summary per pair, in order.
     """
     began = time.perf_counter()
-    registrar, resize = make_registrar(model_path, resize, batch_size, engine)
+    registrar, resize = make_registrar(model_path, resize, batch_size, engine, passes)
     summaries = [None] * len(targets)
     todo = []
     for index, (pair, out) in enumerate(targets):
@@ -134,7 +137,8 @@ def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32
         if fixed.shape != stored_shape(pair.fixed):
             pair_spacing *= stored_shape(pair.fixed)[0] / fixed.shape[0]
         return _write_outputs(Path(out), pair, result, bits, pair_spacing, (moving.shape, fixed.shape),
-                              seconds + (time.perf_counter() - write_began), model_path, resize, engine)
+                              seconds + (time.perf_counter() - write_began), model_path, resize, engine,
+                              registrar.passes)
 
     def collect(pending):
         for index, future in pending:

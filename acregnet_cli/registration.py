@@ -258,9 +258,17 @@ class Registrar:
     keep_onehot : bool
         Return each pair's warped one-hot mask (``PairResult.warped_onehot``) besides
         its label map; callers that need only the label map save the copy.
+    passes : int
+        Network passes. The paper's method is one pass. With more, the network is
+        applied again to the moving image warped by the field so far and the fixed
+        image, and the new field is composed with the old one (see
+        :meth:`predict_small`): an extension beyond the paper.
     """
 
-    def __init__(self, model, size, resize="modern", batch_size=32, ops=None, keep_onehot=True):
+    def __init__(self, model, size, resize="modern", batch_size=32, ops=None, keep_onehot=True, passes=1):
+        if int(passes) != passes or passes < 1:
+            raise InputError(f"passes must be a whole number of at least 1, got {passes}")
+        self.passes = int(passes)
         self.keep_onehot = keep_onehot
         self.model = model
         self.size = int(size)
@@ -269,8 +277,21 @@ class Registrar:
         self.ops = ops or TensorFlowOps(model)
 
     def predict_small(self, moving_small, fixed_small):
-        """Fields at network size for (B, S, S) moving and fixed batches."""
-        return self.ops.predict(np.stack([moving_small, fixed_small], axis=-1).astype(np.float32))
+        """Fields at network size for (B, S, S) moving and fixed batches.
+
+        With ``passes`` > 1, pass ``k`` predicts a field ``v`` between the moving image
+        warped by the field ``u`` of the passes so far and the fixed image; the two
+        compose to ``v(p) + u(p + v(p))``, so the warp ``moving(p + new(p))`` equals
+        warping by ``u`` and then by ``v``, with one interpolation of the moving image.
+        """
+        moving_small = np.asarray(moving_small, np.float32)
+        fixed_small = np.asarray(fixed_small, np.float32)
+        field = self.ops.predict(np.stack([moving_small, fixed_small], axis=-1))
+        for _ in range(self.passes - 1):
+            current = self.ops.warp(moving_small[..., None], field)[..., 0]
+            step = self.ops.predict(np.stack([current, fixed_small], axis=-1).astype(np.float32))
+            field = step + self.ops.warp(field, step)
+        return np.asarray(field, np.float32)
 
     def _to_network(self, square):
         return self.ops.resize_images(square[None, ..., None], self.size, self.resize)[0, ..., 0]

@@ -21,7 +21,7 @@ def _atlases(spec, data_dir):
 
 
 def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model_path, k=5,
-                     fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1)):
+                     fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1), passes=1):
     """Segment targets (files, or a dataset fold with its masks for scoring).
 
     Writes ``<name>_mask.png`` (atlas label values), ``<name>_overlay.png``,
@@ -52,7 +52,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
         raise InputError("two targets share a file name; their masks would overwrite each other")
     targets = [(position, name, image) for position, (name, image) in select(targets, shard)]
     model, description = load_vector_cnn(model_path)
-    registrar = Registrar(model, description["size"], description.get("resize", "modern"))
+    registrar = Registrar(model, description["size"], description.get("resize", "modern"), passes=passes)
     rows, scores = [], []
     class_values = [v for v in atlases.values if v != 0]
     for index, (position, name, image) in enumerate(targets):
@@ -82,7 +82,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     from .sharding import write_table
 
     write_table(output / table_name("segmentation", shard), rows)
-    summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path),
+    summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path), "passes": passes,
                "atlases": len(atlases.names), "seconds": time.perf_counter() - began,
                "seconds_per_target": float(np.mean([r["seconds"] for r in rows if r["seconds"] > 0] or [0.0]))}
     if scores:
