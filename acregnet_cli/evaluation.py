@@ -219,16 +219,31 @@ def parse_methods(specs):
     return methods
 
 
-def _file_digest(path):
+def _weights_digest(path):
+    """Digest of the arrays in an HDF5 weights file, by name: the same weights give the
+    same digest whatever the file's metadata (HDF5 files written twice differ in bytes)."""
+    import h5py
+
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with h5py.File(path, "r") as handle:
+            def visit(name, item):
+                if isinstance(item, h5py.Dataset):
+                    values = np.asarray(item[()])
+                    digest.update(f"{name}:{values.dtype.str}:{values.shape}".encode())
+                    digest.update(np.ascontiguousarray(values).tobytes())
+
+            handle.visititems(visit)
+    except OSError as error:
+        raise InputError(f"{path}: unreadable weights file ({error})") from None
     return digest.hexdigest()
 
 
 def method_fingerprint(method, elastix_overrides=None):
-    """What makes a method's results reusable: model weights, elastix parameters."""
+    """What makes a method's results reusable: elastix parameters; a model's weights,
+    what the network computes with them (architecture, size, resize) and its passes.
+    Labels in ``model.json`` that do not change results (dataset, autoencoder run) are
+    left out, so a run and its bundled copy share results."""
     if method.kind == "identity":
         return "identity"
     if method.kind == "elastix":
@@ -241,11 +256,10 @@ def method_fingerprint(method, elastix_overrides=None):
     weights = method.path if method.path.is_file() else run_dir / description.get("weights", "vector_cnn.weights.h5")
     if not weights.is_file():
         raise InputError(f"{weights}: weights file not found")
-    digest = hashlib.sha256(_file_digest(weights).encode())
-    digest.update(json.dumps(description, sort_keys=True).encode())
-    if method.passes != 1:
-        # One pass keeps the digest results were cached under before passes existed.
-        digest.update(f"passes={method.passes}".encode())
+    digest = hashlib.sha256(_weights_digest(weights).encode())
+    computes = {key: description.get(key) for key in ("architecture", "size", "resize")}
+    digest.update(json.dumps(computes, sort_keys=True).encode())
+    digest.update(f"passes={method.passes}".encode())
     return "model-" + digest.hexdigest()[:16]
 
 

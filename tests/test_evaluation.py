@@ -233,7 +233,13 @@ def test_evaluate_end_to_end_and_resume(synthetic_256, tiny_model, tmp_path):
     refused = run("evaluate", "--dataset", toml, "--data-dir", root, "--method", "identity", "-o", out, "--seed", 1)
     assert refused.exit_code == 2 and "seed" in refused.output
     other = tmp_path / "other.weights.h5"
-    other.write_bytes((tiny_model / "vector_cnn.weights.h5").read_bytes() + b"x")
+    other.write_bytes((tiny_model / "vector_cnn.weights.h5").read_bytes())
+    import h5py
+
+    with h5py.File(other, "r+") as handle:  # other weights (bytes alone do not count: see method_fingerprint)
+        names = []
+        handle.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        handle[names[0]][...] = handle[names[0]][()] + 0.5
     (tmp_path / "model.json").write_text((tiny_model / "model.json").read_text())
     refused = run("evaluate", "--dataset", toml, "--data-dir", root, "--method", f"net={other}", "-o", out)
     assert refused.exit_code == 2 and "another model" in refused.output

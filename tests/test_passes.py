@@ -151,3 +151,38 @@ def test_two_passes_improve_real_jsrt_pairs(data_root):
     dsc1, dsc2 = scores[1][:, 0].mean(), scores[2][:, 0].mean()
     assert dsc2 > dsc1 + 0.001, (dsc1, dsc2)
     assert scores[2][:, 2].mean() < scores[1][:, 2].mean()  # ASSD
+
+
+def test_fingerprint_follows_the_weights_not_the_labels_or_file_bytes(tmp_path):
+    """A run and its bundled copy share cached results; other weights do not."""
+    import shutil
+
+    import h5py
+
+    copy = tmp_path / "copy"
+    shutil.copytree(BUNDLED, copy)
+    description = json.loads((copy / "model.json").read_text())
+    description["ae_run"] = "somewhere/else"
+    (copy / "model.json").write_text(json.dumps(description))
+    # Rewrite the weights file: same arrays, different bytes on disk.
+    rewritten = tmp_path / "rewritten.h5"
+    with h5py.File(copy / "vector_cnn.weights.h5", "r") as source, h5py.File(rewritten, "w") as target:
+        def rewrite(name, item):  # returns None: h5py stops visiting at any other value
+            if isinstance(item, h5py.Dataset):
+                target.create_dataset(name, data=item[()], chunks=True)
+
+        source.visititems(rewrite)
+    assert rewritten.read_bytes() != (BUNDLED / "vector_cnn.weights.h5").read_bytes()
+    shutil.move(rewritten, copy / "vector_cnn.weights.h5")
+    base = method_fingerprint(Method("a", "model", BUNDLED))
+    assert method_fingerprint(Method("b", "model", copy)) == base
+    with h5py.File(copy / "vector_cnn.weights.h5", "r+") as handle:
+        names = []
+        handle.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        handle[names[0]][...] = handle[names[0]][()] + 1.0
+    assert method_fingerprint(Method("b", "model", copy)) != base
+    description["resize"] = "legacy"
+    (copy / "model.json").write_text(json.dumps(description))
+    (copy / "vector_cnn.weights.h5").unlink()
+    shutil.copy(BUNDLED / "vector_cnn.weights.h5", copy)
+    assert method_fingerprint(Method("b", "model", copy)) != base

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Table 1 for one dataset with the bundled models: AC-RegNet as the paper (1 pass) and
+# with the two-pass extension (--passes 2), the variants trained under $RUNS if any,
+# the original release's JSRT model if ORIGINAL names an `acregnet import-tf1` folder,
+# elastix and no registration. Needs ACREGNET_DATA. Elastix results already cached in
+# the output folder are reused (cache/elastix.jsonl); the missing ones take about
+# 25 s per pair per job.
+#   results/evaluate_bundled.sh jsrt
+#   ORIGINAL=/tmp/orig-jsrt JOBS=2 results/evaluate_bundled.sh jsrt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATASET=${1:?usage: results/evaluate_bundled.sh DATASET}
+RUNS=${RUNS:-runs}
+OUT=results/$DATASET/evaluation
+methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
+for variant in regnet ce-regnet ae-regnet; do
+  if [ -f "$RUNS/$DATASET-$variant/summary.json" ]; then methods+=(--method "$variant=$RUNS/$DATASET-$variant"); fi
+done
+if [ -n "${ORIGINAL:-}" ]; then
+  methods+=(--method "original-release=$ORIGINAL" --method "original-release-2pass=$ORIGINAL,passes=2")
+fi
+methods+=(--method elastix --jobs "${JOBS:-2}" --method identity)
+acregnet evaluate --dataset "$DATASET" "${methods[@]}" -o "$OUT" --quiet --json > "results/$DATASET/evaluation.json"
