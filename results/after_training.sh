@@ -10,7 +10,8 @@ DATASET=${1:?usage: results/after_training.sh DATASET}
 RUNS=${RUNS:-runs}
 OUT=results/$DATASET
 mkdir -p "$OUT"
-methods=(--method "ac-regnet=$RUNS/$DATASET-ac-regnet" --method identity)
+methods=(--method "ac-regnet=$RUNS/$DATASET-ac-regnet" --method "ac-regnet-2pass=$RUNS/$DATASET-ac-regnet,passes=2"
+         --method identity)
 for variant in regnet ce-regnet ae-regnet; do
   if [ -f "$RUNS/$DATASET-$variant/summary.json" ]; then methods+=(--method "$variant=$RUNS/$DATASET-$variant"); fi
 done

@@ -1,6 +1,7 @@
 """Copy a trained registration run (and its autoencoder) into data/models/<name>/ with a model card.
 
 Usage: python results/bundle_model.py NAME REG_RUN AE_RUN EVAL_SUMMARY_MD METHOD_NAME
+       python results/bundle_model.py --scores NAME EVAL_SUMMARY_MD METHOD_NAME   (renew the card's scores)
 
 The bundled folder holds model.json, vector_cnn.weights.h5, the autoencoder's
 weights (under autoencoder/), the run's config.toml and MODEL_CARD.md.
@@ -12,6 +13,12 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+SCORES_HEADING = "## Scores on the test split"
+
+
+def scores_section(eval_summary, method):
+    return (f"{SCORES_HEADING} (`acregnet evaluate`, seed 0, 256x256; this model is `{method}`; "
+            f"`{method}-2pass` is the same model with `--passes 2`)\n\n{Path(eval_summary).read_text()}")
 
 
 def main(name, reg_run, ae_run, eval_summary, method):
@@ -34,7 +41,6 @@ def main(name, reg_run, ae_run, eval_summary, method):
     shutil.copy(ae_run / "config.toml", ae_target / "training_config.toml")
     summary = json.loads((reg_run / "summary.json").read_text())
     ae_summary = json.loads((ae_run / "summary.json").read_text())
-    table = eval_summary.read_text()
     card = f"""# Model card: {name}
 
 AC-RegNet registration network (VectorCNN) trained by `acregnet train-reg` on the
@@ -52,13 +58,21 @@ AC-RegNet registration network (VectorCNN) trained by `acregnet train-reg` on th
 - Intended use: research registration of frontal chest radiographs similar to the training data.
   Not a medical device.
 
-## Scores on the test split (`acregnet evaluate`, seed 0, 256x256; this model is `{method}`)
-
-{table}
-"""
+{scores_section(eval_summary, method)}"""
     (target / "MODEL_CARD.md").write_text(card)
     print(f"bundled {target} and {ae_target}")
 
 
+def renew_scores(name, eval_summary, method):
+    card = REPO / "data" / "models" / name / "MODEL_CARD.md"
+    text = card.read_text()
+    head = text[:text.index(SCORES_HEADING)]
+    card.write_text(head + scores_section(eval_summary, method))
+    print(f"renewed the scores of {card}")
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1] == "--scores":
+        renew_scores(*sys.argv[2:])
+    else:
+        main(*sys.argv[1:])
