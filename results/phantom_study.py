@@ -1,6 +1,6 @@
 """Dice before and after registration of phantom pairs with a model (default: bundled jsrt).
 
-Usage: python results/phantom_study.py [--model M] [--pairs 50] [--out results/phantoms.json]
+Usage: python results/phantom_study.py [--model M] [--pairs 50] [--passes 1] [--out results/phantoms.json]
 Each pair is two different phantom subjects (seeded), registered at 256x256.
 """
 
@@ -21,10 +21,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(data_dir() / "models" / "jsrt"))
     parser.add_argument("--pairs", type=int, default=50)
+    parser.add_argument("--passes", type=int, default=1)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     model, description = load_vector_cnn(args.model)
-    registrar = Registrar(model, description["size"], description.get("resize", "modern"))
+    registrar = Registrar(model, description["size"], description.get("resize", "modern"), passes=args.passes)
     rng = np.random.RandomState(2024)
     jobs, fixed_masks, before = [], [], []
     for _ in range(args.pairs):
@@ -35,7 +36,7 @@ def main():
         before.append(mean_dice(moving_mask, fixed_mask, (1, 2, 3)))
     results = registrar.register_many(jobs)
     after = [mean_dice(r.warped_mask, f, (1, 2, 3)) for r, f in zip(results, fixed_masks)]
-    summary = {"model": args.model, "pairs": args.pairs,
+    summary = {"model": args.model, "pairs": args.pairs, "passes": args.passes,
                "dice_before_mean": float(np.mean(before)), "dice_before_std": float(np.std(before)),
                "dice_after_mean": float(np.mean(after)), "dice_after_std": float(np.std(after)),
                "improved_pairs": int(np.sum(np.array(after) > np.array(before))),
