@@ -113,6 +113,9 @@ def _training_options(function):
         click.option("--seed", type=int, help="Random seed (weights, sampling, noise)."),
         click.option("--size", type=int, help="Training image size (64 or 256 with the authors' data)."),
         click.option("--learning-rate", type=float, help="Adam learning rate."),
+        click.option("--lr-schedule", type=click.Choice(["constant", "cosine", "step"]),
+                     help="Learning rate over the run: constant (the paper), cosine decay, or a step down at 2/3 "
+                          "(to learning_rate * final_lr_fraction, 0.1 by default; set in a --config file)."),
         click.option("--batch-size", type=int, help="Batch size."),
         click.option("--iterations", type=int, help="Number of training iterations."),
         click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -140,7 +143,7 @@ def _load_training_data(dataset, data_dir, fold, size, validation_fraction, seed
 @_training_options
 @click.option("--code-size", type=int, help="Length of the autoencoder code (32).")
 @click.option("--swap-probability", type=float, help="Probability of swapping a pixel pair (0.1).")
-def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, size, seed,
+def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, lr_schedule, size, seed,
              checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json, strategy, cpu_devices,
              code_size, swap_probability):
     """Stage one: train the denoising autoencoder of anatomical masks.
@@ -157,6 +160,7 @@ def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, le
         "train_ae", config_file, iterations=iterations, batch_size=batch_size, learning_rate=learning_rate,
         size=size, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every,
         validation_fraction=validation_fraction, code_size=code_size, swap_probability=swap_probability,
+        lr_schedule=lr_schedule,
     )
     config, train, validation = _load_training_data(
         dataset, data_dir, "train", settings["size"], settings["validation_fraction"], settings["seed"])
@@ -196,7 +200,7 @@ def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, le
 @click.option("--ce-form", type=click.Choice(["release", "textbook"]),
               help="Cross-entropy as the original release computed it (default) or the textbook form.")
 @click.option("--jit/--no-jit", "jit_compile", default=None, help="XLA-compile the training step.")
-def train_reg(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, size, seed,
+def train_reg(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, lr_schedule, size, seed,
               checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json, strategy, cpu_devices,
               variant, ae_run, lambda_r, lambda_ce, lambda_ae, ce_form, jit_compile):
     """Stage two: train the registration network (VectorCNN).
@@ -212,7 +216,7 @@ def train_reg(dataset, data_dir, run_dir, config_file, iterations, batch_size, l
         "train_reg", config_file, iterations=iterations, batch_size=batch_size, learning_rate=learning_rate,
         size=size, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every,
         validation_fraction=validation_fraction, lambda_r=lambda_r, lambda_ce=lambda_ce, lambda_ae=lambda_ae,
-        ce_form=ce_form, jit_compile=jit_compile,
+        ce_form=ce_form, jit_compile=jit_compile, lr_schedule=lr_schedule,
     )
     config, train, validation = _load_training_data(
         dataset, data_dir, "train", settings["size"], settings["validation_fraction"], settings["seed"])

@@ -34,6 +34,41 @@ VARIANTS = {
 }
 
 
+LR_SCHEDULES = ("constant", "cosine", "step")
+
+
+def learning_rate_schedule(settings):
+    """Adam's learning rate from the settings: a number, or a Keras schedule of the iteration.
+
+    Parameters
+    ----------
+    settings : dict
+        ``learning_rate``, ``iterations`` and optionally ``lr_schedule`` (one of
+        :data:`LR_SCHEDULES`, default ``'constant'``) and ``final_lr_fraction``
+        (0.1): the share of ``learning_rate`` reached at the end (``'cosine'``) or
+        used for the last third of the run (``'step'``).
+
+    Returns
+    -------
+    float or keras.optimizers.schedules.LearningRateSchedule
+        Schedules read the optimizer's iteration count, which checkpoints hold, so
+        a resumed run continues on the same curve.
+    """
+    schedule = settings.get("lr_schedule", "constant")
+    base = float(settings["learning_rate"])
+    fraction = float(settings.get("final_lr_fraction", 0.1))
+    if schedule not in LR_SCHEDULES:
+        raise InputError(f"lr_schedule {schedule!r}: expected one of {', '.join(LR_SCHEDULES)}")
+    if not 0.0 < fraction <= 1.0:
+        raise InputError(f"final_lr_fraction must be in (0, 1], got {fraction}")
+    if schedule == "constant":
+        return base
+    total = int(settings["iterations"])
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(base, decay_steps=total, alpha=fraction)
+    return keras.optimizers.schedules.PiecewiseConstantDecay([int(round(2 * total / 3))], [base, base * fraction])
+
+
 class ProgressPrinter:
     """A one-line progress bar with the latest loss terms, on standard error.
 
@@ -224,6 +259,7 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
     """
     from .distribute import worker_identity
 
+    learning_rate_schedule(settings)  # bad schedule settings fail before anything is written
     strategy = strategy or tf.distribute.get_strategy()
     chief, task = worker_identity(strategy)
     replicas = _check_replicas(strategy, settings["batch_size"])
@@ -239,7 +275,7 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
     with strategy.scope():
         encoder, decoder, autoencoder = mask_autoencoder(size, num_classes, settings["code_size"],
                                                          synchronized=replicas > 1)
-        optimizer = keras.optimizers.Adam(settings["learning_rate"])
+        optimizer = keras.optimizers.Adam(learning_rate_schedule(settings))
         optimizer.build(autoencoder.trainable_variables)
     sampler = tf.random.Generator.from_seed(settings["seed"])
     labels = tf.constant(split.labels, dtype=tf.int32)
@@ -328,6 +364,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     """
     from .distribute import worker_identity
 
+    learning_rate_schedule(settings)  # bad schedule settings fail before anything is written
     strategy = strategy or tf.distribute.get_strategy()
     chief, task = worker_identity(strategy)
     replicas = _check_replicas(strategy, settings["batch_size"])
@@ -354,7 +391,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
         raise InputError(f"training size {size} does not match the images' size {split.images.shape[1:]}")
     with strategy.scope():
         model = vector_cnn(size=size, dropout=settings["dropout"], synchronized=replicas > 1)
-        optimizer = keras.optimizers.Adam(settings["learning_rate"])
+        optimizer = keras.optimizers.Adam(learning_rate_schedule(settings))
         optimizer.build(model.trainable_variables)
     sampler = tf.random.Generator.from_seed(settings["seed"])
     images = tf.constant(split.images[..., None], dtype=tf.float32)
