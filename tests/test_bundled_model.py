@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -46,13 +47,15 @@ def test_register_without_model_uses_the_bundled_one(tmp_path):
     assert json.loads(result.output)["model"].endswith("jsrt")
 
 
-def test_montgomery_model_is_selectable_by_name(tmp_path):
+@pytest.mark.parametrize("dataset", ["montgomery", "shenzhen"])
+def test_lung_models_are_selectable_by_name(dataset, tmp_path):
     from acregnet_cli.phantom import make_subject
 
     models = data_dir() / "models"
-    for name in ("montgomery", "montgomery-ae"):
+    for name in (dataset, f"{dataset}-ae"):
         assert (models / name / "model.json").is_file()
-    assert json.loads((models / "montgomery" / "model.json").read_text())["dataset"] == "montgomery"
+    assert (models / dataset / "MODEL_CARD.md").is_file()
+    assert json.loads((models / dataset / "model.json").read_text())["dataset"] == dataset
     rng = np.random.RandomState(7)
     (moving, moving_labels), (fixed, _) = make_subject(rng, 128)[:2], make_subject(rng, 128)[:2]
     lungs = np.where(np.isin(moving_labels, (1, 2)), 255, 0).astype(np.uint8)  # Montgomery's one lung class
@@ -60,8 +63,8 @@ def test_montgomery_model_is_selectable_by_name(tmp_path):
         Image.fromarray((array * 255).astype(np.uint8)).save(tmp_path / name)
     Image.fromarray(lungs).save(tmp_path / "mask.png")
     result = run("register", tmp_path / "m.png", tmp_path / "f.png", "--mask", tmp_path / "mask.png",
-                 "--model", "montgomery", "-o", tmp_path / "out", "--json")
+                 "--model", dataset, "-o", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert summary["model"].endswith("montgomery")
+    assert summary["model"].endswith(dataset)
     assert set(np.unique(np.array(Image.open(tmp_path / "out" / "warped_mask.png")))) <= {0, 255}
