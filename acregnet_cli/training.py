@@ -259,7 +259,7 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
     """
     from .distribute import worker_identity
 
-    learning_rate_schedule(settings)  # bad schedule settings fail before anything is written
+    learning_rate = learning_rate_schedule(settings)  # bad settings fail before anything is written
     strategy = strategy or tf.distribute.get_strategy()
     chief, task = worker_identity(strategy)
     replicas = _check_replicas(strategy, settings["batch_size"])
@@ -275,7 +275,7 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
     with strategy.scope():
         encoder, decoder, autoencoder = mask_autoencoder(size, num_classes, settings["code_size"],
                                                          synchronized=replicas > 1)
-        optimizer = keras.optimizers.Adam(learning_rate_schedule(settings))
+        optimizer = keras.optimizers.Adam(learning_rate)
         optimizer.build(autoencoder.trainable_variables)
     sampler = tf.random.Generator.from_seed(settings["seed"])
     labels = tf.constant(split.labels, dtype=tf.int32)
@@ -364,7 +364,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     """
     from .distribute import worker_identity
 
-    learning_rate_schedule(settings)  # bad schedule settings fail before anything is written
+    learning_rate = learning_rate_schedule(settings)  # bad settings fail before anything is written
     strategy = strategy or tf.distribute.get_strategy()
     chief, task = worker_identity(strategy)
     replicas = _check_replicas(strategy, settings["batch_size"])
@@ -391,7 +391,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
         raise InputError(f"training size {size} does not match the images' size {split.images.shape[1:]}")
     with strategy.scope():
         model = vector_cnn(size=size, dropout=settings["dropout"], synchronized=replicas > 1)
-        optimizer = keras.optimizers.Adam(learning_rate_schedule(settings))
+        optimizer = keras.optimizers.Adam(learning_rate)
         optimizer.build(model.trainable_variables)
     sampler = tf.random.Generator.from_seed(settings["seed"])
     images = tf.constant(split.images[..., None], dtype=tf.float32)
