@@ -38,34 +38,69 @@ def warp_bilinear(image, field):
         raise ValueError(f"image {image.shape} and field {field.shape} differ in batch or size")
     shape = tf.shape(image)
     batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
-    dtype = image.dtype
-
-    rows = tf.cast(tf.range(height), dtype)[None, :, None]
-    cols = tf.cast(tf.range(width), dtype)[None, None, :]
-    max_row = tf.cast(height - 1, dtype)
-    max_col = tf.cast(width - 1, dtype)
-    y = tf.clip_by_value(rows + field[..., 0], 0.0, max_row)
-    x = tf.clip_by_value(cols + field[..., 1], 0.0, max_col)
-
-    y0 = tf.floor(y)
-    x0 = tf.floor(x)
-    wy = (y - y0)[..., None]
-    wx = (x - x0)[..., None]
-    y0i = tf.cast(y0, tf.int32)
-    x0i = tf.cast(x0, tf.int32)
-    y1i = tf.minimum(y0i + 1, height - 1)
-    x1i = tf.minimum(x0i + 1, width - 1)
-
+    index, right, down, wy, wx = _corners(field, batch, height, width)
     # One gather per corner over the flattened batch of pixels.
     flat = tf.reshape(image, [-1, channels])
-    base = (tf.range(batch) * height * width)[:, None, None]
-
-    def corner(yi, xi):
-        return tf.gather(flat, base + yi * width + xi)
-
-    top = corner(y0i, x0i) * (1.0 - wx) + corner(y0i, x1i) * wx
-    bottom = corner(y1i, x0i) * (1.0 - wx) + corner(y1i, x1i) * wx
+    wy, wx = wy[..., None], wx[..., None]
+    top = tf.gather(flat, index) * (1.0 - wx) + tf.gather(flat, index + right) * wx
+    bottom = tf.gather(flat, index + down) * (1.0 - wx) + tf.gather(flat, index + down + right) * wx
     return top * (1.0 - wy) + bottom * wy
+
+
+def _corners(field, batch, height, width):
+    """Flat index of each sample's top-left corner in a (B*H*W) pixel list, the
+    offsets to its right and lower neighbours (0 on the last column / row, where the
+    border is clamped) and the bilinear weights (wy, wx) of the lower / right ones."""
+    dtype = field.dtype
+    rows = tf.cast(tf.range(height), dtype)[None, :, None]
+    cols = tf.cast(tf.range(width), dtype)[None, None, :]
+    y = tf.clip_by_value(rows + field[..., 0], 0.0, tf.cast(height - 1, dtype))
+    x = tf.clip_by_value(cols + field[..., 1], 0.0, tf.cast(width - 1, dtype))
+    y0, x0 = tf.floor(y), tf.floor(x)
+    y0i, x0i = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
+    right = tf.cast(x0i < width - 1, tf.int32)
+    down = tf.cast(y0i < height - 1, tf.int32) * width
+    index = (tf.range(batch)[:, None, None] * height + y0i) * width + x0i
+    return index, right, down, y - y0, x - x0
+
+
+def warp_labels(image, labels, field, classes):
+    """Warp an image and a label map of class indices by one field.
+
+    The label map is warped as :func:`warp_bilinear` would warp its one-hot encoding
+    followed by an arg-max over classes (the same arithmetic, so the same classes,
+    ties included), but only the four corner labels are gathered, not ``classes``
+    float channels.
+
+    Parameters
+    ----------
+    image : Tensor, shape (B, H, W), float
+    labels : Tensor, shape (B, H, W), integer class indices below ``classes``
+    field : Tensor, shape (B, H, W, 2)
+    classes : int
+
+    Returns
+    -------
+    (warped image (B, H, W) float32, warped class indices (B, H, W) uint8)
+    """
+    image = tf.convert_to_tensor(image, tf.float32)
+    field = tf.cast(tf.convert_to_tensor(field), tf.float32)
+    if image.shape.rank != 3 or field.shape.rank != 4:
+        raise ValueError(f"warp_labels needs (B, H, W) image and (B, H, W, 2) field, got {image.shape} and {field.shape}")
+    shape = tf.shape(image)
+    index, right, down, wy, wx = _corners(field, shape[0], shape[1], shape[2])
+    # Image and class index travel as the two channels of one gather per corner.
+    flat = tf.reshape(tf.stack([image, tf.cast(labels, tf.float32)], axis=-1), [-1, 2])
+    corners = [tf.gather(flat, index + offset) for offset in (0, right, down, down + right)]
+    top = corners[0][..., 0] * (1.0 - wx) + corners[1][..., 0] * wx
+    bottom = corners[2][..., 0] * (1.0 - wx) + corners[3][..., 0] * wx
+    warped = top * (1.0 - wy) + bottom * wy
+    values = tf.range(classes, dtype=tf.float32)
+    onehot = [tf.cast(corner[..., 1:] == values, tf.float32) for corner in corners]
+    wy, wx = wy[..., None], wx[..., None]
+    votes = ((onehot[0] * (1.0 - wx) + onehot[1] * wx) * (1.0 - wy)
+             + (onehot[2] * (1.0 - wx) + onehot[3] * wx) * wy)
+    return warped, tf.cast(tf.argmax(votes, axis=-1), tf.uint8)
 
 
 @keras.saving.register_keras_serializable(package="acregnet")
@@ -101,6 +136,25 @@ def resize_images(images, size, method="legacy"):
     if method == "modern":
         return tf.image.resize(images, size, method="bilinear", antialias=False)
     raise ValueError(f"unknown resize method {method!r}: use 'legacy' or 'modern'")
+
+
+def resize_field_by_matrices(field, size, method="legacy"):
+    """:func:`resize_field` as two matrix products per channel (static shapes only).
+
+    Same values to float rounding; on a 2-core CPU it upsampled a batch of 64x64
+    fields to 256x256 faster than the resize kernel, and it compiles under XLA.
+    """
+    from .numpy_ops import interpolation_matrix
+
+    if isinstance(size, int):
+        size = (size, size)
+    in_h, in_w = field.shape[1], field.shape[2]
+    if in_h is None or in_w is None:
+        raise ValueError(f"resize_field_by_matrices needs a static field size, got {field.shape}")
+    rows = tf.constant(interpolation_matrix(in_h, size[0], method), field.dtype)
+    columns = tf.constant(interpolation_matrix(in_w, size[1], method), field.dtype)
+    resized = tf.einsum("ij,bjkc,lk->bilc", rows, field, columns)
+    return resized * tf.constant([size[0] / in_h, size[1] / in_w], field.dtype)
 
 
 def resize_field(field, size, method="legacy"):

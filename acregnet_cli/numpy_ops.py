@@ -24,6 +24,21 @@ def _axis_weights(in_size, out_size, method):
     return lower, upper, (coords - floor).astype(np.float32)
 
 
+def interpolation_matrix(in_size, out_size, method="legacy"):
+    """The (out_size, in_size) matrix of a bilinear resize along one axis.
+
+    ``matrix @ signal`` resizes a signal as :func:`resize_images` does along that
+    axis, so a 2-D resize is ``rows @ image @ columns.T``: two small matrix products,
+    which run faster than TensorFlow's resize kernel for upsampled fields.
+    """
+    lower, upper, weight = _axis_weights(in_size, out_size, method)
+    matrix = np.zeros((out_size, in_size), np.float32)
+    rows = np.arange(out_size)
+    np.add.at(matrix, (rows, lower), 1.0 - weight)
+    np.add.at(matrix, (rows, upper), weight)
+    return matrix
+
+
 def resize_images(images, size, method="legacy"):
     """Bilinear resize of a (B, H, W, C) batch, as :func:`layers.resize_images`."""
     images = np.asarray(images, dtype=np.float32)

@@ -33,9 +33,10 @@ class TensorFlowOps:
 
         self._tf, self._layers = tf, layers
         self._predict = tf.function(lambda pair: model(pair, training=False), reduce_retracing=True)
-        # XLA's bilinear resize was 4x slower than TensorFlow's kernel (2-core CPU), so the
-        # field is resized outside the compiled warp.
-        self._resize_fields = tf.function(lambda small, side, method: layers.resize_field(small, side, method))
+        # Fields are upsampled by two matrix products (faster than the resize kernel),
+        # compiled apart from the warp: fused into it, XLA made the pair slower.
+        self._resize_fields = tf.function(
+            lambda small, side, method: layers.resize_field_by_matrices(small, side, method), jit_compile=jit)
         self._warp_fields = tf.function(self._warp_fields_graph, jit_compile=jit)
         self._warp_labels = tf.function(self._warp_labels_graph, jit_compile=jit)
 
@@ -61,16 +62,13 @@ class TensorFlowOps:
         return warped[..., 0], labels, warped[..., 1:] if onehot else empty, folding_fractions_tf(fields)
 
     def _warp_labels_graph(self, images, indices, fields, classes):
-        tf = self._tf
-        # The one-hot mask is made here, fused by XLA, instead of on the host.
-        stacks = tf.concat([images[..., None], tf.one_hot(tf.cast(indices, tf.int32), classes)], axis=-1)
-        warped = self._layers.warp_bilinear(stacks, fields)
-        labels = tf.cast(tf.argmax(warped[..., 1:], axis=-1), tf.uint8)
-        return warped[..., 0], labels, folding_fractions_tf(fields)
+        warped, labels = self._layers.warp_labels(images, indices, fields, classes)
+        return warped, labels, folding_fractions_tf(fields)
 
     def warp_labels(self, images, indices, small_fields, side, method, classes):
         """Like :meth:`warp_fields` for (B, S, S) images and (B, S, S) class indices
-        below ``classes``; the mask is warped as one-hot channels and arg-maxed.
+        below ``classes``; the labels are those of the warped one-hot mask's arg-max
+        (see :func:`layers.warp_labels`).
 
         Returns (fields, warped images, warped class indices, folding shares).
         """

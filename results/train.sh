@@ -5,6 +5,9 @@
 #   VARIANTS="regnet ce-regnet" results/train.sh jsrt
 # Needs ACREGNET_DATA. RUNS defaults to runs/ (not committed); the run records
 # (config, log, summary, model description, console log) are copied to results/DATASET/runs/.
+# AE_RUN=data/models/DATASET-ae reuses an existing (e.g. bundled) autoencoder instead of
+# training one; variants that need no autoencoder (regnet, ce-regnet) never train one.
+# CORES="0" pins the trainings to those CPU cores (taskset), for two runs side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/train.sh DATASET}
@@ -19,16 +22,26 @@ record() {
   python -c 'import platform, os; print(f"{platform.node()} {platform.processor() or platform.machine()} {os.cpu_count()} cores")' > "$dest/machine.txt"
 }
 
-ae="$RUNS/$DATASET-ae"
-# summary.json is written when a run has finished all its iterations.
-if [ ! -f "$ae/summary.json" ]; then
-  acregnet train-ae --dataset "$DATASET" -o "$ae" $(resume "$ae") --quiet 2>&1 | tee -a "$ae.log" >/dev/null
+VARIANTS=${VARIANTS:-ac-regnet}
+pin=()
+[ -n "${CORES:-}" ] && pin=(taskset -c "$CORES")
+
+ae_args=()
+if [[ " $VARIANTS " == *" ae-regnet "* || " $VARIANTS " == *" ac-regnet "* ]]; then
+  ae=${AE_RUN:-$RUNS/$DATASET-ae}
+  # summary.json is written when a run has finished all its iterations.
+  if [ -z "${AE_RUN:-}" ] && [ ! -f "$ae/summary.json" ]; then
+    "${pin[@]}" acregnet train-ae --dataset "$DATASET" -o "$ae" $(resume "$ae") --quiet 2>&1 | tee -a "$ae.log" >/dev/null
+  fi
+  [ -z "${AE_RUN:-}" ] && record "$ae"
+  ae_args=(--ae-run "$ae")
 fi
-record "$ae"
-for variant in ${VARIANTS:-ac-regnet}; do
+for variant in $VARIANTS; do
   run="$RUNS/$DATASET-$variant"
+  args=()
+  [[ $variant == ae-regnet || $variant == ac-regnet ]] && args=("${ae_args[@]}")
   if [ ! -f "$run/summary.json" ]; then
-    acregnet train-reg --dataset "$DATASET" --variant "$variant" --ae-run "$ae" \
+    "${pin[@]}" acregnet train-reg --dataset "$DATASET" --variant "$variant" "${args[@]}" \
       -o "$run" $(resume "$run") --quiet 2>&1 | tee -a "$run.log" >/dev/null
   fi
   record "$run"

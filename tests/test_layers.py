@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acregnet_cli.layers import BilinearWarp, resize_field, resize_images, warp_bilinear
+from acregnet_cli.layers import (BilinearWarp, resize_field, resize_field_by_matrices, resize_images, warp_bilinear,
+                                 warp_labels)
 
 
 def random_batch(shape, seed=0):
@@ -106,6 +107,48 @@ def test_resize_field_scales_displacements():
     field = np.ones((1, 64, 64, 2), np.float32)
     for method in ("legacy", "modern"):
         np.testing.assert_allclose(resize_field(field, 256, method).numpy(), 4.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["legacy", "modern"])
+@pytest.mark.parametrize("sizes", [((64, 64), 256), ((256, 256), 64), ((50, 31), (77, 40))])
+def test_resize_field_by_matrices_matches_the_resize_kernel(method, sizes):
+    shape, size = sizes
+    field = tf.constant(np.random.RandomState(1).normal(0, 5, (2,) + shape + (2,)).astype(np.float32))
+    expected = resize_field(field, size, method).numpy()
+    np.testing.assert_allclose(resize_field_by_matrices(field, size, method).numpy(), expected, rtol=1e-5, atol=1e-4)
+    compiled = tf.function(lambda f: resize_field_by_matrices(f, size, method), jit_compile=True)
+    np.testing.assert_allclose(compiled(field).numpy(), expected, rtol=1e-5, atol=1e-4)
+
+
+def test_resize_field_by_matrices_needs_static_size():
+    traced = tf.function(lambda f: resize_field_by_matrices(f, 8, "modern"),
+                         input_signature=[tf.TensorSpec([1, None, None, 2], tf.float32)])
+    with pytest.raises(ValueError, match="static"):
+        traced.get_concrete_function()
+
+
+def test_warp_labels_gives_the_argmax_of_the_warped_onehot_mask():
+    rng = np.random.RandomState(2)
+    image = rng.rand(3, 24, 20).astype(np.float32)
+    labels = rng.randint(0, 4, (3, 24, 20)).astype(np.uint8)
+    field = rng.normal(0, 4, (3, 24, 20, 2)).astype(np.float32)
+    field[1] = 0.5  # every sample halfway between four pixels: ties between classes
+    field[2, :, :, 0] = 30.0  # beyond the border: clamped
+    warped, warped_labels = warp_labels(image, labels, field, 5)  # one class absent
+    onehot = np.eye(5, dtype=np.float32)[labels]
+    stack = np.concatenate([image[..., None], onehot], axis=-1)
+    reference = warp_bilinear(stack, field).numpy()
+    np.testing.assert_allclose(warped.numpy(), reference[..., 0], atol=1e-6)
+    assert warped_labels.dtype == tf.uint8
+    np.testing.assert_array_equal(warped_labels.numpy(), np.argmax(reference[..., 1:], axis=-1))
+    # Zero field: the labels come back unchanged.
+    _, same = warp_labels(image, labels, np.zeros_like(field), 4)
+    np.testing.assert_array_equal(same.numpy(), labels)
+
+
+def test_warp_labels_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="warp_labels needs"):
+        warp_labels(np.zeros((1, 8, 8, 1), np.float32), np.zeros((1, 8, 8), np.uint8), np.zeros((1, 8, 8, 2)), 2)
 
 
 def test_unknown_resize_method_raises():
