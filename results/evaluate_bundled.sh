@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Table 1 for one dataset with the bundled models: AC-RegNet as the paper (1 pass) and
-# with the two-pass extension (--passes 2), the variants trained under $RUNS if any,
+# with the two-pass extension (--passes 2), the variants trained under $RUNS or kept in
+# results/DATASET/runs/ if any,
 # the original release's JSRT model if ORIGINAL names an `acregnet import-tf1` folder,
 # elastix and no registration. Needs ACREGNET_DATA. Elastix results already cached in
 # the output folder are reused (cache/elastix.jsonl); the missing ones take about
@@ -13,11 +14,18 @@ DATASET=${1:?usage: results/evaluate_bundled.sh DATASET}
 RUNS=${RUNS:-runs}
 OUT=results/$DATASET/evaluation
 methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
+# A variant's weights are kept with its run record (results/DATASET/runs/) once trained.
 for variant in regnet ce-regnet ae-regnet; do
-  if [ -f "$RUNS/$DATASET-$variant/summary.json" ]; then methods+=(--method "$variant=$RUNS/$DATASET-$variant"); fi
+  for run in "$RUNS/$DATASET-$variant" "results/$DATASET/runs/$DATASET-$variant"; do
+    if [ -f "$run/summary.json" ] && [ -f "$run/vector_cnn.weights.h5" ]; then
+      methods+=(--method "$variant=$run")
+      break
+    fi
+  done
 done
 if [ -n "${ORIGINAL:-}" ]; then
   methods+=(--method "original-release=$ORIGINAL" --method "original-release-2pass=$ORIGINAL,passes=2")
 fi
 methods+=(--method elastix --jobs "${JOBS:-2}" --method identity)
 acregnet evaluate --dataset "$DATASET" "${methods[@]}" -o "$OUT" --quiet --json > "results/$DATASET/evaluation.json"
+python results/ordering.py "$OUT" > /dev/null
