@@ -18,6 +18,12 @@ record() {
   local run=$1 dest="results/$DATASET/runs/$(basename "$1")"
   mkdir -p "$dest"
   cp "$run"/{config.toml,log.csv,summary.json,model.json} "$dest/" 2>/dev/null || true
+  # A registration run's weights (2.1 MB) stay with its record, so that its rows can be
+  # re-evaluated once runs/ is gone; the AC-RegNet's go to data/models/ (bundle_model.py).
+  case $(basename "$run") in
+    *-ac-regnet) ;;
+    *-regnet) [ -f "$run/summary.json" ] && cp "$run/vector_cnn.weights.h5" "$dest/" ;;
+  esac
   [ -f "$run.log" ] && tr '\r' '\n' < "$run.log" | grep -v '^\s*$' | tail -n 40 > "$dest/console.log" || true
   python -c 'import platform, os; print(f"{platform.node()} {platform.processor() or platform.machine()} {os.cpu_count()} cores")' > "$dest/machine.txt"
 }
