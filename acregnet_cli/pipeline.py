@@ -37,7 +37,8 @@ def _load_pair(pair, max_side=None):
     return moving, fixed, mask, bits
 
 
-def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize, engine, passes=1):
+def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize, engine, passes=1,
+                   fixed_stored=None):
     out.mkdir(parents=True, exist_ok=True)
     write_png_atomic(out / "warped.png", to_bit_depth(result.warped, bits))
     write_npy_atomic(out / "field.npy", result.field.astype(np.float32))
@@ -59,7 +60,7 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         "moving_size": list(sizes[0]),
         "fixed_size": list(sizes[1]),
         "output_size": list(result.field.shape[:2]),
-        "fixed_stored_size": list(stored_shape(pair.fixed)),
+        "fixed_stored_size": list(fixed_stored or stored_shape(pair.fixed)),
         "nifti_spacing": spacing,
         "field_convention": "field.npy: (H, W, 2) pixels, channel 0 rows (y), channel 1 columns (x); "
                             "warped(p) = moving(p + u(p))",
@@ -134,11 +135,12 @@ def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32
         pair, out = targets[index]
         write_began = time.perf_counter()
         pair_spacing = spacing or image_spacing(pair.fixed) or 1.0
-        if fixed.shape != stored_shape(pair.fixed):
-            pair_spacing *= stored_shape(pair.fixed)[0] / fixed.shape[0]
+        fixed_stored = stored_shape(pair.fixed)
+        if fixed.shape != fixed_stored:
+            pair_spacing *= fixed_stored[0] / fixed.shape[0]
         return _write_outputs(Path(out), pair, result, bits, pair_spacing, (moving.shape, fixed.shape),
                               seconds + (time.perf_counter() - write_began), model_path, resize, engine,
-                              registrar.passes)
+                              registrar.passes, fixed_stored)
 
     def collect(pending):
         for index, future in pending:
