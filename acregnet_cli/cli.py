@@ -200,9 +200,12 @@ def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, le
 @click.option("--ce-form", type=click.Choice(["release", "textbook"]),
               help="Cross-entropy as the original release computed it (default) or the textbook form.")
 @click.option("--jit/--no-jit", "jit_compile", default=None, help="XLA-compile the training step.")
+@click.option("--init-from", "init_from",
+              help="Start from a trained model's weights (run directory, weights file or bundled model name) "
+                   "to fine-tune it or train it further; the optimizer starts afresh.")
 def train_reg(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, lr_schedule, size, seed,
               checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json, strategy, cpu_devices,
-              variant, ae_run, lambda_r, lambda_ce, lambda_ae, ce_form, jit_compile):
+              variant, ae_run, lambda_r, lambda_ce, lambda_ae, ce_form, jit_compile, init_from):
     """Stage two: train the registration network (VectorCNN).
 
     Example: acregnet train-reg --dataset jsrt --variant ac-regnet --ae-run runs/jsrt-ae -o runs/jsrt-ac
@@ -227,7 +230,8 @@ def train_reg(dataset, data_dir, run_dir, config_file, iterations, batch_size, l
     distribution = make_strategy(strategy, cpu_devices)
     outcome = train_registration(train, config.num_classes, settings, variant, run_dir, ae_run=ae_run,
                                  resume=resume, overwrite=overwrite, progress=not quiet, extra=extra,
-                                 strategy=distribution)
+                                 strategy=distribution,
+                                 init_from=_resolve_model(init_from) if init_from else None)
     if not worker_identity(distribution)[0]:
         return  # only the chief writes the run directory
     summary = dict(outcome, run_dir=str(run_dir), dataset=config.name, variant=variant, strategy=strategy,

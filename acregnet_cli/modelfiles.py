@@ -79,13 +79,37 @@ def read_model_json(path):
     return json_path.parent, description
 
 
-def _load_weights(model, path):
+def load_weights_into(model, path):
+    """Load a weights file into a built model; a clear InputError if it does not fit."""
     try:
         model.load_weights(str(path))
     except FileNotFoundError:
         raise InputError(f"{path}: weights file not found") from None
     except Exception as exc:  # h5py and Keras raise many types for bad files
         raise InputError(f"{path}: weights do not fit the {model.name} architecture or the file is corrupt ({exc})") from None
+
+
+def vector_cnn_weights(path):
+    """The weights file and ``model.json`` description of a registration network.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``train-reg`` run directory, a bundled model folder, or a weights file
+        with ``model.json`` beside it.
+
+    Returns
+    -------
+    weights : Path
+    description : dict
+    """
+    run_dir, description = read_model_json(path)
+    if description["architecture"] != "vector_cnn":
+        raise InputError(f"{path}: is a {description['architecture']} model, not a registration network")
+    weights = Path(path) if Path(path).is_file() else run_dir / description.get("weights", "vector_cnn.weights.h5")
+    if not weights.exists():
+        raise InputError(f"{weights}: weights file not found")
+    return weights, description
 
 
 def load_vector_cnn(path, size=None):
@@ -99,12 +123,9 @@ def load_vector_cnn(path, size=None):
     """
     from .networks import vector_cnn
 
-    run_dir, description = read_model_json(path)
-    if description["architecture"] != "vector_cnn":
-        raise InputError(f"{path}: is a {description['architecture']} model, not a registration network")
-    weights = Path(path) if Path(path).is_file() else run_dir / description.get("weights", "vector_cnn.weights.h5")
+    weights, description = vector_cnn_weights(path)
     model = vector_cnn(size=size or description.get("size", 64), dropout=description.get("dropout", 0.5))
-    _load_weights(model, weights)
+    load_weights_into(model, weights)
     return model, description
 
 
@@ -118,12 +139,7 @@ def load_vector_cnn_lite(path):
     """
     from .lite import LiteVectorCNN
 
-    run_dir, description = read_model_json(path)
-    if description["architecture"] != "vector_cnn":
-        raise InputError(f"{path}: is a {description['architecture']} model, not a registration network")
-    weights = Path(path) if Path(path).is_file() else run_dir / description.get("weights", "vector_cnn.weights.h5")
-    if not weights.exists():
-        raise InputError(f"{weights}: weights file not found")
+    weights, description = vector_cnn_weights(path)
     try:
         return LiteVectorCNN.from_weights(weights), description
     except Exception as exc:  # h5py raises OSError, KeyError, ... for foreign or broken files
@@ -146,6 +162,6 @@ def load_autoencoder(path):
     encoder, decoder, _ = mask_autoencoder(
         size=description["size"], num_classes=description["num_classes"], code_size=description["code_size"]
     )
-    _load_weights(encoder, run_dir / description.get("encoder_weights", "encoder.weights.h5"))
-    _load_weights(decoder, run_dir / description.get("decoder_weights", "decoder.weights.h5"))
+    load_weights_into(encoder, run_dir / description.get("encoder_weights", "encoder.weights.h5"))
+    load_weights_into(decoder, run_dir / description.get("decoder_weights", "decoder.weights.h5"))
     return encoder, decoder, description

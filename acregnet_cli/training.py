@@ -22,7 +22,8 @@ from .errors import InputError
 from .imageio import write_text_atomic
 from .layers import warp_bilinear
 from .metrics import class_dice
-from .modelfiles import load_autoencoder, save_weights_atomic, write_model_json, write_settings
+from .modelfiles import (load_autoencoder, load_weights_into, save_weights_atomic, vector_cnn_weights,
+                         write_model_json, write_settings)
 from .networks import mask_autoencoder, vector_cnn
 
 VARIANTS = {
@@ -340,7 +341,7 @@ def _resize_masks(masks, size):
 
 
 def train_registration(split, num_classes, settings, variant, run_dir, ae_run=None, resume=False,
-                       overwrite=False, progress=True, extra=None, strategy=None):
+                       overwrite=False, progress=True, extra=None, strategy=None, init_from=None):
     """Stage two: train the VectorCNN with the loss of ``variant``.
 
     Parameters
@@ -357,12 +358,24 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
         variants with the autoencoder term.
     strategy : tf.distribute.Strategy, optional
         See :mod:`acregnet_cli.distribute`; the default is one device.
+    init_from : Path, optional
+        A trained VectorCNN (run directory, bundled model folder or weights file)
+        whose weights start the run instead of a random initialisation, to
+        fine-tune or train a model further. Its size must equal ``settings['size']``.
+        The optimizer starts afresh; a resumed run restores its own checkpoint.
 
     Returns
     -------
     dict : iterations, seconds, resumed_from.
     """
     from .distribute import worker_identity
+
+    init_weights = None
+    if init_from is not None:
+        init_weights, init_description = vector_cnn_weights(init_from)
+        if int(init_description.get("size", 64)) != int(settings["size"]):
+            raise InputError(f"{init_from}: model was trained at size {init_description.get('size', 64)}, "
+                             f"this run trains at {settings['size']} (--size)")
 
     learning_rate = learning_rate_schedule(settings)  # bad settings fail before anything is written
     strategy = strategy or tf.distribute.get_strategy()
@@ -383,6 +396,8 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     if chief:
         run_dir = _prepare_run_dir(run_dir, resume, overwrite)
     extra = dict(extra or {}, variant=variant, ae_run=str(ae_run) if ae_run else "")
+    if init_from is not None:
+        extra["init_from"] = str(init_from)
     if chief:
         write_settings(run_dir, dict(settings, num_classes=num_classes, **extra))
     keras.utils.set_random_seed(settings["seed"])
@@ -391,6 +406,8 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
         raise InputError(f"training size {size} does not match the images' size {split.images.shape[1:]}")
     with strategy.scope():
         model = vector_cnn(size=size, dropout=settings["dropout"], synchronized=replicas > 1)
+        if init_weights is not None:
+            load_weights_into(model, init_weights)
         optimizer = keras.optimizers.Adam(learning_rate)
         optimizer.build(model.trainable_variables)
     sampler = tf.random.Generator.from_seed(settings["seed"])
