@@ -7,6 +7,7 @@ warped with it, then cropped back to the fixed image's frame.
 """
 
 import dataclasses
+import functools
 import time
 
 import numpy as np
@@ -32,13 +33,13 @@ class TensorFlowOps:
         from . import layers
 
         self._tf, self._layers = tf, layers
-        self._predict = tf.function(lambda pair: model(pair, training=False), reduce_retracing=True)
-        # Fields are upsampled by two matrix products (faster than the resize kernel),
-        # compiled apart from the warp: fused into it, XLA made the pair slower.
-        self._resize_fields = tf.function(
-            lambda small, side, method: layers.resize_field_by_matrices(small, side, method), jit_compile=jit)
-        self._warp_fields = tf.function(self._warp_fields_graph, jit_compile=jit)
-        self._warp_labels = tf.function(self._warp_labels_graph, jit_compile=jit)
+        # TensorFlow counts retracing per Python code object, so a lambda here would
+        # pool the traces of every model of a process (evaluate loads several) and warn;
+        # a partial is its own key.
+        self._predict = tf.function(functools.partial(_call_model, model), reduce_retracing=True)
+        # The resize and warp steps do not depend on the model: their compiled traces
+        # are shared by every instance of the process (one per batch shape).
+        self._resize_fields, self._warp_fields, self._warp_labels = _shared_steps(jit)
 
     def predict(self, pair):
         return self._predict(self._tf.convert_to_tensor(pair, self._tf.float32)).numpy()
@@ -52,18 +53,6 @@ class TensorFlowOps:
     def warp(self, image, field):
         return self._layers.warp_bilinear(self._tf.convert_to_tensor(image, self._tf.float32),
                                           self._tf.convert_to_tensor(field, self._tf.float32)).numpy()
-
-    def _warp_fields_graph(self, stacks, fields, masks, onehot):
-        tf = self._tf
-        warped = self._layers.warp_bilinear(stacks, fields)
-        empty = tf.zeros([], tf.float32)
-        labels = tf.cast(tf.argmax(warped[..., 1:], axis=-1), tf.uint8) if masks else empty
-        # Only what the caller keeps leaves the graph: the one-hot stack is large.
-        return warped[..., 0], labels, warped[..., 1:] if onehot else empty, folding_fractions_tf(fields)
-
-    def _warp_labels_graph(self, images, indices, fields, classes):
-        warped, labels = self._layers.warp_labels(images, indices, fields, classes)
-        return warped, labels, folding_fractions_tf(fields)
 
     def warp_labels(self, images, indices, small_fields, side, method, classes):
         """Like :meth:`warp_fields` for (B, S, S) images and (B, S, S) class indices
@@ -93,6 +82,47 @@ class TensorFlowOps:
                                                 masks and onehot)
         fields, warped, labels, channels, folding = (t.numpy() for t in outputs)
         return fields, warped, labels if masks else None, channels if masks and onehot else None, folding
+
+
+def _call_model(model, pair):
+    return model(pair, training=False)
+
+
+def _warp_fields_graph(stacks, fields, masks, onehot):
+    import tensorflow as tf
+
+    from . import layers
+
+    warped = layers.warp_bilinear(stacks, fields)
+    empty = tf.zeros([], tf.float32)
+    labels = tf.cast(tf.argmax(warped[..., 1:], axis=-1), tf.uint8) if masks else empty
+    # Only what the caller keeps leaves the graph: the one-hot stack is large.
+    return warped[..., 0], labels, warped[..., 1:] if onehot else empty, folding_fractions_tf(fields)
+
+
+def _warp_labels_graph(images, indices, fields, classes):
+    from . import layers
+
+    warped, labels = layers.warp_labels(images, indices, fields, classes)
+    return warped, labels, folding_fractions_tf(fields)
+
+
+def _resize_fields_graph(small, side, method):
+    from . import layers
+
+    return layers.resize_field_by_matrices(small, side, method)
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_steps(jit):
+    """(resize fields, warp stacks, warp labels) compiled functions, made once per process and jit flag."""
+    import tensorflow as tf
+
+    # Fields are upsampled by two matrix products (faster than the resize kernel),
+    # compiled apart from the warp: fused into it, XLA made the pair slower.
+    return (tf.function(_resize_fields_graph, jit_compile=jit),
+            tf.function(_warp_fields_graph, jit_compile=jit),
+            tf.function(_warp_labels_graph, jit_compile=jit))
 
 
 class NumpyOps:

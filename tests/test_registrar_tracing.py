@@ -1,0 +1,37 @@
+"""Several models in one process (evaluate, segment with many methods) must not retrace warp steps."""
+
+import logging
+
+import keras
+import numpy as np
+
+from acregnet_cli.networks import vector_cnn
+from acregnet_cli.registration import Registrar, TensorFlowOps, _shared_steps
+
+
+def test_many_models_share_the_warp_steps_and_do_not_warn(caplog):
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 96, 96)).astype(np.float32)
+    mask = (images[0] > 0.5).astype(np.uint8)
+    pairs = [(images[0], images[1], mask), (images[1], images[2], mask)]
+    resize, warp_stacks, warp_labels = _shared_steps(True)
+    before = None
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for seed in range(7):
+            keras.utils.set_random_seed(seed)
+            registrar = Registrar(vector_cnn(64), 64, keep_onehot=False)
+            results = registrar.register_many(pairs) + registrar.register_many(pairs[:1])
+            assert len(results) == 3 and results[0].warped.shape == (96, 96)
+            counts = (resize.experimental_get_tracing_count(), warp_labels.experimental_get_tracing_count())
+            if before is None:
+                before = counts
+            # Two batch shapes traced by the first model; later models reuse them.
+            assert counts == before
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+def test_each_model_gets_its_own_network_call():
+    keras.utils.set_random_seed(0)
+    first, second = TensorFlowOps(vector_cnn(64)), TensorFlowOps(vector_cnn(64))
+    pair = np.random.default_rng(1).random((1, 64, 64, 2)).astype(np.float32)
+    assert not np.allclose(first.predict(pair), second.predict(pair))
