@@ -164,6 +164,15 @@ def _prepare_run_dir(run_dir, resume, overwrite):
     return run_dir
 
 
+def _start_run(run_dir, settings, recorded, chief, resume, overwrite):
+    """Prepare the run directory and write config.toml (chief only), then seed everything."""
+    if chief:
+        run_dir = _prepare_run_dir(run_dir, resume, overwrite)
+        write_settings(run_dir, dict(settings, **recorded))
+    keras.utils.set_random_seed(settings["seed"])
+    return run_dir
+
+
 def _run_loop(step_fn, state, settings, run_dir, log_fields, resume, progress, finish, chief=True, task="chief"):
     """Shared loop: restore, iterate with logging and checkpoints, finish.
 
@@ -264,12 +273,8 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
     strategy = strategy or tf.distribute.get_strategy()
     chief, task = worker_identity(strategy)
     replicas = _check_replicas(strategy, settings["batch_size"])
-    if chief:
-        run_dir = _prepare_run_dir(run_dir, resume, overwrite)
     extra = dict(extra or {})
-    if chief:
-        write_settings(run_dir, dict(settings, num_classes=num_classes, **extra))
-    keras.utils.set_random_seed(settings["seed"])
+    run_dir = _start_run(run_dir, settings, dict(num_classes=num_classes, **extra), chief, resume, overwrite)
     size = settings["size"]
     if split.labels.shape[1:] != (size, size):
         raise InputError(f"autoencoder size {size} does not match the masks' size {split.labels.shape[1:]}")
@@ -393,14 +398,10 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
                 f"{ae_run}: autoencoder has {ae_description['num_classes']} classes, the dataset {num_classes}"
             )
         encoder.trainable = False
-    if chief:
-        run_dir = _prepare_run_dir(run_dir, resume, overwrite)
     extra = dict(extra or {}, variant=variant, ae_run=str(ae_run) if ae_run else "")
     if init_from is not None:
         extra["init_from"] = str(init_from)
-    if chief:
-        write_settings(run_dir, dict(settings, num_classes=num_classes, **extra))
-    keras.utils.set_random_seed(settings["seed"])
+    run_dir = _start_run(run_dir, settings, dict(num_classes=num_classes, **extra), chief, resume, overwrite)
     size = settings["size"]
     if split.images.shape[1:] != (size, size):
         raise InputError(f"training size {size} does not match the images' size {split.images.shape[1:]}")
