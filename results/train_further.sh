@@ -2,7 +2,7 @@
 # An extension, never a replacement of the paper's run: train the bundled AC-RegNet of a
 # dataset further, starting from its weights (train-reg --init-from), with a decaying
 # learning rate. Tests whether the paper's 18000 iterations had converged.
-#   results/train_further.sh montgomery                  # 18000 more iterations, cosine 1e-3 -> 1e-4
+#   results/train_further.sh montgomery                  # 12000 more iterations, cosine 1e-3 -> 1e-4
 #   ITERATIONS=9000 SCHEDULE=step CORES=1 results/train_further.sh montgomery
 # Resumable: rerun after an interruption. Needs ACREGNET_DATA. The run record and its
 # weights go to results/DATASET/runs/DATASET-ac-regnet-further/.
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/train_further.sh DATASET}
 RUNS=${RUNS:-runs}
-ITERATIONS=${ITERATIONS:-18000}
+ITERATIONS=${ITERATIONS:-12000}
 SCHEDULE=${SCHEDULE:-cosine}
 run="$RUNS/$DATASET-ac-regnet-further"
 pin=()
