@@ -503,6 +503,13 @@ def experiment():
     """Experiments of the paper's Section 5 on the learnt anatomical representation."""
 
 
+def _refuse_earlier_report(output, names, overwrite):
+    """Fail before any work if OUTPUT holds one of a report's files and --overwrite is not given."""
+    earlier = [name for name in names if (Path(output) / name).exists()]
+    if earlier and not overwrite:
+        raise InputError(f"{output}: holds {', '.join(earlier)} already (use --overwrite to replace)")
+
+
 @experiment.command("plausibility")
 @_dataset_options
 @click.option("--ae-run", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -511,12 +518,14 @@ def experiment():
 @click.option("-n", "--masks", type=int, default=20, show_default=True, help="Test masks to modify.")
 @click.option("--pixels", type=int, default=120, show_default=True, help="Pixels changed by every modification.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an earlier report in OUTPUT.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def plausibility_command(dataset, data_dir, ae_run, output, masks, pixels, seed, as_json):
+def plausibility_command(dataset, data_dir, ae_run, output, masks, pixels, seed, overwrite, as_json):
     """Section 5.1: cross-entropy vs autoencoder loss for plausible and implausible mask changes.
 
     Example: acregnet experiment plausibility --dataset jsrt --ae-run runs/jsrt-ae -o plausibility
     """
+    _refuse_earlier_report(output, ("plausibility.csv", "plausibility.md", "plausibility.png"), overwrite)
     _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
     from .configuration import load_dataset_config, resolve_data_root
     from .datasets import load_split
@@ -561,8 +570,9 @@ def plausibility_command(dataset, data_dir, ae_run, output, masks, pixels, seed,
 @click.option("--folds", type=int, default=20, show_default=True, help="Cross-validation folds.")
 @click.option("--components", type=int, default=32, show_default=True, help="PCA components (the code's length).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an earlier codes.json in OUTPUT.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def codes_command(dataset, data_dir, ae_run, output, folds, components, seed, as_json):
+def codes_command(dataset, data_dir, ae_run, output, folds, components, seed, overwrite, as_json):
     """Representation study: diagnosis from PCA of the masks vs the autoencoder code (SVM, k-fold CV).
 
     Labels come from the file names (Montgomery/Shenzhen *_1 tuberculosis vs *_0
@@ -570,6 +580,7 @@ def codes_command(dataset, data_dir, ae_run, output, folds, components, seed, as
 
     Example: acregnet experiment codes --dataset shenzhen --ae-run runs/shenzhen-ae -o codes
     """
+    _refuse_earlier_report(output, ("codes.json",), overwrite)
     _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
     import numpy as np
 

@@ -23,6 +23,11 @@ for variant in regnet ce-regnet ae-regnet; do
     fi
   done
 done
+# Extension: the bundled AC-RegNet trained further (results/train_further.sh).
+further="results/$DATASET/runs/$DATASET-ac-regnet-further"
+if [ -f "$further/summary.json" ] && [ -f "$further/vector_cnn.weights.h5" ]; then
+  methods+=(--method "ac-regnet-further=$further" --method "ac-regnet-further-2pass=$further,passes=2")
+fi
 if [ -n "${ORIGINAL:-}" ]; then
   methods+=(--method "original-release=$ORIGINAL" --method "original-release-2pass=$ORIGINAL,passes=2")
 fi

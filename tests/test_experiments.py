@@ -77,6 +77,25 @@ def test_plausibility_command(synthetic_dataset, tmp_path):
     for name in ("plausibility.csv", "plausibility.md", "plausibility.png"):
         assert (tmp_path / "out" / name).exists()
 
+    # An earlier report stays unless --overwrite is given.
+    args = ["experiment", "plausibility", "--dataset", str(config), "--data-dir", str(root),
+            "--ae-run", str(tmp_path / "ae"), "-o", str(tmp_path / "out"), "-n", "2", "--pixels", "40"]
+    before = (tmp_path / "out" / "plausibility.csv").read_text()
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 2 and "plausibility.csv" in refused.output and "--overwrite" in refused.output
+    assert (tmp_path / "out" / "plausibility.csv").read_text() == before
+    replaced = runner.invoke(main, args + ["--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert (tmp_path / "out" / "plausibility.csv").read_text() != before
+
+    codes = tmp_path / "codes"
+    codes.mkdir()
+    (codes / "codes.json").write_text("{}")
+    refused = runner.invoke(main, ["experiment", "codes", "--dataset", str(config), "--data-dir", str(root),
+                                   "--ae-run", str(tmp_path / "ae"), "-o", str(codes)])
+    assert refused.exit_code == 2 and "codes.json" in refused.output
+    assert (codes / "codes.json").read_text() == "{}"
+
 
 def test_diagnosis_labels_come_from_file_names():
     from acregnet_cli.experiments import diagnosis_from_name

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Every number of the README's Results section, from nothing but the data: for each
+# dataset the autoencoder and the four variants with the paper's settings, evaluation
+# against elastix and no registration, the bundled models, the applications and the
+# experiments; then the extensions (Montgomery trained further). Resumable: every
+# training checkpoints, every evaluation caches its pairs; rerun after an interruption.
+# Needs ACREGNET_DATA. Cost on the project's 2-core CPU: about 2 h per registration
+# training pinned to one core (two side by side with CORES), 15 min per autoencoder,
+# elastix about 25 s per pair per job (JSRT 100, Montgomery 56, Shenzhen 220 pairs).
+#   results/reproduce_all.sh
+#   DATASETS=jsrt ORIGINAL=/tmp/orig-jsrt results/reproduce_all.sh
+# ORIGINAL: a folder made by `acregnet import-tf1 ../shared/reference/tf1-jsrt-acregnet/model.ckpt`
+# adds the original release's JSRT model to the JSRT table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-runs}
+export RUNS
+for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
+  VARIANTS="ac-regnet ae-regnet ce-regnet regnet" bash results/train.sh "$dataset"
+  # Bundles the AC-RegNet as data/models/DATASET, segmentation and QC studies.
+  ELASTIX=1 JOBS=${JOBS:-2} bash results/after_training.sh "$dataset"
+  acregnet experiment plausibility --dataset "$dataset" --ae-run "$RUNS/$dataset-ae" \
+    -o "results/$dataset/plausibility" --overwrite > /dev/null
+  acregnet experiment codes --dataset "$dataset" --ae-run "$RUNS/$dataset-ae" \
+    -o "results/$dataset/codes" --overwrite > /dev/null
+  if [ "$dataset" = jsrt ]; then
+    python results/phantom_study.py --pairs 50 --out results/jsrt/phantoms.json
+    ORIGINAL=${ORIGINAL:-} JOBS=${JOBS:-2} bash results/evaluate_bundled.sh jsrt
+  fi
+done
+if [[ " ${DATASETS:-montgomery} " == *" montgomery "* ]]; then
+  bash results/train_further.sh montgomery
+fi
+for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
+  [ "$dataset" = jsrt ] || JOBS=${JOBS:-2} bash results/evaluate_bundled.sh "$dataset"
+done
