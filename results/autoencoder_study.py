@@ -1,0 +1,110 @@
+"""How well does a dataset's mask autoencoder generalise, and when does it start to overfit?
+
+Two measurements, both written to ``results/DATASET/autoencoder-study/``:
+
+1. ``bundled.json``: the bundled autoencoder (``data/models/DATASET-ae``, trained on the
+   whole training fold for the paper's 18000 iterations) reconstructing the clean
+   training masks and the unseen test masks (Dice per class). A large train/test gap
+   means the encoder memorised the training masks, and the code distance that
+   AE-RegNet and AC-RegNet minimise is then measured by an encoder that has only seen
+   those exact shapes.
+2. ``curve.csv``: an autoencoder trained with the paper's settings on the training
+   fold minus a held-out validation part (``--validation-fraction``), in chunks of
+   ``--chunk`` iterations (resumed from its checkpoint each time), with its train,
+   validation and test reconstruction Dice after every chunk. Choosing an iteration
+   count uses the validation column only; the test column is reported, not used.
+
+    python results/autoencoder_study.py montgomery [--chunk 1500 --iterations 18000]
+    python results/autoencoder_study.py jsrt --bundled-only
+
+Resumable: rerun after an interruption and finished chunks are kept. Needs
+ACREGNET_DATA; pin it with taskset to share a busy machine.
+"""
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def reconstruction(ae_dir, dataset, folds):
+    """Mean Dice per class of the autoencoder in ``ae_dir`` on each split in ``folds``."""
+    from acregnet_cli.modelfiles import load_autoencoder
+    from acregnet_cli.training import evaluate_autoencoder
+
+    encoder, decoder, description = load_autoencoder(ae_dir)
+    return {name: [float(x) for x in evaluate_autoencoder(encoder, decoder, split, description["num_classes"])]
+            for name, split in folds.items()}
+
+
+def write_atomic(path, text):
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset")
+    parser.add_argument("--iterations", type=int, default=18000)
+    parser.add_argument("--chunk", type=int, default=1500)
+    parser.add_argument("--validation-fraction", type=float, default=0.2)
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs")
+    parser.add_argument("--bundled-only", action="store_true")
+    args = parser.parse_args(argv)
+
+    from acregnet_cli.configuration import load_dataset_config, resolve_data_root
+    from acregnet_cli.datasets import carve_validation, load_split
+
+    config = load_dataset_config(args.dataset)
+    root = resolve_data_root(None)
+    out = ROOT / "results" / config.name / "autoencoder-study"
+    out.mkdir(parents=True, exist_ok=True)
+    train = load_split(config, root, "train", 64)
+    test = load_split(config, root, "test", 64)
+    classes = list(config.class_names[1:])
+
+    bundled = reconstruction(ROOT / "data" / "models" / f"{config.name}-ae", config.name,
+                             {"train": train, "test": test})
+    record = dict(dataset=config.name, classes=classes, train_masks=len(train), test_masks=len(test),
+                  dice=bundled)
+    write_atomic(out / "bundled.json", json.dumps(record, indent=2) + "\n")
+    print(f"bundled {config.name}-ae: train {bundled['train']}  test {bundled['test']}")
+    if args.bundled_only:
+        return 0
+
+    # The training run carves its validation part with the same call and seed (0).
+    fit, validation = carve_validation(train, args.validation_fraction, 0)
+    run = args.runs / f"{config.name}-ae-study"
+    curve_path = out / "curve.csv"
+    header = ["iteration", "train_dice", "validation_dice", "test_dice"]
+    done = {}
+    if curve_path.exists():
+        with open(curve_path, newline="") as handle:
+            done = {int(row["iteration"]): row for row in csv.DictReader(handle)}
+    for stop in range(args.chunk, args.iterations + 1, args.chunk):
+        if stop in done:
+            continue
+        command = ["acregnet", "train-ae", "--dataset", config.name, "--iterations", str(stop),
+                   "--validation-fraction", str(args.validation_fraction), "-o", str(run), "--quiet"]
+        if (run / "checkpoints").exists():
+            command.append("--resume")
+        subprocess.run(command, check=True)
+        dice = reconstruction(run, config.name, {"train": fit, "validation": validation, "test": test})
+        done[stop] = dict(iteration=stop, **{f"{name}_dice": round(sum(v) / len(v), 5) for name, v in dice.items()})
+        rows = [done[k] for k in sorted(done)]
+        with open(curve_path.with_suffix(".csv.tmp"), "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(rows)
+        curve_path.with_suffix(".csv.tmp").replace(curve_path)
+        print(f"{stop}: " + "  ".join(f"{k} {done[stop][k]}" for k in header[1:]), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
