@@ -23,6 +23,12 @@ for variant in regnet ce-regnet ae-regnet; do
     fi
   done
 done
+# Trainings with another seed (SEED=N results/train.sh), named VARIANT-seedN.
+for run in results/"$DATASET"/runs/"$DATASET"-*-seed*; do
+  if [ -f "$run/summary.json" ] && [ -f "$run/vector_cnn.weights.h5" ]; then
+    methods+=(--method "${run##*/$DATASET-}=$run")
+  fi
+done
 # Extension: the bundled AC-RegNet trained further (results/train_further.sh).
 further="results/$DATASET/runs/$DATASET-ac-regnet-further"
 if [ -f "$further/summary.json" ] && [ -f "$further/vector_cnn.weights.h5" ]; then

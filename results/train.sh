@@ -8,6 +8,8 @@
 # AE_RUN=data/models/DATASET-ae reuses an existing (e.g. bundled) autoencoder instead of
 # training one; variants that need no autoencoder (regnet, ce-regnet) never train one.
 # CORES="0" pins the trainings to those CPU cores (taskset), for two runs side by side.
+# SEED=1 trains the registration variants with another seed (runs named DATASET-VARIANT-seed1,
+# weights kept with their records), to measure how much a result moves between trainings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/train.sh DATASET}
@@ -22,7 +24,7 @@ record() {
   # re-evaluated once runs/ is gone; the AC-RegNet's go to data/models/ (bundle_model.py).
   case $(basename "$run") in
     *-ac-regnet) ;;
-    *-regnet) [ -f "$run/summary.json" ] && cp "$run/vector_cnn.weights.h5" "$dest/" ;;
+    *-regnet|*-regnet-seed*) [ -f "$run/summary.json" ] && cp "$run/vector_cnn.weights.h5" "$dest/" ;;
   esac
   [ -f "$run.log" ] && tr '\r' '\n' < "$run.log" | grep -v '^\s*$' | tail -n 40 > "$dest/console.log" || true
   python -c 'import platform, os; print(f"{platform.node()} {platform.processor() or platform.machine()} {os.cpu_count()} cores")' > "$dest/machine.txt"
@@ -42,10 +44,12 @@ if [[ " $VARIANTS " == *" ae-regnet "* || " $VARIANTS " == *" ac-regnet "* ]]; t
   [ -z "${AE_RUN:-}" ] && record "$ae"
   ae_args=(--ae-run "$ae")
 fi
+seed_args=() suffix=""
+[ -n "${SEED:-}" ] && seed_args=(--seed "$SEED") suffix="-seed$SEED"
 for variant in $VARIANTS; do
-  run="$RUNS/$DATASET-$variant"
-  args=()
-  [[ $variant == ae-regnet || $variant == ac-regnet ]] && args=("${ae_args[@]}")
+  run="$RUNS/$DATASET-$variant$suffix"
+  args=("${seed_args[@]}")
+  [[ $variant == ae-regnet || $variant == ac-regnet ]] && args+=("${ae_args[@]}")
   if [ ! -f "$run/summary.json" ]; then
     "${pin[@]}" acregnet train-reg --dataset "$DATASET" --variant "$variant" "${args[@]}" \
       -o "$run" $(resume "$run") --quiet 2>&1 | tee -a "$run.log" >/dev/null
