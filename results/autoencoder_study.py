@@ -7,7 +7,9 @@ Two measurements, both written to ``results/DATASET/autoencoder-study/``:
    training masks and the unseen test masks (Dice per class). A large train/test gap
    means the encoder memorised the training masks, and the code distance that
    AE-RegNet and AC-RegNet minimise is then measured by an encoder that has only seen
-   those exact shapes.
+   those exact shapes. It also holds the scale of the code: the mean squared code
+   distance between random pairs of training masks, which sets how much lambda_ae
+   weighs the autoencoder term at the start of registration training.
 2. ``curve.csv``: an autoencoder trained with the paper's settings on the training
    fold minus a held-out validation part (``--validation-fraction``), in chunks of
    ``--chunk`` iterations (resumed from its checkpoint each time), with its train,
@@ -41,6 +43,22 @@ def reconstruction(ae_dir, dataset, folds):
             for name, split in folds.items()}
 
 
+def code_distance_scale(ae_dir, split, pairs=2000, seed=0):
+    """Mean and median squared code distance between random pairs of ``split``'s masks."""
+    import numpy as np
+
+    from acregnet_cli import generators
+    from acregnet_cli.modelfiles import load_autoencoder
+
+    encoder, _, description = load_autoencoder(ae_dir)
+    onehot = generators.one_hot_masks(split.labels, description["num_classes"])
+    codes = encoder(onehot, training=False).numpy().reshape(len(split), -1)
+    rng = np.random.default_rng(seed)
+    first, second = rng.integers(0, len(codes), pairs), rng.integers(0, len(codes), pairs)
+    distances = ((codes[first] - codes[second]) ** 2).sum(axis=1)
+    return dict(pairs=pairs, mean=float(distances.mean()), median=float(np.median(distances)))
+
+
 def write_atomic(path, text):
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(text)
@@ -70,10 +88,12 @@ def main(argv=None):
 
     bundled = reconstruction(ROOT / "data" / "models" / f"{config.name}-ae", config.name,
                              {"train": train, "test": test})
+    scale = code_distance_scale(ROOT / "data" / "models" / f"{config.name}-ae", train)
     record = dict(dataset=config.name, classes=classes, train_masks=len(train), test_masks=len(test),
-                  dice=bundled)
+                  dice=bundled, train_pair_code_distance=scale)
     write_atomic(out / "bundled.json", json.dumps(record, indent=2) + "\n")
-    print(f"bundled {config.name}-ae: train {bundled['train']}  test {bundled['test']}")
+    print(f"bundled {config.name}-ae: train {bundled['train']}  test {bundled['test']}  "
+          f"code distance of training pairs {scale['mean']:.2f} (median {scale['median']:.2f})")
     if args.bundled_only:
         return 0
 
