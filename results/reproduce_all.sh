@@ -2,7 +2,8 @@
 # Every number of the README's Results section, from nothing but the data: for each
 # dataset the autoencoder and the four variants with the paper's settings, evaluation
 # against elastix and no registration, the bundled models, the applications and the
-# experiments; then the extensions (Montgomery trained further). Resumable: every
+# experiments; then the extensions (Montgomery trained further, its autoencoder's
+# learning curve, a second seed). Resumable: every
 # training checkpoints, every evaluation caches its pairs; rerun after an interruption.
 # Needs ACREGNET_DATA. Cost on the project's 2-core CPU: about 2 h per registration
 # training pinned to one core (two side by side with CORES), 15 min per autoencoder,
@@ -23,6 +24,7 @@ for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
     -o "results/$dataset/plausibility" --overwrite > /dev/null
   acregnet experiment codes --dataset "$dataset" --ae-run "$RUNS/$dataset-ae" \
     -o "results/$dataset/codes" --overwrite > /dev/null
+  python results/autoencoder_study.py "$dataset" --bundled-only
   if [ "$dataset" = jsrt ]; then
     python results/phantom_study.py --pairs 50 --out results/jsrt/phantoms.json
     ORIGINAL=${ORIGINAL:-} JOBS=${JOBS:-2} bash results/evaluate_bundled.sh jsrt
@@ -30,6 +32,9 @@ for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
 done
 if [[ " ${DATASETS:-montgomery} " == *" montgomery "* ]]; then
   bash results/train_further.sh montgomery
+  python results/autoencoder_study.py montgomery --iterations 9000
+  # Training-to-training spread: AC-RegNet and AE-RegNet again with seed 1.
+  SEED=1 VARIANTS="ac-regnet ae-regnet" AE_RUN=data/models/montgomery-ae bash results/train.sh montgomery
 fi
 for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
   [ "$dataset" = jsrt ] || JOBS=${JOBS:-2} bash results/evaluate_bundled.sh "$dataset"
