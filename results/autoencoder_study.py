@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def reconstruction(ae_dir, dataset, folds):
+def reconstruction(ae_dir, folds):
     """Mean Dice per class of the autoencoder in ``ae_dir`` on each split in ``folds``."""
     from acregnet_cli.modelfiles import load_autoencoder
     from acregnet_cli.training import evaluate_autoencoder
@@ -86,7 +86,7 @@ def main(argv=None):
     test = load_split(config, root, "test", 64)
     classes = list(config.class_names[1:])
 
-    bundled = reconstruction(ROOT / "data" / "models" / f"{config.name}-ae", config.name,
+    bundled = reconstruction(ROOT / "data" / "models" / f"{config.name}-ae",
                              {"train": train, "test": test})
     scale = code_distance_scale(ROOT / "data" / "models" / f"{config.name}-ae", train)
     record = dict(dataset=config.name, classes=classes, train_masks=len(train), test_masks=len(test),
@@ -114,7 +114,7 @@ def main(argv=None):
         if (run / "checkpoints").exists():
             command.append("--resume")
         subprocess.run(command, check=True)
-        dice = reconstruction(run, config.name, {"train": fit, "validation": validation, "test": test})
+        dice = reconstruction(run, {"train": fit, "validation": validation, "test": test})
         done[stop] = dict(iteration=stop, **{f"{name}_dice": round(sum(v) / len(v), 5) for name, v in dice.items()})
         rows = [done[k] for k in sorted(done)]
         with open(curve_path.with_suffix(".csv.tmp"), "w", newline="") as handle:
