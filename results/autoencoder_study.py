@@ -25,7 +25,7 @@ ACREGNET_DATA; pin it with taskset to share a busy machine.
 
 import argparse
 import csv
-import json
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -59,12 +59,6 @@ def code_distance_scale(ae_dir, split, pairs=2000, seed=0):
     return dict(pairs=pairs, mean=float(distances.mean()), median=float(np.median(distances)))
 
 
-def write_atomic(path, text):
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset")
@@ -77,6 +71,7 @@ def main(argv=None):
 
     from acregnet_cli.configuration import load_dataset_config, resolve_data_root
     from acregnet_cli.datasets import carve_validation, load_split
+    from acregnet_cli.imageio import write_json_atomic, write_text_atomic
 
     config = load_dataset_config(args.dataset)
     root = resolve_data_root(None)
@@ -91,7 +86,7 @@ def main(argv=None):
     scale = code_distance_scale(ROOT / "data" / "models" / f"{config.name}-ae", train)
     record = dict(dataset=config.name, classes=classes, train_masks=len(train), test_masks=len(test),
                   dice=bundled, train_pair_code_distance=scale)
-    write_atomic(out / "bundled.json", json.dumps(record, indent=2) + "\n")
+    write_json_atomic(out / "bundled.json", record)
     print(f"bundled {config.name}-ae: train {bundled['train']}  test {bundled['test']}  "
           f"code distance of training pairs {scale['mean']:.2f} (median {scale['median']:.2f})")
     if args.bundled_only:
@@ -116,12 +111,11 @@ def main(argv=None):
         subprocess.run(command, check=True)
         dice = reconstruction(run, {"train": fit, "validation": validation, "test": test})
         done[stop] = dict(iteration=stop, **{f"{name}_dice": round(sum(v) / len(v), 5) for name, v in dice.items()})
-        rows = [done[k] for k in sorted(done)]
-        with open(curve_path.with_suffix(".csv.tmp"), "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=header)
-            writer.writeheader()
-            writer.writerows(rows)
-        curve_path.with_suffix(".csv.tmp").replace(curve_path)
+        table = io.StringIO()
+        writer = csv.DictWriter(table, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(done[k] for k in sorted(done))
+        write_text_atomic(curve_path, table.getvalue())
         print(f"{stop}: " + "  ".join(f"{k} {done[stop][k]}" for k in header[1:]), flush=True)
     return 0
 

@@ -13,11 +13,13 @@ cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/evaluate_bundled.sh DATASET}
 RUNS=${RUNS:-runs}
 OUT=results/$DATASET/evaluation
+# A run that finished all its iterations and kept its weights.
+trained() { [ -f "$1/summary.json" ] && [ -f "$1/vector_cnn.weights.h5" ]; }
 methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
 # A variant's weights are kept with its run record (results/DATASET/runs/) once trained.
 for variant in regnet ce-regnet ae-regnet; do
   for run in "$RUNS/$DATASET-$variant" "results/$DATASET/runs/$DATASET-$variant"; do
-    if [ -f "$run/summary.json" ] && [ -f "$run/vector_cnn.weights.h5" ]; then
+    if trained "$run"; then
       methods+=(--method "$variant=$run")
       break
     fi
@@ -25,13 +27,13 @@ for variant in regnet ce-regnet ae-regnet; do
 done
 # Trainings with another seed (SEED=N results/train.sh), named VARIANT-seedN.
 for run in results/"$DATASET"/runs/"$DATASET"-*-seed*; do
-  if [ -f "$run/summary.json" ] && [ -f "$run/vector_cnn.weights.h5" ]; then
+  if trained "$run"; then
     methods+=(--method "${run##*/$DATASET-}=$run")
   fi
 done
 # Extension: the bundled AC-RegNet trained further (results/train_further.sh).
 further="results/$DATASET/runs/$DATASET-ac-regnet-further"
-if [ -f "$further/summary.json" ] && [ -f "$further/vector_cnn.weights.h5" ]; then
+if trained "$further"; then
   methods+=(--method "ac-regnet-further=$further" --method "ac-regnet-further-2pass=$further,passes=2")
 fi
 if [ -n "${ORIGINAL:-}" ]; then
