@@ -25,12 +25,7 @@ for variant in regnet ce-regnet ae-regnet; do
     fi
   done
 done
-# Trainings with another seed (SEED=N results/train.sh), named VARIANT-seedN.
-for run in results/"$DATASET"/runs/"$DATASET"-*-seed*; do
-  if trained "$run"; then
-    methods+=(--method "${run##*/$DATASET-}=$run")
-  fi
-done
+# Trainings with another seed are evaluated apart, by results/seed_study.sh.
 # Extension: the bundled AC-RegNet trained further (results/train_further.sh).
 further="results/$DATASET/runs/$DATASET-ac-regnet-further"
 if trained "$further"; then

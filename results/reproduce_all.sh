@@ -35,6 +35,7 @@ if [[ " ${DATASETS:-montgomery} " == *" montgomery "* ]]; then
   python results/autoencoder_study.py montgomery --iterations 9000
   # Training-to-training spread: AC-RegNet and AE-RegNet again with seed 1.
   SEED=1 VARIANTS="ac-regnet ae-regnet" AE_RUN=data/models/montgomery-ae bash results/train.sh montgomery
+  bash results/seed_study.sh montgomery
 fi
 for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
   [ "$dataset" = jsrt ] || JOBS=${JOBS:-2} bash results/evaluate_bundled.sh "$dataset"

@@ -1,0 +1,105 @@
+"""The results scripts that read `acregnet evaluate` folders, on folders with known answers."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from acregnet_cli.evaluation import METRICS, averages, summarize, wilcoxon_tests
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, RESULTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_evaluation(folder, dice):
+    """An evaluate folder (pairs.csv, summary.csv, wilcoxon.csv) from per-method Dice lists.
+
+    HD and ASSD fall as Dice rises (100 (1 - DSC) and 10 (1 - DSC)), so a better
+    method is better on every metric.
+    """
+    rows = []
+    for method, values in dice.items():
+        for pair, value in enumerate(values):
+            for label in ("lungs", "average"):
+                rows.append({"pair": pair, "moving": f"m{pair}", "fixed": f"f{pair}", "method": method,
+                             "class": label, "dsc": value, "hd": 100 * (1 - value), "assd": 10 * (1 - value)})
+    table = pd.DataFrame(rows)
+    methods = list(dice)
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "pairs.csv", index=False)
+    summarize(table, methods).to_csv(folder / "summary.csv", index=False)
+    wilcoxon_tests(averages(table), methods).to_csv(folder / "wilcoxon.csv", index=False)
+
+
+@pytest.fixture
+def seeded_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.90, 0.94, 30)
+    jitter = rng.uniform(-1e-4, 1e-4, (4, 30))
+    # Seed 0: AC equals AE up to jitter; seed 1: AC 0.02 better than AE, and AE 0.01 worse than seed 0.
+    folder = tmp_path / "seed-study"
+    write_evaluation(folder, {"ac-regnet": base + jitter[0], "ae-regnet": base + jitter[1],
+                              "ac-regnet-seed1": base + 0.01 + jitter[2], "ae-regnet-seed1": base - 0.01 + jitter[3]})
+    return folder
+
+
+def test_seed_study_parses_method_names():
+    study = load_script("seed_study")
+    assert study.parse_method("ac-regnet") == ("ac-regnet", 0)
+    assert study.parse_method("ae-regnet-seed12") == ("ae-regnet", 12)
+    assert study.parse_method("elastix") is None
+    assert study.parse_method("ac-regnet-2pass") is None
+
+
+def test_seed_study_known_differences(seeded_folder):
+    study = load_script("seed_study")
+    result = study.seed_study(seeded_folder)
+    methods, spread, ac_ae, shared, pooled = result
+    assert [row[0] for row in methods] == ["ac-regnet", "ac-regnet-seed1", "ae-regnet", "ae-regnet-seed1"]
+    spread = {(variant, seed): cells for variant, seed, cells in spread}
+    assert spread[("ac-regnet", 1)][0][0] == pytest.approx(0.01, abs=1e-4)
+    assert spread[("ae-regnet", 1)][0][0] == pytest.approx(-0.01, abs=1e-4)
+    assert spread[("ae-regnet", 1)][1][0] == pytest.approx(1.0, abs=1e-2)  # HD = 100 (1 - DSC)
+    assert shared == [0, 1]
+    ac_ae = dict(ac_ae)
+    assert ac_ae[0][0][0] == pytest.approx(0.0, abs=1e-4)
+    assert ac_ae[0][0][1] > 0.05  # equal methods: not significant
+    assert ac_ae[1][0][0] == pytest.approx(0.02, abs=1e-4)
+    assert ac_ae[1][0][1] < 1e-3
+    dsc = {metric: (ac, ae, p) for metric, ac, ae, p in pooled}["dsc"]
+    assert dsc[0] - dsc[1] == pytest.approx(0.01, abs=1e-4)
+    assert dsc[2] < 1e-3
+    text = study.render(seeded_folder, *result)
+    assert "| ae-regnet | 1 | -0.01" in text
+
+
+def test_seed_study_without_two_seeds_has_no_pooled_test(tmp_path):
+    study = load_script("seed_study")
+    folder = tmp_path / "one-seed"
+    base = np.linspace(0.9, 0.95, 12)
+    write_evaluation(folder, {"ac-regnet": base, "ae-regnet": base - 0.005})
+    methods, spread, ac_ae, shared, pooled = study.seed_study(folder)
+    assert spread == [] and pooled == [] and shared == [0]
+
+
+def test_ordering_holds_and_fails(tmp_path):
+    ordering = load_script("ordering")
+    base = np.random.default_rng(1).uniform(0.85, 0.90, 30)
+    folder = tmp_path / "evaluation"
+    # AC = AE (jitter only), AE > CE > RegNet by clear margins.
+    jitter = np.random.default_rng(2).uniform(-1e-4, 1e-4, (2, 30))
+    write_evaluation(folder, {"ac-regnet": base + 0.05 + jitter[0], "ae-regnet": base + 0.05 + jitter[1],
+                              "ce-regnet": base + 0.03, "regnet": base})
+    present, rows = ordering.ordering_table(folder)
+    assert present == ordering.ORDER
+    holds = {(better, metric): ok for better, worse, metric, a, b, p, ok in rows}
+    assert not any(holds[("ac-regnet", m)] for m in METRICS)
+    assert all(holds[(v, m)] for v in ("ae-regnet", "ce-regnet") for m in METRICS)
