@@ -143,9 +143,15 @@ def _load_training_data(dataset, data_dir, fold, size, validation_fraction, seed
 @_training_options
 @click.option("--code-size", type=int, help="Length of the autoencoder code (32).")
 @click.option("--swap-probability", type=float, help="Probability of swapping a pixel pair (0.1).")
+@click.option("--augment-rotation", type=float,
+              help="Extension: rotate each training mask by up to this many degrees (0: none, the paper).")
+@click.option("--augment-scale", type=float,
+              help="Extension: scale each training mask along each axis by up to this fraction (0: none).")
+@click.option("--augment-shift", type=float,
+              help="Extension: shift each training mask by up to this fraction of its side (0: none).")
 def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, lr_schedule, size, seed,
              checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json, strategy, cpu_devices,
-             code_size, swap_probability):
+             code_size, swap_probability, augment_rotation, augment_scale, augment_shift):
     """Stage one: train the denoising autoencoder of anatomical masks.
 
     Example: acregnet train-ae --dataset jsrt -o runs/jsrt-ae
@@ -160,7 +166,8 @@ def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, le
         "train_ae", config_file, iterations=iterations, batch_size=batch_size, learning_rate=learning_rate,
         size=size, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every,
         validation_fraction=validation_fraction, code_size=code_size, swap_probability=swap_probability,
-        lr_schedule=lr_schedule,
+        lr_schedule=lr_schedule, augment_rotation=augment_rotation, augment_scale=augment_scale,
+        augment_shift=augment_shift,
     )
     config, train, validation = _load_training_data(
         dataset, data_dir, "train", settings["size"], settings["validation_fraction"], settings["seed"])

@@ -243,6 +243,25 @@ def _check_replicas(strategy, batch_size):
     return replicas
 
 
+def mask_augmentation(settings):
+    """The autoencoder's random affine augmentation (rotation, scale, shift), or None.
+
+    An extension (the paper trains on the masks as they are): each training mask is
+    moved by a random affine map (:func:`acregnet_cli.generators.augment_masks`)
+    before the swap noise, so that the code sees more shapes and poses than the
+    training list holds. All three at 0 (the default) means no augmentation.
+    """
+    values = {key: float(settings.get(f"augment_{key}", 0.0)) for key in ("rotation", "scale", "shift")}
+    bounds = {"rotation": (0.0, 180.0), "scale": (0.0, 0.9), "shift": (0.0, 0.5)}
+    for key, value in values.items():
+        low, high = bounds[key]
+        if not low <= value <= high:
+            raise InputError(f"augment_{key} must be in [{low:g}, {high:g}], got {value:g}")
+    if not any(values.values()):
+        return None
+    return values
+
+
 def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overwrite=False, progress=True, extra=None,
                       strategy=None):
     """Stage one: train the denoising mask autoencoder.
@@ -255,7 +274,9 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
         Classes including background.
     settings : dict
         Resolved ``train_ae`` settings (iterations, batch_size, learning_rate,
-        code_size, size, swap_probability, checkpoint_every, log_every, seed).
+        code_size, size, swap_probability, checkpoint_every, log_every, seed;
+        optionally augment_rotation, augment_scale, augment_shift, see
+        :func:`mask_augmentation`).
     run_dir : Path
     resume, overwrite, progress : bool
     extra : dict, optional
@@ -270,6 +291,7 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
     from .distribute import worker_identity
 
     learning_rate = learning_rate_schedule(settings)  # bad settings fail before anything is written
+    augmentation = mask_augmentation(settings)
     strategy = strategy or tf.distribute.get_strategy()
     chief, task = worker_identity(strategy)
     replicas = _check_replicas(strategy, settings["batch_size"])
@@ -303,6 +325,8 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
     @tf.function(jit_compile=settings.get("jit_compile", False))
     def step_fn():
         batch = tf.gather(labels, generators.sample_indices(sampler, count, batch_size))
+        if augmentation:
+            batch = generators.augment_masks(batch, sampler, num_classes, **augmentation)
         noisy = generators.swap_noise(batch, sampler, probability)
         return _replicated(strategy, replica_step, batch_size, batch, noisy)
 

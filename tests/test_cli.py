@@ -209,3 +209,16 @@ def test_training_at_256_with_a_64_pixel_autoencoder(synthetic_dataset_256, tmp_
     assert description["size"] == 256
     rows = (tmp_path / "reg" / "log.csv").read_text().splitlines()
     assert rows[0].endswith("ce,ae") and len(rows) == 2  # header + the final iteration
+
+
+def test_autoencoder_training_with_mask_augmentation(synthetic_dataset, tmp_path):
+    root, config = synthetic_dataset
+    common = ["train-ae", "--dataset", config, "--data-dir", root, "--iterations", 4, "--quiet"]
+    result = run(*common, "-o", tmp_path / "aug", "--augment-rotation", 10, "--augment-scale", 0.1,
+                 "--augment-shift", 0.05)
+    assert result.exit_code == 0, result.output
+    assert "augment_rotation = 10.0" in (tmp_path / "aug" / "config.toml").read_text()
+    result = run(*common, "-o", tmp_path / "bad", "--augment-scale", 1.5)
+    assert result.exit_code == 2
+    assert "augment_scale must be in [0, 0.9], got 1.5" in result.output
+    assert not (tmp_path / "bad").exists()
