@@ -18,6 +18,7 @@ Two measurements, both written to ``results/DATASET/autoencoder-study/``:
 
     python results/autoencoder_study.py montgomery [--chunk 1500 --iterations 18000]
     python results/autoencoder_study.py jsrt --bundled-only
+    python results/autoencoder_study.py montgomery --iterations 4500 --augment 5,0.1,0.05
 
 Resumable: rerun after an interruption and finished chunks are kept. Needs
 ACREGNET_DATA; pin it with taskset to share a busy machine.
@@ -67,6 +68,9 @@ def main(argv=None):
     parser.add_argument("--validation-fraction", type=float, default=0.2)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs")
     parser.add_argument("--bundled-only", action="store_true")
+    parser.add_argument("--augment", metavar="ROTATION,SCALE,SHIFT",
+                        help="Train the curve's autoencoder with train-ae's mask augmentation (an extension), "
+                             "e.g. 5,0.1,0.05; its run and curve are named after the three values.")
     args = parser.parse_args(argv)
 
     from acregnet_cli.configuration import load_dataset_config, resolve_data_root
@@ -94,8 +98,14 @@ def main(argv=None):
 
     # The training run carves its validation part with the same call and seed (0).
     fit, validation = carve_validation(train, args.validation_fraction, 0)
-    run = args.runs / f"{config.name}-ae-study"
-    curve_path = out / "curve.csv"
+    augment_args, tag = [], ""
+    if args.augment:
+        rotation, scale, shift = (float(value) for value in args.augment.split(","))
+        augment_args = ["--augment-rotation", str(rotation), "--augment-scale", str(scale),
+                        "--augment-shift", str(shift)]
+        tag = f"-aug-r{rotation:g}-s{scale:g}-t{shift:g}"
+    run = args.runs / f"{config.name}-ae-study{tag}"
+    curve_path = out / f"curve{tag}.csv"
     header = ["iteration", "train_dice", "validation_dice", "test_dice"]
     done = {}
     if curve_path.exists():
@@ -105,7 +115,8 @@ def main(argv=None):
         if stop in done:
             continue
         command = ["acregnet", "train-ae", "--dataset", config.name, "--iterations", str(stop),
-                   "--validation-fraction", str(args.validation_fraction), "-o", str(run), "--quiet"]
+                   "--validation-fraction", str(args.validation_fraction), "-o", str(run), "--quiet",
+                   *augment_args]
         if (run / "checkpoints").exists():
             command.append("--resume")
         subprocess.run(command, check=True)
