@@ -10,6 +10,9 @@
 # CORES="0" pins the trainings to those CPU cores (taskset), for two runs side by side.
 # SEED=1 trains the registration variants with another seed (runs named DATASET-VARIANT-seed1,
 # weights kept with their records), to measure how much a result moves between trainings.
+# AE_AUGMENT="5 0.1 0.05" (rotation degrees, scale, shift) trains the autoencoder with
+# train-ae's mask augmentation (an extension) as DATASET-ae-aug, and the variants that use
+# it as DATASET-VARIANT-aeaug; their weights are kept with their records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/train.sh DATASET}
@@ -22,10 +25,13 @@ record() {
   cp "$run"/{config.toml,log.csv,summary.json,model.json} "$dest/" 2>/dev/null || true
   # A registration run's weights (2.1 MB) stay with its record, so that its rows can be
   # re-evaluated once runs/ is gone; the AC-RegNet's go to data/models/ (bundle_model.py).
-  case $(basename "$run") in
-    *-ac-regnet) ;;
-    *-regnet|*-regnet-seed*) [ -f "$run/summary.json" ] && cp "$run/vector_cnn.weights.h5" "$dest/" ;;
-  esac
+  if [ -f "$run/summary.json" ]; then
+    case $(basename "$run") in
+      *-ac-regnet) ;;
+      *-ae-aug) cp "$run"/{encoder,decoder}.weights.h5 "$dest/" ;;
+      *-regnet|*-regnet-*) cp "$run/vector_cnn.weights.h5" "$dest/" ;;
+    esac
+  fi
   [ -f "$run.log" ] && tr '\r' '\n' < "$run.log" | grep -v '^\s*$' | tail -n 40 > "$dest/console.log" || true
   python -c 'import platform, os; print(f"{platform.node()} {platform.processor() or platform.machine()} {os.cpu_count()} cores")' > "$dest/machine.txt"
 }
@@ -34,12 +40,18 @@ VARIANTS=${VARIANTS:-ac-regnet}
 pin=()
 [ -n "${CORES:-}" ] && pin=(taskset -c "$CORES")
 
-ae_args=()
+ae_args=() augment_args=() ae_suffix=""
+if [ -n "${AE_AUGMENT:-}" ]; then
+  read -r rotation scale shift <<< "$AE_AUGMENT"
+  augment_args=(--augment-rotation "$rotation" --augment-scale "$scale" --augment-shift "$shift")
+  ae_suffix="-aug"
+fi
 if [[ " $VARIANTS " == *" ae-regnet "* || " $VARIANTS " == *" ac-regnet "* ]]; then
-  ae=${AE_RUN:-$RUNS/$DATASET-ae}
+  ae=${AE_RUN:-$RUNS/$DATASET-ae$ae_suffix}
   # summary.json is written when a run has finished all its iterations.
   if [ -z "${AE_RUN:-}" ] && [ ! -f "$ae/summary.json" ]; then
-    "${pin[@]}" acregnet train-ae --dataset "$DATASET" -o "$ae" $(resume "$ae") --quiet 2>&1 | tee -a "$ae.log" >/dev/null
+    "${pin[@]}" acregnet train-ae --dataset "$DATASET" -o "$ae" "${augment_args[@]}" $(resume "$ae") --quiet 2>&1 \
+      | tee -a "$ae.log" >/dev/null
   fi
   [ -z "${AE_RUN:-}" ] && record "$ae"
   ae_args=(--ae-run "$ae")
@@ -48,6 +60,7 @@ seed_args=() suffix=""
 [ -n "${SEED:-}" ] && seed_args=(--seed "$SEED") suffix="-seed$SEED"
 for variant in $VARIANTS; do
   run="$RUNS/$DATASET-$variant$suffix"
+  [[ -n $ae_suffix && ( $variant == ae-regnet || $variant == ac-regnet ) ]] && run="$RUNS/$DATASET-$variant-aeaug$suffix"
   args=("${seed_args[@]}")
   [[ $variant == ae-regnet || $variant == ac-regnet ]] && args+=("${ae_args[@]}")
   if [ ! -f "$run/summary.json" ]; then
