@@ -9,7 +9,9 @@ Two measurements, both written to ``results/DATASET/autoencoder-study/``:
    AE-RegNet and AC-RegNet minimise is then measured by an encoder that has only seen
    those exact shapes. It also holds the scale of the code: the mean squared code
    distance between random pairs of training masks, which sets how much lambda_ae
-   weighs the autoencoder term at the start of registration training.
+   weighs the autoencoder term at the start of registration training. ``--ae RUN``
+   measures another autoencoder (e.g. one trained with mask augmentation) the same way,
+   into ``RUN_NAME.json``.
 2. ``curve.csv``: an autoencoder trained with the paper's settings on the training
    fold minus a held-out validation part (``--validation-fraction``), in chunks of
    ``--chunk`` iterations (resumed from its checkpoint each time), with its train,
@@ -19,6 +21,7 @@ Two measurements, both written to ``results/DATASET/autoencoder-study/``:
     python results/autoencoder_study.py montgomery [--chunk 1500 --iterations 18000]
     python results/autoencoder_study.py jsrt --bundled-only
     python results/autoencoder_study.py montgomery --iterations 4500 --augment 5,0.1,0.05
+    python results/autoencoder_study.py montgomery --ae runs/montgomery-ae-aug
 
 Resumable: rerun after an interruption and finished chunks are kept. Needs
 ACREGNET_DATA; pin it with taskset to share a busy machine.
@@ -68,6 +71,9 @@ def main(argv=None):
     parser.add_argument("--validation-fraction", type=float, default=0.2)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs")
     parser.add_argument("--bundled-only", action="store_true")
+    parser.add_argument("--ae", type=Path, metavar="RUN",
+                        help="Measure this autoencoder run instead of the bundled one (written to RUN_NAME.json) "
+                             "and stop.")
     parser.add_argument("--augment", metavar="ROTATION,SCALE,SHIFT",
                         help="Train the curve's autoencoder with train-ae's mask augmentation (an extension), "
                              "e.g. 5,0.1,0.05; its run and curve are named after the three values.")
@@ -85,15 +91,15 @@ def main(argv=None):
     test = load_split(config, root, "test", 64)
     classes = list(config.class_names[1:])
 
-    bundled = reconstruction(ROOT / "data" / "models" / f"{config.name}-ae",
-                             {"train": train, "test": test})
-    scale = code_distance_scale(ROOT / "data" / "models" / f"{config.name}-ae", train)
-    record = dict(dataset=config.name, classes=classes, train_masks=len(train), test_masks=len(test),
-                  dice=bundled, train_pair_code_distance=scale)
-    write_json_atomic(out / "bundled.json", record)
-    print(f"bundled {config.name}-ae: train {bundled['train']}  test {bundled['test']}  "
+    ae_dir = args.ae or ROOT / "data" / "models" / f"{config.name}-ae"
+    bundled = reconstruction(ae_dir, {"train": train, "test": test})
+    scale = code_distance_scale(ae_dir, train)
+    record = dict(dataset=config.name, autoencoder=ae_dir.name, classes=classes, train_masks=len(train),
+                  test_masks=len(test), dice=bundled, train_pair_code_distance=scale)
+    write_json_atomic(out / (f"{ae_dir.name}.json" if args.ae else "bundled.json"), record)
+    print(f"{ae_dir.name}: train {bundled['train']}  test {bundled['test']}  "
           f"code distance of training pairs {scale['mean']:.2f} (median {scale['median']:.2f})")
-    if args.bundled_only:
+    if args.bundled_only or args.ae:
         return 0
 
     # The training run carves its validation part with the same call and seed (0).
