@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Extension: the variants trained with the mask-augmented autoencoder
+# (AE_AUGMENT=... results/train.sh, runs DATASET-VARIANT-aeaug kept in
+# results/DATASET/runs/) against the paper's AC-RegNet and AE-RegNet trained here (seed
+# 0) and, where present, the AC-RegNet trained further, on the paper's test pairs (seed
+# 0), in their own folder so that Table 1's statistics stay those of its methods.
+# Needs ACREGNET_DATA.
+#   results/evaluate_augmented_ae.sh montgomery
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATASET=${1:?usage: results/evaluate_augmented_ae.sh DATASET}
+RUNS=results/$DATASET/runs
+OUT=results/$DATASET/augmented-ae
+trained() { [ -f "$1/summary.json" ] && [ -f "$1/vector_cnn.weights.h5" ]; }
+methods=()
+for variant in ac-regnet ae-regnet; do
+  run=$RUNS/$DATASET-$variant-aeaug
+  trained "$run" && methods+=(--method "$variant-aeaug=$run" --method "$variant-aeaug-2pass=$run,passes=2")
+done
+if [ ${#methods[@]} -eq 0 ]; then
+  echo "no finished run trained with the augmented autoencoder in $RUNS" >&2
+  exit 1
+fi
+methods+=(--method "ac-regnet=$DATASET")
+trained "$RUNS/$DATASET-ae-regnet" && methods+=(--method "ae-regnet=$RUNS/$DATASET-ae-regnet")
+trained "$RUNS/$DATASET-ac-regnet-further" && methods+=(--method "ac-regnet-further=$RUNS/$DATASET-ac-regnet-further")
+acregnet evaluate --dataset "$DATASET" "${methods[@]}" -o "$OUT" --quiet > /dev/null
+cat "$OUT/summary.md"
