@@ -3,7 +3,7 @@
 # dataset the autoencoder and the four variants with the paper's settings, evaluation
 # against elastix and no registration, the bundled models, the applications and the
 # experiments; then the extensions (Montgomery trained further, its autoencoder's
-# learning curve, a second seed). Resumable: every
+# learning curve, a second seed, the autoencoder with mask augmentation). Resumable: every
 # training checkpoints, every evaluation caches its pairs; rerun after an interruption.
 # Needs ACREGNET_DATA. Cost on the project's 2-core CPU: about 2 h per registration
 # training pinned to one core (two side by side with CORES), 15 min per autoencoder,
@@ -36,6 +36,11 @@ if [[ " ${DATASETS:-montgomery} " == *" montgomery "* ]]; then
   # Training-to-training spread: AC-RegNet and AE-RegNet again with seed 1.
   SEED=1 VARIANTS="ac-regnet ae-regnet" AE_RUN=data/models/montgomery-ae bash results/train.sh montgomery
   bash results/seed_study.sh montgomery
+  # The autoencoder with mask augmentation, its learning curve, and AC-RegNet trained with it.
+  python results/autoencoder_study.py montgomery --iterations 4500 --augment 5,0.1,0.05
+  AE_AUGMENT="5 0.1 0.05" VARIANTS=ac-regnet bash results/train.sh montgomery
+  python results/autoencoder_study.py montgomery --ae "$RUNS/montgomery-ae-aug"
+  bash results/evaluate_augmented_ae.sh montgomery
 fi
 for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
   [ "$dataset" = jsrt ] || JOBS=${JOBS:-2} bash results/evaluate_bundled.sh "$dataset"
