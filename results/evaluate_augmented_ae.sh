@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/evaluate_augmented_ae.sh DATASET}
 RUNS=results/$DATASET/runs
 OUT=results/$DATASET/augmented-ae
-trained() { [ -f "$1/summary.json" ] && [ -f "$1/vector_cnn.weights.h5" ]; }
+source results/runs.sh
 methods=()
 for variant in ac-regnet ae-regnet; do
   run=$RUNS/$DATASET-$variant-aeaug

@@ -13,8 +13,7 @@ cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/evaluate_bundled.sh DATASET}
 RUNS=${RUNS:-runs}
 OUT=results/$DATASET/evaluation
-# A run that finished all its iterations and kept its weights.
-trained() { [ -f "$1/summary.json" ] && [ -f "$1/vector_cnn.weights.h5" ]; }
+source results/runs.sh
 methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
 # A variant's weights are kept with its run record (results/DATASET/runs/) once trained.
 for variant in regnet ce-regnet ae-regnet; do

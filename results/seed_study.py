@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from acregnet_cli.evaluation import METRICS, averages
+from acregnet_cli.evaluation import METRICS, averages, p_value_matrix
 from acregnet_cli.imageio import write_text_atomic
 
 VARIANTS = ["ac-regnet", "ae-regnet", "ce-regnet", "regnet"]
@@ -35,30 +35,23 @@ def parse_method(name):
     return (variant, seed) if variant in VARIANTS else None
 
 
-def folder_tests(folder):
-    """{(metric, a, b): Bonferroni p} for both orders of every pair of methods."""
-    tests = {}
-    for row in pd.read_csv(folder / "wilcoxon.csv").itertuples():
-        tests[(row.metric, row.method_a, row.method_b)] = row.p_bonferroni
-        tests[(row.metric, row.method_b, row.method_a)] = row.p_bonferroni
-    return tests
-
-
 def seed_study(folder):
     """The study's tables as lists of rows; see the module docstring."""
     wide = averages(pd.read_csv(folder / "pairs.csv"))
-    tests = folder_tests(folder)
+    tests = pd.read_csv(folder / "wilcoxon.csv")
+    names = list(wide["dsc"].columns)
+    p_values = {metric: p_value_matrix(tests, metric, names) for metric in METRICS}
     methods = {}
-    for name in wide["dsc"].columns:
+    for name in names:
         parsed = parse_method(name)
         if parsed:
             methods[parsed] = name
     means = wide.mean()
     method_rows = [(name, *(means[(m, name)] for m in METRICS))
-                   for key, name in sorted(methods.items(), key=lambda item: (VARIANTS.index(item[0][0]), item[0][1]))]
+                   for _, name in sorted(methods.items(), key=lambda item: (VARIANTS.index(item[0][0]), item[0][1]))]
 
     def difference(a, b):
-        return [(means[(m, a)] - means[(m, b)], tests[(m, a, b)]) for m in METRICS]
+        return [(means[(m, a)] - means[(m, b)], p_values[m].loc[a, b]) for m in METRICS]
 
     spread_rows = []
     for (variant, seed), name in sorted(methods.items()):

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/seed_study.sh DATASET}
 OUT=results/$DATASET/seed-study
-trained() { [ -f "$1/summary.json" ] && [ -f "$1/vector_cnn.weights.h5" ]; }
+source results/runs.sh
 methods=()
 for variant in ac-regnet ae-regnet ce-regnet regnet; do
   seeded=()

@@ -60,9 +60,11 @@ seed_args=() suffix=""
 [ -n "${SEED:-}" ] && seed_args=(--seed "$SEED") suffix="-seed$SEED"
 for variant in $VARIANTS; do
   run="$RUNS/$DATASET-$variant$suffix"
-  [[ -n $ae_suffix && ( $variant == ae-regnet || $variant == ac-regnet ) ]] && run="$RUNS/$DATASET-$variant-aeaug$suffix"
   args=("${seed_args[@]}")
-  [[ $variant == ae-regnet || $variant == ac-regnet ]] && args+=("${ae_args[@]}")
+  if [[ $variant == ae-regnet || $variant == ac-regnet ]]; then
+    args+=("${ae_args[@]}")
+    if [ -n "$ae_suffix" ]; then run="$RUNS/$DATASET-$variant-aeaug$suffix"; fi
+  fi
   if [ ! -f "$run/summary.json" ]; then
     "${pin[@]}" acregnet train-reg --dataset "$DATASET" --variant "$variant" "${args[@]}" \
       -o "$run" $(resume "$run") --quiet 2>&1 | tee -a "$run.log" >/dev/null
