@@ -4,6 +4,8 @@
 # results/DATASET/runs/) against the paper's AC-RegNet and AE-RegNet trained here (seed
 # 0) and, where present, the AC-RegNet trained further, on the paper's test pairs (seed
 # 0), in their own folder so that Table 1's statistics stay those of its methods.
+# Runs trained with another code-distance weight (LAMBDA_AE=0.33 results/train.sh, runs
+# DATASET-VARIANT-aeaug-lae0.33) join them, to separate the code's scale from its quality.
 # Needs ACREGNET_DATA.
 #   results/evaluate_augmented_ae.sh montgomery
 set -euo pipefail
@@ -13,9 +15,9 @@ RUNS=results/$DATASET/runs
 OUT=results/$DATASET/augmented-ae
 source results/runs.sh
 methods=()
-for variant in ac-regnet ae-regnet; do
-  run=$RUNS/$DATASET-$variant-aeaug
-  trained "$run" && methods+=(--method "$variant-aeaug=$run" --method "$variant-aeaug-2pass=$run,passes=2")
+for run in "$RUNS/$DATASET"-{ac,ae}-regnet-aeaug{,-lae*}; do
+  name=${run#"$RUNS/$DATASET-"}
+  trained "$run" && methods+=(--method "$name=$run" --method "$name-2pass=$run,passes=2")
 done
 if [ ${#methods[@]} -eq 0 ]; then
   echo "no finished run trained with the augmented autoencoder in $RUNS" >&2

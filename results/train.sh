@@ -13,6 +13,8 @@
 # AE_AUGMENT="5 0.1 0.05" (rotation degrees, scale, shift) trains the autoencoder with
 # train-ae's mask augmentation (an extension) as DATASET-ae-aug, and the variants that use
 # it as DATASET-VARIANT-aeaug; their weights are kept with their records.
+# LAMBDA_AE=0.33 trains the autoencoder variants with that code-distance weight instead of
+# the paper's 0.1, as DATASET-VARIANT[-aeaug]-lae0.33 (e.g. to match a code of another scale).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/train.sh DATASET}
@@ -63,7 +65,8 @@ for variant in $VARIANTS; do
   args=("${seed_args[@]}")
   if [[ $variant == ae-regnet || $variant == ac-regnet ]]; then
     args+=("${ae_args[@]}")
-    if [ -n "$ae_suffix" ]; then run="$RUNS/$DATASET-$variant-aeaug$suffix"; fi
+    if [ -n "${LAMBDA_AE:-}" ]; then args+=(--lambda-ae "$LAMBDA_AE"); fi
+    run="$RUNS/$DATASET-$variant${ae_suffix:+-aeaug}${LAMBDA_AE:+-lae$LAMBDA_AE}$suffix"
   fi
   if [ ! -f "$run/summary.json" ]; then
     "${pin[@]}" acregnet train-reg --dataset "$DATASET" --variant "$variant" "${args[@]}" \
