@@ -207,12 +207,15 @@ def train_ae(dataset, data_dir, run_dir, config_file, iterations, batch_size, le
 @click.option("--ce-form", type=click.Choice(["release", "textbook"]),
               help="Cross-entropy as the original release computed it (default) or the textbook form.")
 @click.option("--jit/--no-jit", "jit_compile", default=None, help="XLA-compile the training step.")
+@click.option("--integration-steps", type=int,
+              help="0 (the paper): the network predicts the displacement. N > 0 (extension): it predicts a "
+                   "velocity field integrated by N scaling-and-squaring steps into a fold-free displacement.")
 @click.option("--init-from", "init_from",
               help="Start from a trained model's weights (run directory, weights file or bundled model name) "
                    "to fine-tune it or train it further; the optimizer starts afresh.")
 def train_reg(dataset, data_dir, run_dir, config_file, iterations, batch_size, learning_rate, lr_schedule, size, seed,
               checkpoint_every, log_every, validation_fraction, resume, overwrite, quiet, as_json, strategy, cpu_devices,
-              variant, ae_run, lambda_r, lambda_ce, lambda_ae, ce_form, jit_compile, init_from):
+              variant, ae_run, lambda_r, lambda_ce, lambda_ae, ce_form, jit_compile, integration_steps, init_from):
     """Stage two: train the registration network (VectorCNN).
 
     Example: acregnet train-reg --dataset jsrt --variant ac-regnet --ae-run runs/jsrt-ae -o runs/jsrt-ac
@@ -226,7 +229,7 @@ def train_reg(dataset, data_dir, run_dir, config_file, iterations, batch_size, l
         "train_reg", config_file, iterations=iterations, batch_size=batch_size, learning_rate=learning_rate,
         size=size, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every,
         validation_fraction=validation_fraction, lambda_r=lambda_r, lambda_ce=lambda_ce, lambda_ae=lambda_ae,
-        ce_form=ce_form, jit_compile=jit_compile, lr_schedule=lr_schedule,
+        ce_form=ce_form, jit_compile=jit_compile, lr_schedule=lr_schedule, integration_steps=integration_steps,
     )
     config, train, validation = _load_training_data(
         dataset, data_dir, "train", settings["size"], settings["validation_fraction"], settings["seed"])

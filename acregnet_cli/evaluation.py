@@ -258,6 +258,9 @@ def method_fingerprint(method, elastix_overrides=None):
         raise InputError(f"{weights}: weights file not found")
     digest = hashlib.sha256(_weights_digest(weights).encode())
     computes = {key: description.get(key) for key in ("architecture", "size", "resize")}
+    if description.get("integration_steps"):
+        # Only when set, so that the keys of displacement networks' results stay as they were.
+        computes["integration_steps"] = description["integration_steps"]
     digest.update(json.dumps(computes, sort_keys=True).encode())
     digest.update(f"passes={method.passes}".encode())
     return "model-" + digest.hexdigest()[:16]

@@ -118,6 +118,60 @@ class BilinearWarp(keras.layers.Layer):
         return input_shape[0]
 
 
+def integrate_velocity(velocity, steps):
+    """Displacement of the flow of a stationary velocity field, by scaling and squaring.
+
+    The velocity is scaled by ``2**-steps`` and the small displacement composed with
+    itself ``steps`` times (``u <- u + u o (id + u)``), which approximates the group
+    exponential ``exp(v)``: a smooth velocity gives an invertible, fold-free map even
+    where using ``v`` itself as a displacement would fold.
+
+    Parameters
+    ----------
+    velocity : Tensor, shape (B, H, W, 2)
+        In pixels, channels as in :func:`warp_bilinear`.
+    steps : int
+        Number of squarings; 0 returns ``velocity`` unchanged (a plain displacement).
+
+    Returns
+    -------
+    Tensor, shape (B, H, W, 2): the displacement, in pixels.
+
+    A constant velocity integrates to itself (a translation); samples are clamped at
+    the border as in :func:`warp_bilinear`.
+    """
+    velocity = tf.convert_to_tensor(velocity)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"integration steps must be a non-negative integer, got {steps!r}")
+    displacement = velocity * (0.5 ** steps)
+    for _ in range(steps):
+        displacement = displacement + warp_bilinear(displacement, displacement)
+    return displacement
+
+
+@keras.saving.register_keras_serializable(package="acregnet")
+class IntegrateVelocity(keras.layers.Layer):
+    """Keras layer: ``IntegrateVelocity(steps)(velocity)`` is the displacement of its flow.
+
+    See :func:`integrate_velocity`. No weights.
+    """
+
+    def __init__(self, steps=7, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"integration steps must be a non-negative integer, got {steps!r}")
+        self.steps = steps
+
+    def call(self, velocity):
+        return integrate_velocity(velocity, self.steps)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return dict(super().get_config(), steps=self.steps)
+
+
 def resize_images(images, size, method="legacy"):
     """Resize a (B, H, W, C) batch to ``size`` (int or (h, w)) bilinearly.
 

@@ -14,6 +14,7 @@ numbered by the layers' order in the model; the VectorCNN's order is that of
 import numpy as np
 
 from .architecture import BN_EPSILON, VECTOR_CNN_LAYERS
+from .numpy_ops import integrate_velocity
 
 
 def _stored_name(kind, index):
@@ -43,18 +44,23 @@ def _conv3x3(x, kernel):
 
 
 class LiteVectorCNN:
-    """NumPy VectorCNN; ``model(pair)`` maps (B, S, S, 2) to the (B, S, S, 2) field."""
+    """NumPy VectorCNN; ``model(pair)`` maps (B, S, S, 2) to the (B, S, S, 2) field.
 
-    def __init__(self, kernels, norms):
+    ``integration_steps`` > 0 integrates the network's output as a velocity field
+    (:func:`numpy_ops.integrate_velocity`), as ``networks.vector_cnn`` does.
+    """
+
+    def __init__(self, kernels, norms, integration_steps=0):
         self.kernels = kernels
+        self.integration_steps = integration_steps
         self.scales, self.shifts = {}, {}
         for name, (gamma, beta, mean, variance) in norms.items():
             scale = gamma / np.sqrt(variance + BN_EPSILON)
             self.scales[name], self.shifts[name] = scale, beta - mean * scale
 
     @classmethod
-    def from_weights(cls, path):
-        return cls(*read_vector_cnn_weights(path))
+    def from_weights(cls, path, integration_steps=0):
+        return cls(*read_vector_cnn_weights(path), integration_steps=integration_steps)
 
     def _conv_bn(self, x, name):
         out = _conv3x3(x, self.kernels[name]).reshape(x.shape[:3] + (-1,))
@@ -79,4 +85,5 @@ class LiteVectorCNN:
             x = x.repeat(2, axis=1).repeat(2, axis=2)
             x = self._elu(self._conv_bn(x, f"deconv{level - 1}") + skips[7 - level])
             x = self._elu(self._conv_bn(self._elu(self._conv_bn(x, f"conv{level}_a")), f"conv{level}_b"))
-        return self._conv_bn(x, "conv_out")
+        field = self._conv_bn(x, "conv_out")
+        return integrate_velocity(field, self.integration_steps) if self.integration_steps else field

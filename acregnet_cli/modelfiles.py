@@ -112,6 +112,14 @@ def vector_cnn_weights(path):
     return weights, description
 
 
+def integration_steps(description, path):
+    """The ``integration_steps`` of a VectorCNN description (0 when absent: a displacement network)."""
+    steps = description.get("integration_steps", 0)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= 64:
+        raise InputError(f"{path}: integration_steps must be an integer from 0 to 64 in {MODEL_JSON}, got {steps!r}")
+    return steps
+
+
 def load_vector_cnn(path, size=None):
     """Load a trained VectorCNN from a run directory or its weights file.
 
@@ -124,7 +132,8 @@ def load_vector_cnn(path, size=None):
     from .networks import vector_cnn
 
     weights, description = vector_cnn_weights(path)
-    model = vector_cnn(size=size or description.get("size", 64), dropout=description.get("dropout", 0.5))
+    model = vector_cnn(size=size or description.get("size", 64), dropout=description.get("dropout", 0.5),
+                       integration_steps=integration_steps(description, path))
     load_weights_into(model, weights)
     return model, description
 
@@ -140,8 +149,9 @@ def load_vector_cnn_lite(path):
     from .lite import LiteVectorCNN
 
     weights, description = vector_cnn_weights(path)
+    steps = integration_steps(description, path)
     try:
-        return LiteVectorCNN.from_weights(weights), description
+        return LiteVectorCNN.from_weights(weights, integration_steps=steps), description
     except Exception as exc:  # h5py raises OSError, KeyError, ... for foreign or broken files
         raise InputError(f"{weights}: weights do not fit the VectorCNN architecture or the file is corrupt ({exc})") from None
 

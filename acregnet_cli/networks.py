@@ -15,7 +15,7 @@ import functools
 import keras
 from keras import layers
 
-from .layers import FusedBatchNormalization
+from .layers import FusedBatchNormalization, IntegrateVelocity
 from .architecture import BN_EPSILON, BN_MOMENTUM, KERNEL_STDDEV, VECTOR_CNN_LAYERS  # noqa: F401
 
 
@@ -37,7 +37,7 @@ def _conv_bn(x, name, filters, strides=1, activation=None, synchronized=False):
     return x
 
 
-def vector_cnn(size=64, dropout=0.5, name="VectorCNN", synchronized=False):
+def vector_cnn(size=64, dropout=0.5, name="VectorCNN", synchronized=False, integration_steps=0):
     """Build the VectorCNN.
 
     Parameters
@@ -50,6 +50,11 @@ def vector_cnn(size=64, dropout=0.5, name="VectorCNN", synchronized=False):
     synchronized : bool
         Batch statistics over all replicas of a tf.distribute strategy, so that
         split batches train like one batch.
+    integration_steps : int
+        0 (the paper): the last convolution is the displacement. N > 0 (an
+        extension): it is a stationary velocity field, integrated by N squarings
+        (:class:`layers.IntegrateVelocity`) into a fold-free displacement. Adds no
+        weights, so the weights files of both kinds have the same layout.
 
     Returns
     -------
@@ -82,6 +87,8 @@ def vector_cnn(size=64, dropout=0.5, name="VectorCNN", synchronized=False):
         if use_dropout:
             x = layers.Dropout(dropout, name=f"dropout{level}")(x)
     field = conv_bn(x, "conv_out", 2)
+    if integration_steps:
+        field = IntegrateVelocity(integration_steps, name="integrate")(field)
     return keras.Model(pair, field, name=name)
 
 

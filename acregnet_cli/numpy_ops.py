@@ -77,3 +77,11 @@ def warp_bilinear(image, field):
     top = top_left + (top_right - top_left) * wx
     bottom = bottom_left + (bottom_right - bottom_left) * wx
     return top + (bottom - top) * wy
+
+
+def integrate_velocity(velocity, steps):
+    """Scaling and squaring of a (B, H, W, 2) velocity field, as :func:`layers.integrate_velocity`."""
+    displacement = np.asarray(velocity, dtype=np.float32) * np.float32(0.5 ** steps)
+    for _ in range(steps):
+        displacement = displacement + warp_bilinear(displacement, displacement)
+    return displacement

@@ -22,8 +22,8 @@ from .errors import InputError
 from .imageio import write_text_atomic
 from .layers import warp_bilinear
 from .metrics import class_dice
-from .modelfiles import (load_autoencoder, load_weights_into, save_weights_atomic, vector_cnn_weights,
-                         write_model_json, write_settings)
+from .modelfiles import (integration_steps, load_autoencoder, load_weights_into, save_weights_atomic,
+                         vector_cnn_weights, write_model_json, write_settings)
 from .networks import mask_autoencoder, vector_cnn
 
 VARIANTS = {
@@ -407,6 +407,12 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
                              f"this run trains at {settings['size']} (--size)")
 
     learning_rate = learning_rate_schedule(settings)  # bad settings fail before anything is written
+    steps = settings["integration_steps"]
+    if not 0 <= steps <= 64:
+        raise InputError(f"integration_steps must be from 0 to 64, got {steps}")
+    if init_from is not None and integration_steps(init_description, init_from) != steps:
+        raise InputError(f"{init_from}: model has integration_steps = {integration_steps(init_description, init_from)}, "
+                         f"this run {steps} (--integration-steps)")
     strategy = strategy or tf.distribute.get_strategy()
     chief, task = worker_identity(strategy)
     replicas = _check_replicas(strategy, settings["batch_size"])
@@ -430,7 +436,8 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     if split.images.shape[1:] != (size, size):
         raise InputError(f"training size {size} does not match the images' size {split.images.shape[1:]}")
     with strategy.scope():
-        model = vector_cnn(size=size, dropout=settings["dropout"], synchronized=replicas > 1)
+        model = vector_cnn(size=size, dropout=settings["dropout"], synchronized=replicas > 1,
+                           integration_steps=steps)
         if init_weights is not None:
             load_weights_into(model, init_weights)
         optimizer = keras.optimizers.Adam(learning_rate)
@@ -485,7 +492,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
         save_weights_atomic(model, run_dir / "vector_cnn.weights.h5")
         write_model_json(run_dir, dict(
             architecture="vector_cnn", size=size, dropout=settings["dropout"], resize="modern",
-            weights="vector_cnn.weights.h5", **extra,
+            weights="vector_cnn.weights.h5", integration_steps=steps, **extra,
         ))
 
     return _run_loop(step_fn, state, settings, Path(run_dir), fields, resume, progress, finish, chief, task)
