@@ -8,8 +8,9 @@ Measures, on JSRT (``ACREGNET_DATA``) or on phantoms when no data is there:
   ``acregnet register --pairs`` (files written) and ``acregnet evaluate`` (100 pairs,
   with metrics);
 - the elastix baseline on the same pairs (one job, and ``--jobs``), and the ratios;
-- training: seconds per iteration of ``train-reg`` (each variant) and ``train-ae`` at
-  batch 32, 64x64 and 256x256, compilation excluded, with each run's peak memory;
+- training: seconds per iteration of ``train-reg`` (each variant, and AC-RegNet with
+  ``--integration-steps 7``) and ``train-ae`` at batch 32, 64x64 and 256x256,
+  compilation excluded, with each run's peak memory;
 - the VectorCNN's achieved floating-point rate against a measured matrix-multiply peak.
 
 Writes ``benchmarks/results/<label>.md`` and ``.csv`` with the machine described.
@@ -332,6 +333,15 @@ def main():
                     per_iteration = train_seconds_per_iteration(run_dir)
                     record("training", f"train-reg {variant} iteration, batch 32, {train_size}x{train_size}",
                            per_iteration, "s/it", f"peak memory {peak_mib:.0f} MiB")
+                    if variant == "ac-regnet" and train_size == 64:
+                        # The diffeomorphic extension: the same step with 7 squarings of the field.
+                        run_dir = work / "reg-ac-regnet-velocity-64"
+                        _, peak_mib, _ = run_process(ACREGNET + [
+                            "train-reg", "--dataset", "jsrt", "--variant", variant, "--ae-run", str(ae),
+                            "--integration-steps", "7", "-o", str(run_dir), "--iterations", str(count),
+                            "--log-every", "5", "--checkpoint-every", "100000", "--quiet"])
+                        record("training", "train-reg ac-regnet iteration, --integration-steps 7, batch 32, 64x64",
+                               train_seconds_per_iteration(run_dir), "s/it", f"peak memory {peak_mib:.0f} MiB")
                     if variant == "regnet" and train_size == size:
                         # Forward + backward is about three forward passes.
                         rate = 3 * forward * 32 / per_iteration
