@@ -15,6 +15,8 @@
 # it as DATASET-VARIANT-aeaug; their weights are kept with their records.
 # LAMBDA_AE=0.33 trains the autoencoder variants with that code-distance weight instead of
 # the paper's 0.1, as DATASET-VARIANT[-aeaug]-lae0.33 (e.g. to match a code of another scale).
+# INTEGRATION_STEPS=7 trains the variants with train-reg's diffeomorphic extension (the
+# output integrated as a velocity field), as DATASET-VARIANT-svf7; weights kept with records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/train.sh DATASET}
@@ -61,13 +63,16 @@ fi
 seed_args=() suffix=""
 [ -n "${SEED:-}" ] && seed_args=(--seed "$SEED") suffix="-seed$SEED"
 for variant in $VARIANTS; do
-  run="$RUNS/$DATASET-$variant$suffix"
-  args=("${seed_args[@]}")
+  args=("${seed_args[@]}") tags=""
   if [[ $variant == ae-regnet || $variant == ac-regnet ]]; then
     args+=("${ae_args[@]}")
     if [ -n "${LAMBDA_AE:-}" ]; then args+=(--lambda-ae "$LAMBDA_AE"); fi
-    run="$RUNS/$DATASET-$variant${ae_suffix:+-aeaug}${LAMBDA_AE:+-lae$LAMBDA_AE}$suffix"
+    tags="${ae_suffix:+-aeaug}${LAMBDA_AE:+-lae$LAMBDA_AE}"
   fi
+  if [ -n "${INTEGRATION_STEPS:-}" ]; then
+    args+=(--integration-steps "$INTEGRATION_STEPS") tags="$tags-svf$INTEGRATION_STEPS"
+  fi
+  run="$RUNS/$DATASET-$variant$tags$suffix"
   if [ ! -f "$run/summary.json" ]; then
     "${pin[@]}" acregnet train-reg --dataset "$DATASET" --variant "$variant" "${args[@]}" \
       -o "$run" $(resume "$run") --quiet 2>&1 | tee -a "$run.log" >/dev/null
