@@ -4,7 +4,8 @@
 #   results/train.sh DATASET            # autoencoder + ac-regnet
 #   VARIANTS="regnet ce-regnet" results/train.sh jsrt
 # Needs ACREGNET_DATA. RUNS defaults to runs/ (not committed); the run records
-# (config, log, summary, model description, console log) are copied to results/DATASET/runs/.
+# (config, log, summary, model description, console log) are copied to results/DATASET/runs/
+# (RECORDS=DIR: to DIR/DATASET/runs/ instead).
 # AE_RUN=data/models/DATASET-ae reuses an existing (e.g. bundled) autoencoder instead of
 # training one; variants that need no autoencoder (regnet, ce-regnet) never train one.
 # CORES="0" pins the trainings to those CPU cores (taskset), for two runs side by side.
@@ -24,7 +25,7 @@ RUNS=${RUNS:-runs}
 mkdir -p "$RUNS"
 resume() { [ -d "$1/checkpoints" ] && echo --resume || true; }
 record() {
-  local run=$1 dest="results/$DATASET/runs/$(basename "$1")"
+  local run=$1 dest="${RECORDS:-results}/$DATASET/runs/$(basename "$1")"
   mkdir -p "$dest"
   cp "$run"/{config.toml,log.csv,summary.json,model.json} "$dest/" 2>/dev/null || true
   # A registration run's weights (2.1 MB) stay with its record, so that its rows can be

@@ -103,3 +103,65 @@ def test_ordering_holds_and_fails(tmp_path):
     holds = {(better, metric): ok for better, worse, metric, a, b, p, ok in rows}
     assert not any(holds[("ac-regnet", m)] for m in METRICS)
     assert all(holds[(v, m)] for v in ("ae-regnet", "ce-regnet") for m in METRICS)
+
+
+@pytest.fixture
+def stub_acregnet(tmp_path):
+    """A stand-in `acregnet` on PATH that logs each call and, for a training, writes what a
+    finished run holds (summary.json, weights), so train.sh's bookkeeping runs for real."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.txt"
+    stub = bin_dir / "acregnet"
+    stub.write_text(f"""#!/bin/sh
+echo "$*" >> {calls}
+while [ $# -gt 0 ]; do
+  if [ "$1" = -o ]; then mkdir -p "$2"; echo '{{}}' > "$2/summary.json"; touch "$2/vector_cnn.weights.h5" \\
+    "$2/encoder.weights.h5" "$2/decoder.weights.h5" "$2/config.toml"; fi
+  shift
+done
+""")
+    stub.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", RUNS=str(tmp_path / "runs"),
+               RECORDS=str(tmp_path / "records"))
+    return env, calls
+
+
+def run_train_script(env, calls, **settings):
+    import subprocess
+
+    calls.unlink(missing_ok=True)
+    result = subprocess.run(["bash", str(RESULTS / "train.sh"), "montgomery"], env=dict(env, **settings),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    # Run directories are shown relative to RUNS.
+    return [line.replace("--dataset montgomery ", "").replace(env["RUNS"] + "/", "")
+            for line in (calls.read_text().splitlines() if calls.exists() else [])]
+
+
+def test_train_script_names_each_kind_of_run_and_passes_its_options(stub_acregnet):
+    env, calls = stub_acregnet
+    ae = "data/models/montgomery-ae"
+    assert run_train_script(env, calls, VARIANTS="regnet ac-regnet", AE_RUN=ae) == [
+        "train-reg --variant regnet -o montgomery-regnet --quiet",
+        f"train-reg --variant ac-regnet --ae-run {ae} -o montgomery-ac-regnet --quiet",
+    ]
+    assert run_train_script(env, calls, VARIANTS="ae-regnet", AE_RUN=ae, SEED="1") == [
+        f"train-reg --variant ae-regnet --seed 1 --ae-run {ae} -o montgomery-ae-regnet-seed1 --quiet"]
+    assert run_train_script(env, calls, VARIANTS="ac-regnet", AE_AUGMENT="5 0.1 0.05", LAMBDA_AE="0.33") == [
+        "train-ae -o montgomery-ae-aug --augment-rotation 5 --augment-scale 0.1 --augment-shift 0.05 --quiet",
+        "train-reg --variant ac-regnet --ae-run montgomery-ae-aug --lambda-ae 0.33 "
+        "-o montgomery-ac-regnet-aeaug-lae0.33 --quiet",
+    ]
+    assert run_train_script(env, calls, VARIANTS="regnet", INTEGRATION_STEPS="7") == [
+        "train-reg --variant regnet --integration-steps 7 -o montgomery-regnet-svf7 --quiet"]
+    # Finished runs are not trained again; their records (weights kept for all but the
+    # plain AC-RegNet, which is bundled instead) sit under RECORDS.
+    assert run_train_script(env, calls, VARIANTS="regnet ac-regnet", AE_RUN=ae) == []
+    records = Path(env["RECORDS"]) / "montgomery" / "runs"
+    assert (records / "montgomery-regnet-svf7" / "vector_cnn.weights.h5").is_file()
+    assert (records / "montgomery-ae-aug" / "encoder.weights.h5").is_file()
+    assert not (records / "montgomery-ac-regnet" / "vector_cnn.weights.h5").exists()
+    assert (records / "montgomery-ac-regnet" / "machine.txt").is_file()
