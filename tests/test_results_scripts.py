@@ -165,3 +165,38 @@ def test_train_script_names_each_kind_of_run_and_passes_its_options(stub_acregne
     assert (records / "montgomery-ae-aug" / "encoder.weights.h5").is_file()
     assert not (records / "montgomery-ac-regnet" / "vector_cnn.weights.h5").exists()
     assert (records / "montgomery-ac-regnet" / "machine.txt").is_file()
+
+
+def test_field_regularity_of_a_network_that_predicts_no_motion(synthetic_dataset_256, untrained_model, tmp_path):
+    import json
+
+    import h5py
+
+    from acregnet_cli.architecture import VECTOR_CNN_LAYERS
+
+    root, config = synthetic_dataset_256
+    # Zero conv_out kernels and batch-norm shift: the field is 0 everywhere, det 1.
+    still = tmp_path / "still"
+    still.mkdir()
+    description = json.loads((untrained_model / "model.json").read_text())
+    (still / "model.json").write_text(json.dumps(description))
+    weights = still / "vector_cnn.weights.h5"
+    weights.write_bytes((untrained_model / "vector_cnn.weights.h5").read_bytes())
+    last = len(VECTOR_CNN_LAYERS) - 1  # conv_out, stored as conv2d_17 with its batch norm
+    with h5py.File(weights, "r+") as handle:
+        handle["layers"][f"conv2d_{last}"]["vars"]["0"][...] = 0
+        handle["layers"][f"batch_normalization_{last}"]["vars"]["1"][...] = 0
+    module = load_script("field_regularity")
+    out = tmp_path / "out"
+    assert module.main([str(config), "--data-dir", str(root), "--method", f"still={still}",
+                        "--method", f"random={untrained_model}", "-o", str(out)]) == 0
+    table = pd.read_csv(out / "regularity.csv")
+    still_rows, random_rows = table[table.method == "still"], table[table.method == "random"]
+    assert len(still_rows) == 8 == len(random_rows)  # 2n pairs of the 4 test images
+    assert (still_rows.folding == 0).all() and np.allclose(still_rows.min_det, 1) and np.allclose(still_rows.std_det, 0)
+    assert (random_rows.std_det > 0).all()
+    text = (out / "regularity.md").read_text()
+    assert "| still | 0.0000 | 0.0000 | 0 / 8 | 1.000 | 1.000 | 0.000 |" in text
+
+    assert module.main([str(config), "--data-dir", str(root), "--method", "identity", "-o", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()

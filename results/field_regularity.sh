@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Regularity of the fields of the models trained on DATASET (results/field_regularity.py):
+# the bundled AC-RegNet, the other variants and extensions whose weights are kept in
+# results/DATASET/runs/, on the paper's test pairs (seed 0). Needs ACREGNET_DATA.
+#   results/field_regularity.sh montgomery      # -> results/montgomery/field-regularity/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATASET=${1:?usage: results/field_regularity.sh DATASET}
+RUNS=results/$DATASET/runs
+source results/runs.sh
+methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
+for name in ae-regnet ce-regnet regnet ac-regnet-further ac-regnet-seed1 ac-regnet-svf7 ae-regnet-svf7; do
+  trained "$RUNS/$DATASET-$name" && methods+=(--method "$name=$RUNS/$DATASET-$name")
+done
+python results/field_regularity.py "$DATASET" "${methods[@]}" -o "results/$DATASET/field-regularity"
