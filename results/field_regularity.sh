@@ -9,7 +9,7 @@ DATASET=${1:?usage: results/field_regularity.sh DATASET}
 RUNS=results/$DATASET/runs
 source results/runs.sh
 methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
-for name in ae-regnet ce-regnet regnet ac-regnet-further ac-regnet-seed1 ac-regnet-svf7 ae-regnet-svf7; do
+for name in ae-regnet ce-regnet regnet ac-regnet-further ac-regnet-seed1 ae-regnet-seed1 ac-regnet-svf7; do
   trained "$RUNS/$DATASET-$name" && methods+=(--method "$name=$RUNS/$DATASET-$name")
 done
 python results/field_regularity.py "$DATASET" "${methods[@]}" -o "results/$DATASET/field-regularity"

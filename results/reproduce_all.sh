@@ -3,7 +3,8 @@
 # dataset the autoencoder and the four variants with the paper's settings, evaluation
 # against elastix and no registration, the bundled models, the applications and the
 # experiments; then the extensions (Montgomery trained further, its autoencoder's
-# learning curve, a second seed, the autoencoder with mask augmentation). Resumable: every
+# learning curve, a second seed, the autoencoder with mask augmentation, the diffeomorphic
+# variant) and the regularity of every model's fields. Resumable: every
 # training checkpoints, every evaluation caches its pairs; rerun after an interruption.
 # Needs ACREGNET_DATA. Cost on the project's 2-core CPU: about 2 h per registration
 # training pinned to one core (two side by side with CORES), 15 min per autoencoder,
@@ -44,7 +45,11 @@ if [[ " ${DATASETS:-montgomery} " == *" montgomery "* ]]; then
   LAMBDA_AE=0.33 AE_AUGMENT="5 0.1 0.05" VARIANTS=ac-regnet bash results/train.sh montgomery
   python results/autoencoder_study.py montgomery --ae "$RUNS/montgomery-ae-aug"
   bash results/evaluate_augmented_ae.sh montgomery
+  # The diffeomorphic extension: AC-RegNet predicting a velocity field integrated in 7 steps.
+  INTEGRATION_STEPS=7 VARIANTS=ac-regnet AE_RUN=data/models/montgomery-ae bash results/train.sh montgomery
+  bash results/evaluate_diffeomorphic.sh montgomery
 fi
 for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
   [ "$dataset" = jsrt ] || JOBS=${JOBS:-2} bash results/evaluate_bundled.sh "$dataset"
+  bash results/field_regularity.sh "$dataset"
 done
