@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Regularity of the fields of the models trained on DATASET (results/field_regularity.py):
 # the bundled AC-RegNet, the other variants and extensions whose weights are kept in
-# results/DATASET/runs/, on the paper's test pairs (seed 0). Needs ACREGNET_DATA.
+# results/DATASET/runs/, on the paper's test pairs (seed 0), and the original release's
+# JSRT model if ORIGINAL names an `acregnet import-tf1` folder. Needs ACREGNET_DATA.
 #   results/field_regularity.sh montgomery      # -> results/montgomery/field-regularity/
+#   ORIGINAL=/tmp/orig-jsrt results/field_regularity.sh jsrt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/field_regularity.sh DATASET}
@@ -12,4 +14,5 @@ methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes
 for name in ae-regnet ce-regnet regnet ac-regnet-further ac-regnet-seed1 ae-regnet-seed1 ac-regnet-svf7; do
   trained "$RUNS/$DATASET-$name" && methods+=(--method "$name=$RUNS/$DATASET-$name")
 done
+if [ -n "${ORIGINAL:-}" ]; then methods+=(--method "original-release=$ORIGINAL"); fi
 python results/field_regularity.py "$DATASET" "${methods[@]}" -o "results/$DATASET/field-regularity"

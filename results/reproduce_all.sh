@@ -51,5 +51,5 @@ if [[ " ${DATASETS:-montgomery} " == *" montgomery "* ]]; then
 fi
 for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
   [ "$dataset" = jsrt ] || JOBS=${JOBS:-2} bash results/evaluate_bundled.sh "$dataset"
-  bash results/field_regularity.sh "$dataset"
+  ORIGINAL=$([ "$dataset" = jsrt ] && echo "${ORIGINAL:-}" || true) bash results/field_regularity.sh "$dataset"
 done
