@@ -141,12 +141,17 @@ def integrate_velocity(velocity, steps):
     the border as in :func:`warp_bilinear`.
     """
     velocity = tf.convert_to_tensor(velocity)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"integration steps must be a non-negative integer, got {steps!r}")
+    _check_steps(steps)
     displacement = velocity * (0.5 ** steps)
     for _ in range(steps):
         displacement = displacement + warp_bilinear(displacement, displacement)
     return displacement
+
+
+def _check_steps(steps):
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"integration steps must be a non-negative integer, got {steps!r}")
+    return steps
 
 
 @keras.saving.register_keras_serializable(package="acregnet")
@@ -158,9 +163,7 @@ class IntegrateVelocity(keras.layers.Layer):
 
     def __init__(self, steps=7, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"integration steps must be a non-negative integer, got {steps!r}")
-        self.steps = steps
+        self.steps = _check_steps(steps)
 
     def call(self, velocity):
         return integrate_velocity(velocity, self.steps)

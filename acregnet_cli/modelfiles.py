@@ -112,11 +112,12 @@ def vector_cnn_weights(path):
     return weights, description
 
 
-def integration_steps(description, path):
-    """The ``integration_steps`` of a VectorCNN description (0 when absent: a displacement network)."""
+def integration_steps(description, source):
+    """The ``integration_steps`` of a VectorCNN description or training settings (0 when
+    absent: a displacement network); an InputError naming ``source`` if out of range."""
     steps = description.get("integration_steps", 0)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= 64:
-        raise InputError(f"{path}: integration_steps must be an integer from 0 to 64 in {MODEL_JSON}, got {steps!r}")
+        raise InputError(f"{source}: integration_steps must be an integer from 0 to 64, got {steps!r}")
     return steps
 
 

@@ -407,9 +407,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
                              f"this run trains at {settings['size']} (--size)")
 
     learning_rate = learning_rate_schedule(settings)  # bad settings fail before anything is written
-    steps = settings["integration_steps"]
-    if not 0 <= steps <= 64:
-        raise InputError(f"integration_steps must be from 0 to 64, got {steps}")
+    steps = integration_steps(settings, "--integration-steps")
     if init_from is not None and integration_steps(init_description, init_from) != steps:
         raise InputError(f"{init_from}: model has integration_steps = {integration_steps(init_description, init_from)}, "
                          f"this run {steps} (--integration-steps)")
