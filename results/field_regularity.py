@@ -41,19 +41,24 @@ def field_regularity(dataset, methods, data_dir=None, seed=0, batch_size=32):
         results = registrar.register_many([(split.images[m], split.images[f], None) for m, f in zip(moving, fixed)])
         for pair, (m, f, result) in enumerate(zip(moving, fixed, results)):
             determinant = jacobian_determinant(result.field)
+            folded = determinant <= 0
             rows.append({"method": method.name, "pair": pair, "moving": split.names[m], "fixed": split.names[f],
-                         "folding": float(np.mean(determinant <= 0)), "min_det": float(determinant.min()),
-                         "std_det": float(determinant.std())})
+                         "folding": float(folded.mean()), "folded_pixels": int(folded.sum()),
+                         "folded_in_mask": int((folded & (split.labels[f] > 0)).sum()),
+                         "min_det": float(determinant.min()), "std_det": float(determinant.std())})
     return pd.DataFrame(rows)
 
 
 def summary_table(table):
     """Markdown table of the per-method statistics of :func:`field_regularity`'s rows."""
-    lines = ["| method | folding % (mean) | folding % (largest) | pairs with folding | min det (median) "
-             "| min det (worst) | std det (mean) |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| method | folding % (mean) | folding % (largest) | pairs with folding | folded in mask % "
+             "| min det (median) | min det (worst) | std det (mean) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, rows in table.groupby("method", sort=False):
+        folded = rows.folded_pixels.sum()
+        in_mask = f"{100 * rows.folded_in_mask.sum() / folded:.1f}" if folded else "-"
         lines.append(f"| {name} | {100 * rows.folding.mean():.4f} | {100 * rows.folding.max():.4f} "
-                     f"| {int((rows.folding > 0).sum())} / {len(rows)} | {rows.min_det.median():.3f} "
+                     f"| {int((rows.folding > 0).sum())} / {len(rows)} | {in_mask} | {rows.min_det.median():.3f} "
                      f"| {rows.min_det.min():.3f} | {rows.std_det.mean():.3f} |")
     return "\n".join(lines) + "\n"
 

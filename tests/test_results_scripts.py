@@ -196,7 +196,8 @@ def test_field_regularity_of_a_network_that_predicts_no_motion(synthetic_dataset
     assert (still_rows.folding == 0).all() and np.allclose(still_rows.min_det, 1) and np.allclose(still_rows.std_det, 0)
     assert (random_rows.std_det > 0).all()
     text = (out / "regularity.md").read_text()
-    assert "| still | 0.0000 | 0.0000 | 0 / 8 | 1.000 | 1.000 | 0.000 |" in text
+    assert "| still | 0.0000 | 0.0000 | 0 / 8 | - | 1.000 | 1.000 | 0.000 |" in text
+    assert (random_rows.folded_in_mask <= random_rows.folded_pixels).all()
 
     assert module.main([str(config), "--data-dir", str(root), "--method", "identity", "-o", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
