@@ -3,9 +3,11 @@
 For each ``--method NAME=MODEL[,passes=P]`` (as ``acregnet evaluate`` takes them), registers
 the paper's test pairs (seed 0, 256x256) and measures, on each pair's 256x256 field, the
 Jacobian determinant of ``p -> p + u(p)``: the share of pixels where it is <= 0 (folding),
-its minimum and its standard deviation. Writes ``regularity.csv`` (one row per pair and
-method) and ``regularity.md`` (per method: mean and largest folding share, pairs with any
-folding, median and worst minimum determinant, mean standard deviation) in the output folder.
+how many of the folded pixels lie inside the fixed image's mask (any structure), its
+minimum and its standard deviation. Writes ``regularity.csv`` (one row per pair and method)
+and ``regularity.md`` (per method: mean and largest folding share, pairs with any folding,
+share of all folded pixels inside the fixed masks, median and worst minimum determinant,
+mean standard deviation) in the output folder.
 
     python results/field_regularity.py montgomery --method ac-regnet=montgomery \\
         --method ac-regnet-svf7=results/montgomery/runs/montgomery-ac-regnet-svf7 \\
