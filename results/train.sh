@@ -18,6 +18,8 @@
 # the paper's 0.1, as DATASET-VARIANT[-aeaug]-lae0.33 (e.g. to match a code of another scale).
 # INTEGRATION_STEPS=7 trains the variants with train-reg's diffeomorphic extension (the
 # output integrated as a velocity field), as DATASET-VARIANT-svf7; weights kept with records.
+# LR_SCHEDULE=cosine trains the variants with that learning-rate schedule (an extension; the
+# paper keeps the rate constant) over the same iterations, as DATASET-VARIANT-cosine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/train.sh DATASET}
@@ -72,6 +74,9 @@ for variant in $VARIANTS; do
   fi
   if [ -n "${INTEGRATION_STEPS:-}" ]; then
     args+=(--integration-steps "$INTEGRATION_STEPS") tags="$tags-svf$INTEGRATION_STEPS"
+  fi
+  if [ -n "${LR_SCHEDULE:-}" ]; then
+    args+=(--lr-schedule "$LR_SCHEDULE") tags="$tags-$LR_SCHEDULE"
   fi
   run="$RUNS/$DATASET-$variant$tags$suffix"
   if [ ! -f "$run/summary.json" ]; then

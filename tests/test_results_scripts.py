@@ -157,11 +157,14 @@ def test_train_script_names_each_kind_of_run_and_passes_its_options(stub_acregne
     ]
     assert run_train_script(env, calls, VARIANTS="regnet", INTEGRATION_STEPS="7") == [
         "train-reg --variant regnet --integration-steps 7 -o montgomery-regnet-svf7 --quiet"]
+    assert run_train_script(env, calls, VARIANTS="ac-regnet", AE_RUN=ae, LR_SCHEDULE="cosine") == [
+        f"train-reg --variant ac-regnet --ae-run {ae} --lr-schedule cosine -o montgomery-ac-regnet-cosine --quiet"]
     # Finished runs are not trained again; their records (weights kept for all but the
     # plain AC-RegNet, which is bundled instead) sit under RECORDS.
     assert run_train_script(env, calls, VARIANTS="regnet ac-regnet", AE_RUN=ae) == []
     records = Path(env["RECORDS"]) / "montgomery" / "runs"
     assert (records / "montgomery-regnet-svf7" / "vector_cnn.weights.h5").is_file()
+    assert (records / "montgomery-ac-regnet-cosine" / "vector_cnn.weights.h5").is_file()
     assert (records / "montgomery-ae-aug" / "encoder.weights.h5").is_file()
     assert not (records / "montgomery-ac-regnet" / "vector_cnn.weights.h5").exists()
     assert (records / "montgomery-ac-regnet" / "machine.txt").is_file()
