@@ -170,25 +170,30 @@ def test_train_script_names_each_kind_of_run_and_passes_its_options(stub_acregne
     assert (records / "montgomery-ac-regnet" / "machine.txt").is_file()
 
 
-def test_field_regularity_of_a_network_that_predicts_no_motion(synthetic_dataset_256, untrained_model, tmp_path):
+def still_model(untrained_model, folder, **description):
+    """A copy of ``untrained_model`` whose output layer is zeroed (its field is 0 everywhere,
+    det 1), with ``description`` entries added to its model.json."""
     import json
 
     import h5py
 
     from acregnet_cli.architecture import VECTOR_CNN_LAYERS
 
-    root, config = synthetic_dataset_256
-    # Zero conv_out kernels and batch-norm shift: the field is 0 everywhere, det 1.
-    still = tmp_path / "still"
-    still.mkdir()
-    description = json.loads((untrained_model / "model.json").read_text())
-    (still / "model.json").write_text(json.dumps(description))
-    weights = still / "vector_cnn.weights.h5"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps({**json.loads((untrained_model / "model.json").read_text()),
+                                                   **description}))
+    weights = folder / "vector_cnn.weights.h5"
     weights.write_bytes((untrained_model / "vector_cnn.weights.h5").read_bytes())
     last = len(VECTOR_CNN_LAYERS) - 1  # conv_out, stored as conv2d_17 with its batch norm
     with h5py.File(weights, "r+") as handle:
         handle["layers"][f"conv2d_{last}"]["vars"]["0"][...] = 0
         handle["layers"][f"batch_normalization_{last}"]["vars"]["1"][...] = 0
+    return folder
+
+
+def test_field_regularity_of_a_network_that_predicts_no_motion(synthetic_dataset_256, untrained_model, tmp_path):
+    root, config = synthetic_dataset_256
+    still = still_model(untrained_model, tmp_path / "still")
     module = load_script("field_regularity")
     out = tmp_path / "out"
     assert module.main([str(config), "--data-dir", str(root), "--method", f"still={still}",
@@ -204,3 +209,49 @@ def test_field_regularity_of_a_network_that_predicts_no_motion(synthetic_dataset
 
     assert module.main([str(config), "--data-dir", str(root), "--method", "identity", "-o", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_folding_sources_by_integration_steps(synthetic_dataset_256, untrained_model, tmp_path):
+    import json
+    import shutil
+
+    from acregnet_cli.evaluation import draw_pairs
+    from acregnet_cli.pipeline import make_registrar
+
+    root, config = synthetic_dataset_256
+    module = load_script("folding_sources")
+    # The random network's output taken as a velocity (4 steps, added to those asked for);
+    # 0 steps must give back the plain network's field.
+    velocity = tmp_path / "velocity"
+    shutil.copytree(untrained_model, velocity)
+    description = json.loads((velocity / "model.json").read_text())
+    (velocity / "model.json").write_text(json.dumps(dict(description, integration_steps=4)))
+    out = tmp_path / "out"
+    assert module.main([str(config), "--data-dir", str(root), "--model", str(velocity), "--steps", "8,0",
+                        "-o", str(out)]) == 0
+    table = pd.read_csv(out / "folding-sources.csv")
+    assert list(table.groupby("steps").size().items()) == [(0, 8), (4, 8), (8, 8)]
+    plain, _ = make_registrar(untrained_model, engine="numpy")
+    split = module.load_split(module.load_dataset_config(str(config)), root, "test", 256)
+    moving, fixed = draw_pairs(len(split))
+    expected = [plain.register(split.images[m], split.images[f]).folding_fraction for m, f in zip(moving, fixed)]
+    assert np.allclose(table[table.steps == 0].folding_image, expected)
+    assert "| 4 (trained) |" in (out / "folding-sources.md").read_text()
+    assert table[table.steps == 0].folding_integrated_at_image.isna().all()
+
+    # No motion: no folding at any step count, and the warped masks are the moving masks.
+    still = still_model(untrained_model, tmp_path / "still", integration_steps=4)
+    assert module.main([str(config), "--data-dir", str(root), "--model", str(still), "--steps", "4,8",
+                        "-o", str(tmp_path / "still-out")]) == 0
+    table = pd.read_csv(tmp_path / "still-out" / "folding-sources.csv")
+    assert (table.folding_network == 0).all() and (table.folding_image == 0).all()
+    assert np.allclose(table.min_det_image, 1)
+    assert (table.folding_integrated_at_image == 0).all() and np.allclose(table.min_det_integrated_at_image, 1)
+    identity = [module.mask_dice(split.labels[m], split.labels[f]) for m, f in zip(moving, fixed)]
+    assert np.allclose(table[table.steps == 4].dice, identity, atol=1e-6)
+
+    # A displacement model, bad step counts: refused, nothing written.
+    for model, steps in ((untrained_model, "0,7"), (velocity, "7,x"), (velocity, "65")):
+        assert module.main([str(config), "--data-dir", str(root), "--model", str(model), "--steps", steps,
+                            "-o", str(tmp_path / "refused")]) == 2
+    assert not (tmp_path / "refused").exists()
