@@ -12,19 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: results/evaluate_augmented_ae.sh DATASET}
 RUNS=results/$DATASET/runs
-OUT=results/$DATASET/augmented-ae
 source results/runs.sh
 methods=()
-for run in "$RUNS/$DATASET"-{ac,ae}-regnet-aeaug{,-lae*}; do
-  name=${run#"$RUNS/$DATASET-"}
-  trained "$run" && methods+=(--method "$name=$run" --method "$name-2pass=$run,passes=2")
-done
-if [ ${#methods[@]} -eq 0 ]; then
+if ! TWIN_PASSES=2 add_finished "$RUNS/$DATASET"-{ac,ae}-regnet-aeaug{,-lae*}; then
   echo "no finished run trained with the augmented autoencoder in $RUNS" >&2
   exit 1
 fi
 methods+=(--method "ac-regnet=$DATASET")
-trained "$RUNS/$DATASET-ae-regnet" && methods+=(--method "ae-regnet=$RUNS/$DATASET-ae-regnet")
-trained "$RUNS/$DATASET-ac-regnet-further" && methods+=(--method "ac-regnet-further=$RUNS/$DATASET-ac-regnet-further")
-acregnet evaluate --dataset "$DATASET" "${methods[@]}" -o "$OUT" --quiet > /dev/null
-cat "$OUT/summary.md"
+add_finished "$RUNS/$DATASET-ae-regnet" "$RUNS/$DATASET-ac-regnet-further" || true
+evaluate_methods "results/$DATASET/augmented-ae"

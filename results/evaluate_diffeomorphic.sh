@@ -14,20 +14,19 @@ DATASET=${1:?usage: results/evaluate_diffeomorphic.sh DATASET}
 RUNS=results/$DATASET/runs
 OUT=results/$DATASET/diffeomorphic
 source results/runs.sh
-methods=() svf_runs=()
-for run in "$RUNS/$DATASET"-*-svf*; do
-  trained "$run" && methods+=(--method "${run#"$RUNS/$DATASET-"}=$run") svf_runs+=("$run")
-done
-if [ ${#methods[@]} -eq 0 ]; then
+methods=()
+if ! add_finished "$RUNS/$DATASET"-*-svf*; then
   echo "no finished run trained with --integration-steps in $RUNS" >&2
   exit 1
 fi
+svf_runs=("${methods[@]}")
 methods+=(--method "ac-regnet=$DATASET")
-trained "$RUNS/$DATASET-ac-regnet-seed1" && methods+=(--method "ac-regnet-seed1=$RUNS/$DATASET-ac-regnet-seed1")
-acregnet evaluate --dataset "$DATASET" "${methods[@]}" -o "$OUT" --quiet > /dev/null
-cat "$OUT/summary.md"
+add_finished "$RUNS/$DATASET-ac-regnet-seed1" || true
+evaluate_methods "$OUT"
 bash results/field_regularity.sh "$DATASET"
-for run in "${svf_runs[@]}"; do
+for method in "${svf_runs[@]}"; do
+  [ "$method" = --method ] && continue
+  run=${method#*=}
   python results/folding_sources.py "$DATASET" --model "$run" --steps 0,5,7,10,14 \
     -o "$OUT/folding-sources/$(basename "$run")"
 done

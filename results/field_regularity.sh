@@ -11,8 +11,7 @@ DATASET=${1:?usage: results/field_regularity.sh DATASET}
 RUNS=results/$DATASET/runs
 source results/runs.sh
 methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
-for name in ae-regnet ce-regnet regnet ac-regnet-further ac-regnet-seed1 ae-regnet-seed1 ac-regnet-svf7; do
-  trained "$RUNS/$DATASET-$name" && methods+=(--method "$name=$RUNS/$DATASET-$name")
-done
+add_finished "$RUNS/$DATASET"-{ae-regnet,ce-regnet,regnet,ac-regnet-further,ac-regnet-seed1,ae-regnet-seed1} \
+  "$RUNS/$DATASET"-ac-regnet-{svf7,cosine} || true
 if [ -n "${ORIGINAL:-}" ]; then methods+=(--method "original-release=$ORIGINAL"); fi
 python results/field_regularity.py "$DATASET" "${methods[@]}" -o "results/$DATASET/field-regularity"

@@ -48,6 +48,9 @@ if [[ " ${DATASETS:-montgomery} " == *" montgomery "* ]]; then
   # The diffeomorphic extension: AC-RegNet predicting a velocity field integrated in 7 steps.
   INTEGRATION_STEPS=7 VARIANTS=ac-regnet AE_RUN=data/models/montgomery-ae bash results/train.sh montgomery
   bash results/evaluate_diffeomorphic.sh montgomery
+  # A cosine-decayed learning rate within the paper's 18000 iterations.
+  LR_SCHEDULE=cosine VARIANTS=ac-regnet AE_RUN=data/models/montgomery-ae bash results/train.sh montgomery
+  bash results/evaluate_lr_schedule.sh montgomery
 fi
 for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
   [ "$dataset" = jsrt ] || JOBS=${JOBS:-2} bash results/evaluate_bundled.sh "$dataset"

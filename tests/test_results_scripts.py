@@ -255,3 +255,35 @@ def test_folding_sources_by_integration_steps(synthetic_dataset_256, untrained_m
         assert module.main([str(config), "--data-dir", str(root), "--model", str(model), "--steps", steps,
                             "-o", str(tmp_path / "refused")]) == 2
     assert not (tmp_path / "refused").exists()
+
+
+def test_run_helpers_collect_finished_runs_and_evaluate(stub_acregnet, tmp_path):
+    import subprocess
+
+    env, calls = stub_acregnet
+    runs = tmp_path / "records"
+    for name, finished in (("montgomery-ac-regnet-cosine", True), ("montgomery-regnet-cosine", False),
+                           ("montgomery-ac-regnet-seed1", True)):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "vector_cnn.weights.h5").touch()
+        if finished:
+            (runs / name / "summary.json").write_text("{}")
+    script = f"""set -euo pipefail
+DATASET=montgomery
+source {RESULTS / "runs.sh"}
+methods=()
+TWIN_PASSES=2 add_finished {runs}/montgomery-*-cosine
+add_finished {runs}/montgomery-ac-regnet-seed1 {runs}/montgomery-ae-regnet-seed1
+if add_finished {runs}/montgomery-regnet-cosine {runs}/missing; then echo "unfinished runs added"; exit 3; fi
+mkdir -p {tmp_path}/out && echo "| table |" > {tmp_path}/out/summary.md
+evaluate_methods {tmp_path}/out
+"""
+    result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "| table |\n"
+    assert calls.read_text().split() == [
+        "evaluate", "--dataset", "montgomery",
+        "--method", f"ac-regnet-cosine={runs}/montgomery-ac-regnet-cosine",
+        "--method", f"ac-regnet-cosine-2pass={runs}/montgomery-ac-regnet-cosine,passes=2",
+        "--method", f"ac-regnet-seed1={runs}/montgomery-ac-regnet-seed1",
+        "-o", f"{tmp_path}/out", "--quiet"]
