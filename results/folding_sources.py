@@ -5,19 +5,19 @@ A model trained with ``--integration-steps N`` predicts a velocity field at netw
 upsampled to the image (256x256). Folds can enter at either stage: too few steps for
 the velocity's size, or the upsampling. For the paper's test pairs (seed 0, 256x256)
 this script integrates the model's velocity with each of ``--steps`` (0: the velocity
-taken as the displacement; the trained N; more steps, a closer approximation of the
-same exponential; the trained N is always added) and measures the share of pixels whose Jacobian determinant is <= 0
-on the network-size field and on the upsampled field, with the displacement's length
-(network pixels) at the folded pixels against its 99th percentile over the field (are the
-folds where the field moves most?). As an alternative it also upsamples the velocity to
-the image and integrates it there (2 more steps for 64 -> 256). It also scores the warped masks'
-Dice (all structures) so that a change of steps that changes the registration shows.
-Writes ``folding-sources.csv`` (one row per pair and step count) and
-``folding-sources.md`` to the output folder.
+taken as the displacement; more steps than N: a closer approximation of the same
+exponential; the trained N is always added) and measures the share of pixels whose
+Jacobian determinant is <= 0 on the network-size field and on the upsampled field, and
+the displacement's length (network pixels) at the folded pixels against its 99th
+percentile over the field (are the folds where the field moves most?). As an
+alternative it also upsamples the velocity to the image and integrates it there (2 more
+steps for 64 -> 256). The warped masks' Dice (all structures) shows whether a change of
+steps changes the registration. Writes ``folding-sources.csv`` (one row per pair and
+step count) and ``folding-sources.md`` to the output folder.
 
     python results/folding_sources.py montgomery \\
-        --model results/montgomery/runs/montgomery-ac-regnet-svf7 --steps 0,7,10,14 \\
-        -o results/montgomery/diffeomorphic
+        --model results/montgomery/runs/montgomery-ac-regnet-svf7 --steps 0,5,7,10,14 \\
+        -o results/montgomery/diffeomorphic/folding-sources/montgomery-ac-regnet-svf7
 """
 
 import argparse
@@ -32,8 +32,8 @@ from acregnet_cli.datasets import load_split
 from acregnet_cli.errors import InputError
 from acregnet_cli.evaluation import EVALUATION_SIZE, draw_pairs
 from acregnet_cli.imageio import write_text_atomic
-from acregnet_cli.pipeline import make_registrar
 from acregnet_cli.numpy_ops import integrate_velocity
+from acregnet_cli.pipeline import make_registrar
 from acregnet_cli.registration import crop, jacobian_determinant
 
 
