@@ -32,16 +32,10 @@ from acregnet_cli.datasets import load_split
 from acregnet_cli.errors import InputError
 from acregnet_cli.evaluation import EVALUATION_SIZE, draw_pairs
 from acregnet_cli.imageio import write_text_atomic
+from acregnet_cli.metrics import dice
 from acregnet_cli.numpy_ops import integrate_velocity
 from acregnet_cli.pipeline import make_registrar
 from acregnet_cli.registration import crop, jacobian_determinant
-
-
-def mask_dice(warped, fixed):
-    """Dice of the foreground (any structure) of two label maps."""
-    a, b = warped > 0, fixed > 0
-    total = a.sum() + b.sum()
-    return float(2 * (a & b).sum() / total) if total else 1.0
 
 
 def folding_sources(dataset, model, steps, data_dir=None, seed=0):
@@ -75,7 +69,7 @@ def folding_sources(dataset, model, steps, data_dir=None, seed=0):
                          "min_det_image": float(jacobian_determinant(result.field).min()),
                          "folding_integrated_at_image": float(np.mean(at_image <= 0)) if count else np.nan,
                          "min_det_integrated_at_image": float(at_image.min()) if count else np.nan,
-                         "dice": mask_dice(result.warped_mask, split.labels[f])})
+                         "dice": dice(result.warped_mask, split.labels[f])})
     registrar.model.integration_steps = trained
     return pd.DataFrame(rows)
 

@@ -247,7 +247,7 @@ def test_folding_sources_by_integration_steps(synthetic_dataset_256, untrained_m
     assert (table.folding_network == 0).all() and (table.folding_image == 0).all()
     assert np.allclose(table.min_det_image, 1)
     assert (table.folding_integrated_at_image == 0).all() and np.allclose(table.min_det_integrated_at_image, 1)
-    identity = [module.mask_dice(split.labels[m], split.labels[f]) for m, f in zip(moving, fixed)]
+    identity = [module.dice(split.labels[m], split.labels[f]) for m, f in zip(moving, fixed)]
     assert np.allclose(table[table.steps == 4].dice, identity, atol=1e-6)
 
     # A displacement model, bad step counts: refused, nothing written.
