@@ -50,14 +50,16 @@ def folding_sources(dataset, model, steps, data_dir=None, seed=0):
     split = load_split(config, resolve_data_root(data_dir), "test", EVALUATION_SIZE)
     moving, fixed = draw_pairs(len(split), seed)
     steps = sorted(set(steps) | {trained})
+    # The network runs once per pair: its raw output is the velocity every count integrates.
+    registrar.model.integration_steps = 0
     rows = []
     for pair, (m, f) in enumerate(zip(moving, fixed)):
         prepared = registrar.prepare(split.images[m], split.images[f], split.labels[m])
+        velocity = registrar.predict_small(prepared["moving_small"][None], prepared["fixed_small"][None])
         for count in steps:
-            registrar.model.integration_steps = count
-            small = registrar.predict_small(prepared["moving_small"][None], prepared["fixed_small"][None])[0]
+            small = integrate_velocity(velocity, count)[0] if count else velocity[0]
             result = registrar.finish(prepared, small)
-            at_image = image_size_integration(registrar, prepared, count) if count else None
+            at_image = image_size_integration(registrar, prepared, velocity, count) if count else None
             folded = jacobian_determinant(small) <= 0
             length = np.hypot(small[..., 0], small[..., 1])
             rows.append({"steps": count, "trained_steps": trained, "pair": pair, "moving": split.names[m],
@@ -70,20 +72,14 @@ def folding_sources(dataset, model, steps, data_dir=None, seed=0):
                          "folding_integrated_at_image": float(np.mean(at_image <= 0)) if count else np.nan,
                          "min_det_integrated_at_image": float(at_image.min()) if count else np.nan,
                          "dice": dice(result.warped_mask, split.labels[f])})
-    registrar.model.integration_steps = trained
     return pd.DataFrame(rows)
 
 
-def image_size_integration(registrar, prepared, steps):
-    """Jacobian determinant of the field made by upsampling the velocity to the image and
-    integrating it there, with as many more steps as halvings of the side, so that each
-    step moves as far in image pixels as before (cropped to the fixed image)."""
-    model = registrar.model
-    trained, model.integration_steps = model.integration_steps, 0
-    try:
-        velocity = registrar.predict_small(prepared["moving_small"][None], prepared["fixed_small"][None])
-    finally:
-        model.integration_steps = trained
+def image_size_integration(registrar, prepared, velocity, steps):
+    """Jacobian determinant of the field made by upsampling a (1, S, S, 2) network-size
+    velocity to the image and integrating it there, with as many more steps as halvings
+    of the side, so that each step moves as far in image pixels as before (cropped to the
+    fixed image)."""
     side = prepared["fixed"].shape[0]
     extra = int(np.ceil(np.log2(side / registrar.size)))
     field = integrate_velocity(registrar.ops.resize_field(velocity, side, registrar.resize), steps + extra)[0]
