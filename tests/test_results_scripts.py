@@ -287,3 +287,53 @@ evaluate_methods {tmp_path}/out
         "--method", f"ac-regnet-cosine-2pass={runs}/montgomery-ac-regnet-cosine,passes=2",
         "--method", f"ac-regnet-seed1={runs}/montgomery-ac-regnet-seed1",
         "-o", f"{tmp_path}/out", "--quiet"]
+
+
+def test_pair_sampling_recomputes_the_protocol_for_every_draw(synthetic_dataset_256, untrained_model, tmp_path):
+    from acregnet_cli.configuration import load_dataset_config
+    from acregnet_cli.evaluation import draw_pairs, evaluate, parse_methods
+    from acregnet_cli.metrics import label_map_metrics
+
+    root, config = synthetic_dataset_256
+    still = still_model(untrained_model, tmp_path / "still")
+    module = load_script("pair_sampling")
+    out = tmp_path / "out"
+    assert module.main([str(config), "--data-dir", str(root), "--method", f"random={untrained_model}",
+                        "--method", f"still={still}", "--method", "identity", "--draws", "12",
+                        "--reference", "0,1e9,1e9", "-o", str(out)]) == 0
+    draws = pd.read_csv(out / "draws.csv")
+    pairs = pd.read_csv(out / "pairs.csv")
+    assert list(draws.groupby("method", sort=False).size().items()) == [("random", 12), ("still", 12), ("identity", 12)]
+    seen = {(m, f) for seed in range(12) for m, f in zip(*draw_pairs(4, seed))}
+    assert len(pairs[pairs.method == "random"]) == len(seen) <= 16
+
+    # Identity, by hand: each draw's mean of the moving vs fixed masks' metrics.
+    dataset = load_dataset_config(str(config))
+    split = module.load_split(dataset, root, "test", 256)
+    spacing = dataset.spacing(256)
+    identity = draws[draws.method == "identity"].set_index("draw")
+    for seed in (0, 5, 11):
+        values = [label_map_metrics(split.labels[m], split.labels[f], dataset.num_classes, spacing)[1]
+                  for m, f in zip(*draw_pairs(4, seed))]
+        for metric in METRICS:
+            # draws.csv keeps 6 significant digits.
+            assert identity.loc[seed, metric] == pytest.approx(np.mean([v[metric] for v in values]), rel=1e-5)
+            assert identity.loc[seed, f"{metric}_std"] == pytest.approx(np.std([v[metric] for v in values]), rel=1e-5)
+    # A network that predicts no motion scores as identity in every draw.
+    still_draws = draws[draws.method == "still"].set_index("draw")
+    for metric in METRICS:
+        assert np.allclose(still_draws[metric], identity[metric], atol=1e-5)
+    # Draw 0 is the published protocol: the means `acregnet evaluate` reports.
+    summary = evaluate(dataset, root, parse_methods([f"random={untrained_model}"]), tmp_path / "evaluate",
+                       figure_pairs=0)
+    random0 = draws[(draws.method == "random") & (draws.draw == 0)].iloc[0]
+    for metric in METRICS:
+        assert random0[metric] == pytest.approx(summary["summary"]["random"][f"{metric}_mean"], rel=1e-5)
+    text = (out / "pair-sampling.md").read_text()
+    assert "| identity | HD |" in text and "100.0% (vs 1e+09) |" in text and "| random | DSC |" in text
+
+    # Elastix (too slow for every pair), no draws, a malformed reference: refused, nothing written.
+    for extra in (["--method", "elastix"], ["--method", "identity", "--draws", "0"],
+                  ["--method", "identity", "--reference", "0.9,12"]):
+        assert module.main([str(config), "--data-dir", str(root), *extra, "-o", str(tmp_path / "refused")]) == 2
+    assert not (tmp_path / "refused").exists()
