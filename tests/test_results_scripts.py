@@ -331,6 +331,12 @@ def test_pair_sampling_recomputes_the_protocol_for_every_draw(synthetic_dataset_
         assert random0[metric] == pytest.approx(summary["summary"]["random"][f"{metric}_mean"], rel=1e-5)
     text = (out / "pair-sampling.md").read_text()
     assert "| identity | HD |" in text and "100.0% (vs 1e+09) |" in text and "| random | DSC |" in text
+    # The worst moving image (random network's pairs) and the draws without it.
+    first = pairs[pairs.method == "random"]
+    worst = first.groupby("moving").hd.mean().idxmax()
+    expected = [int((draw_pairs(4, seed)[0] == worst).sum()) for seed in range(12)]
+    assert draws[draws.method == "identity"].worst_moving_pairs.tolist() == expected
+    assert f"without {split.names[worst]} as moving image" in text
 
     # Elastix (too slow for every pair), no draws, a malformed reference: refused, nothing written.
     for extra in (["--method", "elastix"], ["--method", "identity", "--draws", "0"],
