@@ -320,12 +320,16 @@ def _resolve_model(model):
               help="numpy skips TensorFlow's start-up (fastest for up to a few hundred pairs on a CPU); auto "
                    f"picks it for up to {NUMPY_ENGINE_MAX_PAIRS} pairs when no NVIDIA GPU is present.")
 @_passes_option
+@click.option("--mask-outside", type=click.Choice(["edge", "background"]), default="edge", show_default=True,
+              help="The warped mask where the field samples outside the moving image: the label at the border "
+                   "(edge, as the original release and the paper's evaluation) or background (a mask that "
+                   "touches the border is then not drawn out into streaks).")
 @click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "
                              "`acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON on stdout.")
 def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spacing, max_side, batch_size, engine,
-             passes, shard, overwrite, as_json):
+             passes, mask_outside, shard, overwrite, as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -375,7 +379,7 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
     model_path = _resolve_model(model)
     summaries = register_pairs(targets, model_path, resize=resize, spacing=spacing, batch_size=batch_size,
                                overwrite=overwrite, echo=None if as_json else click.echo, max_side=max_side,
-                               engine=engine, table=table, passes=passes)
+                               engine=engine, table=table, passes=passes, mask_outside=mask_outside)
     if as_json:
         _emit_json(summaries if pairs_file is not None else summaries[0])
 

@@ -76,6 +76,7 @@ from .errors import InputError, RunFailure
 from .imageio import atomic_path, write_json_atomic, write_text_atomic
 from .plotting import save_figure
 from .metrics import METRICS, label_map_metrics
+from .registration import MASK_OUTSIDE
 
 STATE_FILE = "evaluation.json"
 FORMAT_VERSION = 1
@@ -85,7 +86,7 @@ METRIC_TITLES = {"dsc": "DSC", "hd": "HD", "assd": "ASSD"}
 # Directories and files this module creates; --overwrite removes only these.
 _OWNED = ("cache", "elastix", "warped", STATE_FILE)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-_PASSES_SUFFIX = re.compile(r",\s*passes\s*=\s*(\S*)\s*$")
+_OPTION_SUFFIX = re.compile(r",\s*(passes|outside)\s*=\s*([^,]*?)\s*$")
 
 
 # --------------------------------------------------------------------------- pairs
@@ -138,12 +139,16 @@ class Method:
     passes : int
         Network passes of a 'model' (1: the paper's method; see
         :meth:`acregnet_cli.registration.Registrar.predict_small`).
+    outside : {'edge', 'background'}
+        A 'model''s warped mask where the field samples outside the moving image
+        ('edge': the paper's protocol; see :class:`acregnet_cli.registration.Registrar`).
     """
 
     name: str
     kind: str
     path: Path = None
     passes: int = 1
+    outside: str = "edge"
 
 
 def _resolve_run(run):
@@ -163,7 +168,8 @@ def _resolve_run(run):
 
 
 def parse_method(spec):
-    """Parse one ``--method`` value: ``identity``, ``elastix`` or ``NAME=RUN[,passes=P]``.
+    """Parse one ``--method`` value: ``identity``, ``elastix`` or
+    ``NAME=RUN[,passes=P][,outside=edge|background]`` (options in any order).
 
     The run of ``NAME=RUN`` must exist and hold a registration network
     (``model.json`` naming ``vector_cnn``); nothing is loaded yet.
@@ -189,13 +195,19 @@ def parse_method(spec):
         raise InputError(f"--method {spec!r}: NAME must be 1-64 letters, digits or _.+- (starting with a letter or digit)")
     if name in RESERVED:
         raise InputError(f"--method {spec!r}: '{name}' is reserved for the built-in method of that name")
-    passes = 1
-    suffix = _PASSES_SUFFIX.search(run)
-    if suffix:
+    options = {}
+    while suffix := _OPTION_SUFFIX.search(run):
+        key, value = suffix.groups()
+        if key in options:
+            raise InputError(f"--method {spec!r}: {key} is given twice")
+        options[key] = value
         run = run[:suffix.start()].strip()
-        if not suffix.group(1).isdigit() or int(suffix.group(1)) < 1:
-            raise InputError(f"--method {spec!r}: passes must be a whole number of at least 1")
-        passes = int(suffix.group(1))
+    passes = options.get("passes", "1")
+    if not passes.isdigit() or int(passes) < 1:
+        raise InputError(f"--method {spec!r}: passes must be a whole number of at least 1")
+    outside = options.get("outside", "edge")
+    if outside not in MASK_OUTSIDE:
+        raise InputError(f"--method {spec!r}: outside must be one of {', '.join(MASK_OUTSIDE)}")
     if not run:
         raise InputError(f"--method {spec!r}: RUN is empty")
     path = _resolve_run(run)
@@ -203,7 +215,7 @@ def parse_method(spec):
     if description["architecture"] != "vector_cnn":
         raise InputError(f"--method {spec!r}: {path} holds a {description['architecture']} model, "
                          "not a registration network")
-    return Method(name, "model", path, passes)
+    return Method(name, "model", path, int(passes), outside)
 
 
 def parse_methods(specs):
@@ -263,6 +275,9 @@ def method_fingerprint(method, elastix_overrides=None):
         computes["integration_steps"] = description["integration_steps"]
     digest.update(json.dumps(computes, sort_keys=True).encode())
     digest.update(f"passes={method.passes}".encode())
+    if method.outside != "edge":
+        # Only when set, so that the keys of results with the paper's warp stay as they were.
+        digest.update(f"outside={method.outside}".encode())
     return "model-" + digest.hexdigest()[:16]
 
 
@@ -289,7 +304,8 @@ class _ModelRunner:
         began = time.perf_counter()
         model, description = load_vector_cnn(method.path)
         self.registrar = Registrar(model, description.get("size", 64), resize=description.get("resize", "modern"),
-                                   batch_size=batch_size, keep_onehot=False, passes=method.passes)
+                                   batch_size=batch_size, keep_onehot=False, passes=method.passes,
+                                   mask_outside=method.outside)
         self.batch_size = batch_size
         self.warmed = False
         self.startup_seconds = time.perf_counter() - began

@@ -14,6 +14,9 @@ import numpy as np
 
 from .errors import InputError
 
+# What a warped mask holds where the field samples outside the moving image (Registrar).
+MASK_OUTSIDE = ("edge", "background")
+
 
 class TensorFlowOps:
     """Resize, warp and network calls in TensorFlow (batched, any device).
@@ -183,6 +186,17 @@ def check_registrable(image, name):
         raise InputError(f"{name}: image is constant (normalized cross-correlation is undefined)")
 
 
+def sampled_outside(field):
+    """Where ``p + u(p)`` falls outside the image the (H, W, 2) field warps: beyond the
+    outer half of the border pixels, -0.5 or H - 0.5 (rows), -0.5 or W - 0.5 (columns).
+    A boolean (H, W) array."""
+    field = np.asarray(field)
+    height, width = field.shape[:2]
+    rows = np.arange(height, dtype=np.float32)[:, None] + field[..., 0]
+    columns = np.arange(width, dtype=np.float32)[None, :] + field[..., 1]
+    return (rows < -0.5) | (rows > height - 0.5) | (columns < -0.5) | (columns > width - 0.5)
+
+
 def jacobian_determinant(field):
     """Jacobian determinant of ``x -> x + u(x)`` for a (H, W, 2) field in pixels."""
     du0_dy, du0_dx = np.gradient(field[..., 0])
@@ -291,11 +305,23 @@ class Registrar:
         applied again to the moving image warped by the field so far and the fixed
         image, and the new field is composed with the old one (see
         :meth:`predict_small`): an extension beyond the paper.
+    mask_outside : {'edge', 'background'}
+        What the warped mask holds where the field samples outside the moving image.
+        'edge': the label at the image border, as the image is warped (the original
+        release's clamped warp, and the paper's protocol): a mask that touches the
+        border is drawn out into streaks when the field pulls from beyond it.
+        'background': label 0 (one-hot: the channel of value 0, or none), as elastix
+        fills positions outside the image (``DefaultPixelValue 0``). The warped image
+        is the same either way.
     """
 
-    def __init__(self, model, size, resize="modern", batch_size=32, ops=None, keep_onehot=True, passes=1):
+    def __init__(self, model, size, resize="modern", batch_size=32, ops=None, keep_onehot=True, passes=1,
+                 mask_outside="edge"):
         if int(passes) != passes or passes < 1:
             raise InputError(f"passes must be a whole number of at least 1, got {passes}")
+        if mask_outside not in MASK_OUTSIDE:
+            raise InputError(f"mask_outside must be one of {', '.join(MASK_OUTSIDE)}, got {mask_outside!r}")
+        self.mask_outside = mask_outside
         self.passes = int(passes)
         self.keep_onehot = keep_onehot
         self.model = model
@@ -372,10 +398,27 @@ class Registrar:
             warped_onehot = self.ops.warp(_mask_onehot(prepared)[None], field[None])[0]
             warped_onehot = crop(warped_onehot, prepared["box"])
             warped_mask = prepared["mask_values"][np.argmax(warped_onehot, axis=-1)]
+            self._clear_outside(field, prepared, warped_mask, warped_onehot)
         field = crop(field, prepared["box"])
         folding = float(np.mean(jacobian_determinant(field) <= 0))
         return PairResult(warped=np.clip(crop(warped, prepared["box"]), 0.0, 1.0), field=field,
                           warped_mask=warped_mask, warped_onehot=warped_onehot, folding_fraction=folding)
+
+    def _clear_outside(self, square_field, prepared, warped_mask, warped_onehot):
+        """With ``mask_outside='background'``, set the warped mask (and its one-hot
+        copy, if any) to background in place wherever the square field samples outside
+        the moving image."""
+        if self.mask_outside != "background":
+            return
+        outside = crop(sampled_outside(square_field), prepared["box"])
+        if not outside.any():
+            return
+        warped_mask[outside] = 0
+        if warped_onehot is not None:
+            warped_onehot[outside] = 0
+            zero = np.flatnonzero(np.asarray(prepared["mask_values"]) == 0)
+            if zero.size:
+                warped_onehot[outside, zero[0]] = 1
 
     def register(self, moving, fixed, moving_mask=None):
         """Register one pair of 2-D float images in [0, 1]; see :class:`PairResult`."""
@@ -427,6 +470,7 @@ class Registrar:
                     warped_mask = item["mask_values"][crop(labels[position], box)]
                     if channels is not None:
                         warped_onehot = crop(channels[position], box)
+                    self._clear_outside(fields[position], item, warped_mask, warped_onehot)
                 field = crop(fields[position], box)
                 whole = field.shape == fields[position].shape
                 results[i] = PairResult(
