@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # How the Table 1 protocol's means vary with the pair draw (results/pair_sampling.py):
-# the bundled AC-RegNet, the AE-RegNet, the other AC-RegNet trainings whose weights are
-# kept in results/DATASET/runs/ (seed 1, trained further, seed 1 trained further), the
-# original release's JSRT model if ORIGINAL names an `acregnet import-tf1` folder, and
-# no registration, over 1000 draws, against the paper's AC-RegNet row. Needs ACREGNET_DATA.
+# the bundled AC-RegNet (one and two passes), the other AC-RegNet trainings and the
+# AE-RegNet whose weights are kept in results/DATASET/runs/ (seed 1, trained further,
+# seed 1 trained further), the original release's JSRT model (one and two passes) if
+# ORIGINAL names an `acregnet import-tf1` folder, and no registration, over 1000 draws,
+# against the paper's AC-RegNet row. Needs ACREGNET_DATA.
 #   results/pair_sampling.sh montgomery      # -> results/montgomery/pair-sampling/
 #   ORIGINAL=/tmp/orig-jsrt results/pair_sampling.sh jsrt
 set -euo pipefail
@@ -18,9 +19,11 @@ case "$DATASET" in
   shenzhen) paper=0.931,277.386,31.738 ;;
   *) echo "pair_sampling.sh: no Table 1 row for $DATASET" >&2; exit 2 ;;
 esac
-methods=(--method "ac-regnet=$DATASET")
+methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
 add_finished "$RUNS/$DATASET"-{ac-regnet-seed1,ac-regnet-further,ac-regnet-seed1-further,ae-regnet} || true
-if [ -n "${ORIGINAL:-}" ]; then methods+=(--method "original-release=$ORIGINAL"); fi
+if [ -n "${ORIGINAL:-}" ]; then
+  methods+=(--method "original-release=$ORIGINAL" --method "original-release-2pass=$ORIGINAL,passes=2")
+fi
 methods+=(--method identity)
 python results/pair_sampling.py "$DATASET" "${methods[@]}" --draws "${DRAWS:-1000}" --reference "$paper" \
   -o "results/$DATASET/pair-sampling"

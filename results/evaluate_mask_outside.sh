@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The warped mask where the field samples outside the moving image: the border label
+# (edge, the original release's clamped warp and the paper's protocol) against background
+# (evaluate's NAME=RUN,outside=background), for the bundled AC-RegNet and the AC-RegNet
+# trainings kept in results/DATASET/runs/ (seed 1, trained further, seed 1 trained
+# further), the original release's JSRT model if ORIGINAL names an `acregnet import-tf1`
+# folder, and no registration, on the paper's test pairs. Needs ACREGNET_DATA.
+#   results/evaluate_mask_outside.sh montgomery      # -> results/montgomery/mask-outside/
+#   ORIGINAL=/tmp/orig-jsrt results/evaluate_mask_outside.sh jsrt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATASET=${1:?usage: results/evaluate_mask_outside.sh DATASET}
+RUNS=results/$DATASET/runs
+source results/runs.sh
+methods=()
+both() { methods+=(--method "$1=$2" --method "$1-bg=$2,outside=background"); }
+both ac-regnet "$DATASET"
+for run in "$RUNS/$DATASET"-{ac-regnet-seed1,ac-regnet-further,ac-regnet-seed1-further}; do
+  trained "$run" && both "${run#"$RUNS/$DATASET-"}" "$run"
+done
+if [ -n "${ORIGINAL:-}" ]; then both original-release "$ORIGINAL"; fi
+methods+=(--method identity)
+evaluate_methods "results/$DATASET/mask-outside"
