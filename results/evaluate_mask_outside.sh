@@ -21,3 +21,8 @@ done
 if [ -n "${ORIGINAL:-}" ]; then both original-release "$ORIGINAL"; fi
 methods+=(--method identity)
 evaluate_methods "results/$DATASET/mask-outside"
+# The same two for the bundled model over 1000 draws of the protocol (pairs that touch
+# the border are rare, so one draw may hold none).
+python results/pair_sampling.py "$DATASET" --method "ac-regnet=$DATASET" \
+  --method "ac-regnet-bg=$DATASET,outside=background" --draws 1000 -o "results/$DATASET/mask-outside/pair-sampling" \
+  > /dev/null
