@@ -15,7 +15,8 @@ methods=()
 for variant in ac-regnet ae-regnet ce-regnet regnet; do
   seeded=()
   for run in results/"$DATASET"/runs/"$DATASET-$variant"-seed*; do
-    trained "$run" && seeded+=(--method "${run##*/$DATASET-}=$run")
+    # Only VARIANT-seedN itself: runs trained further from it are another study.
+    [[ $run =~ -seed[0-9]+$ ]] && trained "$run" && seeded+=(--method "${run##*/$DATASET-}=$run")
   done
   [ ${#seeded[@]} -eq 0 ] && continue
   if [ "$variant" = ac-regnet ]; then
