@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .choices import MASK_OUTSIDE, PREALIGN_KINDS
 from .errors import AcregnetError, InputError
 
 VARIANT_NAMES = ("regnet", "ce-regnet", "ae-regnet", "ac-regnet")
@@ -320,16 +321,20 @@ def _resolve_model(model):
               help="numpy skips TensorFlow's start-up (fastest for up to a few hundred pairs on a CPU); auto "
                    f"picks it for up to {NUMPY_ENGINE_MAX_PAIRS} pairs when no NVIDIA GPU is present.")
 @_passes_option
-@click.option("--mask-outside", type=click.Choice(["edge", "background"]), default="edge", show_default=True,
+@click.option("--mask-outside", type=click.Choice(MASK_OUTSIDE), default="edge", show_default=True,
               help="The warped mask where the field samples outside the moving image: the label at the border "
                    "(edge, as the original release and the paper's evaluation) or background (a mask that "
                    "touches the border is then not drawn out into streaks).")
+@click.option("--prealign", type=click.Choice(PREALIGN_KINDS),
+              help="Fit a global transform between the two images (at network size, by gradient descent on "
+                   "minus NCC) before the network, for pairs framed very differently (an extension; needs "
+                   "TensorFlow; see the README's results).")
 @click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "
                              "`acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON on stdout.")
 def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spacing, max_side, batch_size, engine,
-             passes, mask_outside, shard, overwrite, as_json):
+             passes, mask_outside, prealign, shard, overwrite, as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -367,7 +372,11 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
         targets = [(pair, out)]
 
     if engine == "auto":
-        engine = "numpy" if len(targets) <= NUMPY_ENGINE_MAX_PAIRS and not _has_nvidia_gpu() else "tensorflow"
+        # The pre-alignment is fitted with TensorFlow, so the NumPy engine would save no start-up.
+        numpy_wins = len(targets) <= NUMPY_ENGINE_MAX_PAIRS and not _has_nvidia_gpu() and prealign is None
+        engine = "numpy" if numpy_wins else "tensorflow"
+    elif engine == "numpy" and prealign is not None:
+        raise InputError("--prealign fits with TensorFlow: use --engine tensorflow (or auto)")
     if engine == "tensorflow":
         _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
     elif "numpy" not in sys.modules:
@@ -379,7 +388,8 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, resize, spac
     model_path = _resolve_model(model)
     summaries = register_pairs(targets, model_path, resize=resize, spacing=spacing, batch_size=batch_size,
                                overwrite=overwrite, echo=None if as_json else click.echo, max_side=max_side,
-                               engine=engine, table=table, passes=passes, mask_outside=mask_outside)
+                               engine=engine, table=table, passes=passes, mask_outside=mask_outside,
+                               prealign=prealign)
     if as_json:
         _emit_json(summaries if pairs_file is not None else summaries[0])
 

@@ -16,10 +16,11 @@ import click
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Data root (default: $ACREGNET_DATA).")
 @click.option("--method", "method_specs", multiple=True, required=True, metavar="METHOD",
-              help="identity, elastix, or NAME=RUN[,passes=P][,outside=edge|background] (a train-reg run "
-                   "directory, weights file or bundled model; P network passes, default 1; outside: the warped "
-                   "mask where the field samples outside the moving image, the border label (edge, the "
-                   "paper's protocol) or background); repeat for several.")
+              help="identity, elastix, or NAME=RUN[,passes=P][,outside=edge|background][,prealign=affine|"
+                   "similarity] (a train-reg run directory, weights file or bundled model; P network passes, "
+                   "default 1; outside: the warped mask where the field samples outside the moving image, the "
+                   "border label (edge, the paper's protocol) or background; prealign: a global transform "
+                   "fitted before the network, an extension); repeat for several.")
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (results cached there are reused by a rerun).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random test pairs.")

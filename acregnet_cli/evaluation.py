@@ -76,7 +76,7 @@ from .errors import InputError, RunFailure
 from .imageio import atomic_path, write_json_atomic, write_text_atomic
 from .plotting import save_figure
 from .metrics import METRICS, label_map_metrics
-from .registration import MASK_OUTSIDE
+from .choices import MASK_OUTSIDE, PREALIGN_KINDS
 
 STATE_FILE = "evaluation.json"
 FORMAT_VERSION = 1
@@ -86,7 +86,7 @@ METRIC_TITLES = {"dsc": "DSC", "hd": "HD", "assd": "ASSD"}
 # Directories and files this module creates; --overwrite removes only these.
 _OWNED = ("cache", "elastix", "warped", STATE_FILE)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-_OPTION_SUFFIX = re.compile(r",\s*(passes|outside)\s*=\s*([^,]*?)\s*$")
+_OPTION_SUFFIX = re.compile(r",\s*(passes|outside|prealign)\s*=\s*([^,]*?)\s*$")
 
 
 # --------------------------------------------------------------------------- pairs
@@ -142,6 +142,9 @@ class Method:
     outside : {'edge', 'background'}
         A 'model''s warped mask where the field samples outside the moving image
         ('edge': the paper's protocol; see :class:`acregnet_cli.registration.Registrar`).
+    prealign : {None, 'affine', 'similarity'}
+        A global transform fitted before a 'model''s network (an extension; see
+        :class:`acregnet_cli.registration.Registrar`).
     """
 
     name: str
@@ -149,6 +152,7 @@ class Method:
     path: Path = None
     passes: int = 1
     outside: str = "edge"
+    prealign: str = None
 
 
 def _resolve_run(run):
@@ -169,7 +173,8 @@ def _resolve_run(run):
 
 def parse_method(spec):
     """Parse one ``--method`` value: ``identity``, ``elastix`` or
-    ``NAME=RUN[,passes=P][,outside=edge|background]`` (options in any order).
+    ``NAME=RUN[,passes=P][,outside=edge|background][,prealign=affine|similarity]``
+    (options in any order).
 
     The run of ``NAME=RUN`` must exist and hold a registration network
     (``model.json`` naming ``vector_cnn``); nothing is loaded yet.
@@ -208,6 +213,9 @@ def parse_method(spec):
     outside = options.get("outside", "edge")
     if outside not in MASK_OUTSIDE:
         raise InputError(f"--method {spec!r}: outside must be one of {', '.join(MASK_OUTSIDE)}")
+    prealign = options.get("prealign")
+    if prealign is not None and prealign not in PREALIGN_KINDS:
+        raise InputError(f"--method {spec!r}: prealign must be one of {', '.join(PREALIGN_KINDS)}")
     if not run:
         raise InputError(f"--method {spec!r}: RUN is empty")
     path = _resolve_run(run)
@@ -215,7 +223,7 @@ def parse_method(spec):
     if description["architecture"] != "vector_cnn":
         raise InputError(f"--method {spec!r}: {path} holds a {description['architecture']} model, "
                          "not a registration network")
-    return Method(name, "model", path, int(passes), outside)
+    return Method(name, "model", path, int(passes), outside, prealign)
 
 
 def parse_methods(specs):
@@ -278,6 +286,8 @@ def method_fingerprint(method, elastix_overrides=None):
     if method.outside != "edge":
         # Only when set, so that the keys of results with the paper's warp stay as they were.
         digest.update(f"outside={method.outside}".encode())
+    if method.prealign is not None:
+        digest.update(f"prealign={method.prealign}".encode())
     return "model-" + digest.hexdigest()[:16]
 
 
@@ -305,7 +315,7 @@ class _ModelRunner:
         model, description = load_vector_cnn(method.path)
         self.registrar = Registrar(model, description.get("size", 64), resize=description.get("resize", "modern"),
                                    batch_size=batch_size, keep_onehot=False, passes=method.passes,
-                                   mask_outside=method.outside)
+                                   mask_outside=method.outside, prealign=method.prealign)
         self.batch_size = batch_size
         self.warmed = False
         self.startup_seconds = time.perf_counter() - began
@@ -399,6 +409,8 @@ def _check_state(outdir, state, methods, fingerprints, overwrite):
                  "fingerprint": fingerprints[method.name]}
         if method.passes != 1:
             entry["passes"] = method.passes
+        if method.prealign is not None:
+            entry["prealign"] = method.prealign
         if recorded is not None and recorded.get("fingerprint") != entry["fingerprint"]:
             raise InputError(
                 f"{outdir}: method '{method.name}' was evaluated with another "

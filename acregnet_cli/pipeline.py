@@ -38,7 +38,7 @@ def _load_pair(pair, max_side=None):
 
 
 def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize, engine, passes=1,
-                   fixed_stored=None, mask_outside="edge"):
+                   fixed_stored=None, mask_outside="edge", prealign=None):
     out.mkdir(parents=True, exist_ok=True)
     write_png_atomic(out / "warped.png", to_bit_depth(result.warped, bits))
     write_npy_atomic(out / "field.npy", result.field.astype(np.float32))
@@ -58,6 +58,7 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         "engine": engine,
         "passes": passes,
         "mask_outside": mask_outside,
+        "prealign": prealign,
         "moving_size": list(sizes[0]),
         "fixed_size": list(sizes[1]),
         "output_size": list(result.field.shape[:2]),
@@ -77,7 +78,8 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
     return summary
 
 
-def make_registrar(model_path, resize=None, batch_size=32, engine="tensorflow", passes=1, mask_outside="edge"):
+def make_registrar(model_path, resize=None, batch_size=32, engine="tensorflow", passes=1, mask_outside="edge",
+                   prealign=None):
     """A :class:`Registrar` for a model folder, computing with TensorFlow or NumPy."""
     if engine == "numpy":
         model, description = load_vector_cnn_lite(model_path)
@@ -92,11 +94,11 @@ def make_registrar(model_path, resize=None, batch_size=32, engine="tensorflow", 
         raise InputError(f"unknown engine {engine!r}: use 'tensorflow' or 'numpy'")
     resize = resize or description.get("resize", "modern")
     return Registrar(model, description.get("size", 64), resize=resize, batch_size=batch_size, ops=ops,
-                     keep_onehot=False, passes=passes, mask_outside=mask_outside), resize
+                     keep_onehot=False, passes=passes, mask_outside=mask_outside, prealign=prealign), resize
 
 
 def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32, overwrite=False, echo=None,
-                   max_side=None, engine="tensorflow", table=None, passes=1, mask_outside="edge"):
+                   max_side=None, engine="tensorflow", table=None, passes=1, mask_outside="edge", prealign=None):
     """Register ``[(Pair, output_folder), ...]`` with the model at ``model_path``.
 
     Pairs whose folder already holds ``summary.json`` are skipped unless
@@ -108,14 +110,15 @@ def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32
     pair's own ``position`` attribute when sharded), name, output and key figures.
     ``passes`` > 1 refines each field by further network passes (see
     :meth:`Registrar.predict_small`); ``mask_outside`` is what a warped mask holds
-    where the field samples outside the moving image (see :class:`Registrar`).
+    where the field samples outside the moving image, and ``prealign`` a global
+    transform fitted before the network (see :class:`Registrar`).
 
     Returns
     -------
     list of dict : one summary per pair, in order.
     """
     began = time.perf_counter()
-    registrar, resize = make_registrar(model_path, resize, batch_size, engine, passes, mask_outside)
+    registrar, resize = make_registrar(model_path, resize, batch_size, engine, passes, mask_outside, prealign)
     summaries = [None] * len(targets)
     todo = []
     for index, (pair, out) in enumerate(targets):
@@ -142,7 +145,7 @@ def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32
             pair_spacing *= fixed_stored[0] / fixed.shape[0]
         return _write_outputs(Path(out), pair, result, bits, pair_spacing, (moving.shape, fixed.shape),
                               seconds + (time.perf_counter() - write_began), model_path, resize, engine,
-                              registrar.passes, fixed_stored, registrar.mask_outside)
+                              registrar.passes, fixed_stored, registrar.mask_outside, registrar.prealign)
 
     def collect(pending):
         for index, future in pending:

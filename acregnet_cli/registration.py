@@ -12,10 +12,8 @@ import time
 
 import numpy as np
 
+from .choices import MASK_OUTSIDE, PREALIGN_KINDS
 from .errors import InputError
-
-# What a warped mask holds where the field samples outside the moving image (Registrar).
-MASK_OUTSIDE = ("edge", "background")
 
 
 class TensorFlowOps:
@@ -313,10 +311,18 @@ class Registrar:
         'background': label 0 (one-hot: the channel of value 0, or none), as elastix
         fills positions outside the image (``DefaultPixelValue 0``). The warped image
         is the same either way.
+    prealign : {None, 'affine', 'similarity'}
+        Fit a global transform between the network-size images first
+        (:func:`prealign.estimate_prealignment`, TensorFlow) and let the network
+        passes start from it: an extension beyond the paper, for pairs whose framing
+        differs by more than the network undoes in one pass.
     """
 
     def __init__(self, model, size, resize="modern", batch_size=32, ops=None, keep_onehot=True, passes=1,
-                 mask_outside="edge"):
+                 mask_outside="edge", prealign=None):
+        if prealign is not None and prealign not in PREALIGN_KINDS:
+            raise InputError(f"prealign must be one of {', '.join(PREALIGN_KINDS)} or None, got {prealign!r}")
+        self.prealign = prealign
         if int(passes) != passes or passes < 1:
             raise InputError(f"passes must be a whole number of at least 1, got {passes}")
         if mask_outside not in MASK_OUTSIDE:
@@ -337,11 +343,17 @@ class Registrar:
         warped by the field ``u`` of the passes so far and the fixed image; the two
         compose to ``v(p) + u(p + v(p))``, so the warp ``moving(p + new(p))`` equals
         warping by ``u`` and then by ``v``, with one interpolation of the moving image.
+        With ``prealign``, the global transform's field is the ``u`` of pass one.
         """
         moving_small = np.asarray(moving_small, np.float32)
         fixed_small = np.asarray(fixed_small, np.float32)
-        field = self.ops.predict(np.stack([moving_small, fixed_small], axis=-1))
-        for _ in range(self.passes - 1):
+        if self.prealign is not None:
+            from .prealign import estimate_prealignment
+
+            field, remaining = estimate_prealignment(moving_small, fixed_small, self.prealign), self.passes
+        else:
+            field, remaining = self.ops.predict(np.stack([moving_small, fixed_small], axis=-1)), self.passes - 1
+        for _ in range(remaining):
             current = self.ops.warp(moving_small[..., None], field)[..., 0]
             step = self.ops.predict(np.stack([current, fixed_small], axis=-1).astype(np.float32))
             field = step + self.ops.warp(field, step)
