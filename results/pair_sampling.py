@@ -83,7 +83,7 @@ def score_pairs(dataset, method_specs, draws, data_dir=None, batch_size=32):
             warped = ((m, f, split.labels[m]) for m, f in distinct)
         else:
             registrar, _ = make_registrar(method.path, batch_size=batch_size, passes=method.passes,
-                                          mask_outside=method.outside)
+                                          mask_outside=method.outside, prealign=method.prealign)
             warped = _register(registrar, split, distinct, batch_size)
         for m, f, mask in warped:
             _, average = label_map_metrics(mask, split.labels[f], config.num_classes, spacing)
@@ -219,7 +219,7 @@ def parse_reference(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", help="dataset name or TOML file")
-    parser.add_argument("--method", action="append", default=[], help="identity or NAME=MODEL[,passes=P][,outside=edge|background]")
+    parser.add_argument("--method", action="append", default=[], help="identity or NAME=MODEL[,passes=P][,outside=edge|background][,prealign=affine|similarity]")
     parser.add_argument("--draws", type=int, default=1000, help="protocol draws (seeds 0 .. D-1)")
     parser.add_argument("--reference", help="DSC,HD,ASSD to compare every draw's mean with (e.g. the paper's)")
     parser.add_argument("--data-dir", help="data root (default: $ACREGNET_DATA)")
