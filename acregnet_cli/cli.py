@@ -286,6 +286,19 @@ _passes_option = click.option(
          "composes the two fields (an extension; see the README's results).")
 
 
+_mask_outside_option = click.option(
+    "--mask-outside", type=click.Choice(MASK_OUTSIDE), default="edge", show_default=True,
+    help="The warped mask where the field samples outside the moving image: the label at the border (edge, as "
+         "the original release and the paper's evaluation) or background (a mask that touches the border is "
+         "then not drawn out into streaks).")
+
+_prealign_option = click.option(
+    "--prealign", type=click.Choice(PREALIGN_KINDS),
+    help="Fit a global transform between the two images (at network size, by gradient descent on minus NCC) "
+         "before the network, for pairs framed very differently (an extension; needs TensorFlow; see the "
+         "README's results).")
+
+
 def _resolve_model(model):
     """A run directory or weights file; the bundled default when none is given."""
     from .resources import data_dir
@@ -321,14 +334,8 @@ def _resolve_model(model):
               help="numpy skips TensorFlow's start-up (fastest for up to a few hundred pairs on a CPU); auto "
                    f"picks it for up to {NUMPY_ENGINE_MAX_PAIRS} pairs when no NVIDIA GPU is present.")
 @_passes_option
-@click.option("--mask-outside", type=click.Choice(MASK_OUTSIDE), default="edge", show_default=True,
-              help="The warped mask where the field samples outside the moving image: the label at the border "
-                   "(edge, as the original release and the paper's evaluation) or background (a mask that "
-                   "touches the border is then not drawn out into streaks).")
-@click.option("--prealign", type=click.Choice(PREALIGN_KINDS),
-              help="Fit a global transform between the two images (at network size, by gradient descent on "
-                   "minus NCC) before the network, for pairs framed very differently (an extension; needs "
-                   "TensorFlow; see the README's results).")
+@_mask_outside_option
+@_prealign_option
 @click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "
                              "`acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
@@ -446,11 +453,13 @@ def import_tf1_command(checkpoint, output, overwrite, as_json):
 @click.option("--model", help="Registration model (default: the bundled JSRT model).")
 @click.option("--no-overlay", is_flag=True, help="Do not draw overlay PNGs.")
 @_passes_option
+@_mask_outside_option
+@_prealign_option
 @click.option("--shard", help="Do only share I of N of the targets (I/N, 0-based); merge with `acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Redo targets already segmented in OUTPUT.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, passes, shard,
-                    overwrite, as_json):
+def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, passes,
+                    mask_outside, prealign, shard, overwrite, as_json):
     """Multi-atlas segmentation: register the k most similar atlases onto each target and fuse their masks.
 
     Example: acregnet segment new1.png new2.png --atlases atlas_dir -o masks --k 5
@@ -467,7 +476,8 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
     summary = run_segmentation(list(targets), atlases, targets_from, data_dir, output, _resolve_model(model),
                                k=k, fusion=fusion, overlay=not no_overlay, overwrite=overwrite,
                                echo=None if as_json else (lambda line: click.echo(line, err=True)),
-                               shard=parse_shard(shard), passes=passes)
+                               shard=parse_shard(shard), passes=passes, mask_outside=mask_outside,
+                               prealign=prealign)
     if as_json:
         _emit_json(summary)
     else:
@@ -490,8 +500,11 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
               help="Register onto this many references (those most similar to the image).")
 @click.option("--model", help="Registration model (default: the bundled JSRT model).")
 @_passes_option
+@_mask_outside_option
+@_prealign_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, passes, as_json):
+def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, passes, mask_outside,
+               prealign, as_json):
     """Quality control of segmentations by reverse classification accuracy.
 
     Each mask, with its image, is registered onto reference images with ground truth;
@@ -515,6 +528,7 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
             image_paths.append(candidates[0])
     summary, _ = run_qc(list(masks), image_paths, references, data_dir, output, _resolve_model(model),
                         threshold=threshold, max_references=max_references, passes=passes,
+                        mask_outside=mask_outside, prealign=prealign,
                         echo=None if as_json else (lambda line: click.echo(line, err=True)))
     if as_json:
         _emit_json(summary)

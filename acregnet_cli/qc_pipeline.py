@@ -30,8 +30,11 @@ def save_histogram(path, qualities, threshold):
 
 
 def run_qc(mask_paths, image_paths, reference_spec, data_dir, output, model_path, threshold=0.92,
-           max_references=20, echo=None, passes=1):
-    """Predict the quality of each mask; write qc.csv, qc_histogram.png and summary.json."""
+           max_references=20, echo=None, passes=1, mask_outside="edge", prealign=None):
+    """Predict the quality of each mask; write qc.csv, qc_histogram.png and summary.json.
+
+    ``passes``, ``mask_outside`` and ``prealign`` are :class:`Registrar`'s.
+    """
     if len(mask_paths) != len(image_paths):
         raise InputError(f"{len(mask_paths)} masks but {len(image_paths)} images: give one image per mask, in order")
     if not mask_paths:
@@ -39,7 +42,7 @@ def run_qc(mask_paths, image_paths, reference_spec, data_dir, output, model_path
     references, _ = _atlases(reference_spec, data_dir)
     model, description = load_vector_cnn(model_path)
     registrar = Registrar(model, description["size"], description.get("resize", "modern"), keep_onehot=False,
-                          passes=passes)
+                          passes=passes, mask_outside=mask_outside, prealign=prealign)
     rows = []
     for index, (mask_path, image_path) in enumerate(zip(mask_paths, image_paths)):
         image, _ = read_image(image_path)
@@ -63,6 +66,7 @@ def run_qc(mask_paths, image_paths, reference_spec, data_dir, output, model_path
     save_histogram(output / "qc_histogram.png", qualities, threshold)
     summary = {"masks": len(rows), "threshold": threshold, "rejected": sum(not r["accepted"] for r in rows),
                "mean_predicted_dice": float(np.mean(qualities)), "max_references": max_references, "passes": passes,
+               "mask_outside": mask_outside, "prealign": prealign,
                "seconds_per_mask": float(np.mean([r["seconds"] for r in rows]))}
     write_json_atomic(output / "summary.json", summary)
     return summary, rows

@@ -21,7 +21,8 @@ def _atlases(spec, data_dir):
 
 
 def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model_path, k=5,
-                     fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1), passes=1):
+                     fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1), passes=1,
+                     mask_outside="edge", prealign=None):
     """Segment targets (files, or a dataset fold with its masks for scoring).
 
     Writes ``<name>_mask.png`` (atlas label values), ``<name>_overlay.png``,
@@ -29,7 +30,8 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     a dataset fold, Dice / HD / ASSD per class) and ``summary.json``. Targets whose
     mask exists already are skipped unless ``overwrite``. With ``shard`` (I, N) only
     every N-th target from the I-th is done and the tables carry the shard in their
-    names (see :mod:`acregnet_cli.sharding`).
+    names (see :mod:`acregnet_cli.sharding`). ``passes``, ``mask_outside`` and
+    ``prealign`` are :class:`Registrar`'s.
     """
     from .sharding import select, table_name
 
@@ -52,7 +54,8 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
         raise InputError("two targets share a file name; their masks would overwrite each other")
     targets = [(position, name, image) for position, (name, image) in select(targets, shard)]
     model, description = load_vector_cnn(model_path)
-    registrar = Registrar(model, description["size"], description.get("resize", "modern"), passes=passes)
+    registrar = Registrar(model, description["size"], description.get("resize", "modern"), passes=passes,
+                          mask_outside=mask_outside, prealign=prealign)
     rows, scores = [], []
     class_values = [v for v in atlases.values if v != 0]
     for index, (position, name, image) in enumerate(targets):
@@ -83,6 +86,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
 
     write_table(output / table_name("segmentation", shard), rows)
     summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path), "passes": passes,
+               "mask_outside": mask_outside, "prealign": prealign,
                "atlases": len(atlases.names), "seconds": time.perf_counter() - began,
                "seconds_per_target": float(np.mean([r["seconds"] for r in rows if r["seconds"] > 0] or [0.0]))}
     if scores:

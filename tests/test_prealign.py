@@ -152,3 +152,47 @@ def test_register_command_prealigns_and_records_it(tmp_path):
                                         str(tmp_path / "numpy"), "--prealign", "affine", "--engine", "numpy"])
     assert refused.exit_code == 2 and "--engine tensorflow" in refused.output
     assert not (tmp_path / "numpy").exists()
+
+
+def test_segment_and_qc_take_the_registration_options(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from acregnet_cli.cli import main
+
+    (image, labels), = subjects(1, seed=13)
+    # The target is the atlas enlarged by 1/0.85 and shifted: one atlas, k = 1.
+    truth = transform_field(np.float32([[[0.85, 0], [0, 0.85]]]), np.float32([[0.12, 0.0]]), SIZE).numpy()
+    target = warp(image[None], truth)[0]
+    target_labels = np.rint(warp(labels[None].astype(np.float32), truth)[0]).astype(np.uint8)
+    atlases = tmp_path / "atlases"
+    for sub in ("images", "labels"):
+        (atlases / sub).mkdir(parents=True)
+    Image.fromarray(np.uint8(image * 255)).save(atlases / "images" / "a.png")
+    Image.fromarray(labels).save(atlases / "labels" / "a.png")
+    Image.fromarray(np.uint8(np.clip(target, 0, 1) * 255)).save(tmp_path / "target.png")
+
+    def dice(mask):
+        return np.mean([2 * np.sum((mask == v) & (target_labels == v)) / (np.sum(mask == v) + np.sum(target_labels == v))
+                        for v in np.unique(labels) if v != 0])
+
+    scores = {}
+    for name, options in (("plain", []), ("affine", ["--prealign", "affine", "--mask-outside", "background"])):
+        result = CliRunner().invoke(main, ["segment", str(tmp_path / "target.png"), "--atlases", str(atlases), "--k", "1",
+                                           "-o", str(tmp_path / name), "--no-overlay", "--json", *options],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output)
+        assert summary["prealign"] == (None if name == "plain" else "affine")
+        assert summary["mask_outside"] == ("edge" if name == "plain" else "background")
+        scores[name] = dice(np.array(Image.open(tmp_path / name / "target_mask.png")))
+    assert scores["affine"] > scores["plain"] + 0.02, scores
+
+    Image.fromarray(target_labels).save(tmp_path / "target_mask.png")
+    result = CliRunner().invoke(main, ["qc", str(tmp_path / "target_mask.png"), "--images", str(tmp_path / "target.png"),
+                                       "--references", str(atlases), "-o", str(tmp_path / "qc"), "--prealign",
+                                       "affine", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["prealign"] == "affine"
