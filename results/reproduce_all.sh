@@ -3,8 +3,9 @@
 # dataset the autoencoder and the four variants with the paper's settings, evaluation
 # against elastix and no registration, the bundled models, the applications and the
 # experiments; then the extensions (Montgomery trained further, its autoencoder's
-# learning curve, a second seed, the autoencoder with mask augmentation, the diffeomorphic
-# variant) and the regularity of every model's fields, the spread of the protocol's means
+# learning curve, a second seed, the autoencoder with mask augmentation, a global
+# pre-alignment, the diffeomorphic variant on every dataset) and the regularity of every
+# model's fields, the spread of the protocol's means
 # over pair draws and the warped mask outside the moving image. Resumable: every
 # training checkpoints, every evaluation caches its pairs; rerun after an interruption.
 # Needs ACREGNET_DATA. Cost on the project's 2-core CPU: about 2 h per registration
@@ -54,7 +55,15 @@ if [[ " ${DATASETS:-montgomery} " == *" montgomery "* ]]; then
   # A cosine-decayed learning rate within the paper's 18000 iterations.
   LR_SCHEDULE=cosine VARIANTS=ac-regnet AE_RUN=data/models/montgomery-ae bash results/train.sh montgomery
   bash results/evaluate_lr_schedule.sh montgomery
+  # A global affine transform fitted before the network (evaluate's prealign=affine).
+  bash results/evaluate_prealign.sh montgomery > /dev/null
 fi
+# The diffeomorphic extension on the other datasets too.
+for dataset in ${DATASETS:-jsrt shenzhen}; do
+  [ "$dataset" = montgomery ] && continue
+  INTEGRATION_STEPS=7 VARIANTS=ac-regnet AE_RUN="data/models/$dataset-ae" bash results/train.sh "$dataset"
+  bash results/evaluate_diffeomorphic.sh "$dataset"
+done
 for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
   [ "$dataset" = jsrt ] || JOBS=${JOBS:-2} bash results/evaluate_bundled.sh "$dataset"
   original=$([ "$dataset" = jsrt ] && echo "${ORIGINAL:-}" || true)
