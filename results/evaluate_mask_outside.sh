@@ -14,11 +14,7 @@ RUNS=results/$DATASET/runs
 source results/runs.sh
 methods=()
 both() { methods+=(--method "$1=$2" --method "$1-bg=$2,outside=background"); }
-both ac-regnet "$DATASET"
-for run in "$RUNS/$DATASET"-{ac-regnet-seed1,ac-regnet-further,ac-regnet-seed1-further}; do
-  trained "$run" && both "${run#"$RUNS/$DATASET-"}" "$run"
-done
-if [ -n "${ORIGINAL:-}" ]; then both original-release "$ORIGINAL"; fi
+each_ac_model both
 methods+=(--method identity)
 evaluate_methods "results/$DATASET/mask-outside"
 # The same two for the bundled model over 1000 draws of the protocol (pairs that touch

@@ -21,11 +21,7 @@ with_prealign() {
   local kind
   for kind in $KINDS; do methods+=(--method "$1-$kind=$2,prealign=$kind"); done
 }
-with_prealign ac-regnet "$DATASET"
-for run in "$RUNS/$DATASET"-{ac-regnet-seed1,ac-regnet-further,ac-regnet-seed1-further}; do
-  trained "$run" && with_prealign "${run#"$RUNS/$DATASET-"}" "$run"
-done
-if [ -n "${ORIGINAL:-}" ]; then with_prealign original-release "$ORIGINAL"; fi
+each_ac_model with_prealign
 methods+=(--method identity)
 evaluate_methods "results/$DATASET/prealign"
 methods=()

@@ -23,3 +23,15 @@ evaluate_methods() {
   acregnet evaluate --dataset "$DATASET" "${methods[@]}" -o "$1" --quiet > /dev/null
   cat "$1/summary.md"
 }
+
+# Calls "$1 NAME MODEL" for the bundled AC-RegNet of DATASET, for each AC-RegNet training
+# kept in $RUNS that finished (seed 1, trained further, seed 1 trained further), and for
+# the original release's model if ORIGINAL names an `acregnet import-tf1` folder.
+each_ac_model() {
+  local add=$1 run
+  "$add" ac-regnet "$DATASET"
+  for run in "$RUNS/$DATASET"-{ac-regnet-seed1,ac-regnet-further,ac-regnet-seed1-further}; do
+    trained "$run" && "$add" "${run#"$RUNS/$DATASET-"}" "$run"
+  done
+  if [ -n "${ORIGINAL:-}" ]; then "$add" original-release "$ORIGINAL"; fi
+}
