@@ -23,9 +23,9 @@ starts far from its optimum, while the reverse fit, which must enlarge, does not
 import numpy as np
 import tensorflow as tf
 
+from .choices import PREALIGN_KINDS
 from .errors import InputError
 from .layers import warp_bilinear
-from .choices import PREALIGN_KINDS
 
 
 def _coordinates(size):
@@ -101,13 +101,13 @@ def overlap_ncc(moving, fixed, field):
 
 
 @tf.function(reduce_retracing=True)
-def _fit(moving, fixed, initial, kind_is_affine, steps, learning_rate):
-    kind = "affine" if kind_is_affine else "similarity"
+def _fit(moving, fixed, kind, steps, learning_rate):
     size = moving.shape[1]
-    # Adam by hand on a plain tensor, so that the fit is one graph with no variables.
-    parameters = initial
-    first = tf.zeros_like(initial)
-    second = tf.zeros_like(initial)
+    # Adam by hand on a plain tensor, so that the fit is one graph with no variables;
+    # zero parameters are the identity.
+    parameters = tf.zeros([tf.shape(moving)[0], 6])
+    first = tf.zeros_like(parameters)
+    second = tf.zeros_like(parameters)
     beta1, beta2 = 0.9, 0.999
     for step in tf.range(1, steps + 1):
         with tf.GradientTape() as tape:
@@ -152,11 +152,9 @@ def estimate_prealignment(moving, fixed, kind="affine", steps=300, learning_rate
         return np.zeros(moving.shape + (2,), np.float32)
     size = moving.shape[1]
     moving_t, fixed_t = tf.constant(moving[..., None]), tf.constant(fixed[..., None])
-    initial = tf.zeros((len(moving), 6), tf.float32)
-    affine = kind == "affine"
     steps_t, rate_t = tf.constant(int(steps)), tf.constant(float(learning_rate), tf.float32)
-    forward = _fit(moving_t, fixed_t, initial, affine, steps_t, rate_t)
-    backward_m, backward_t = _fit(fixed_t, moving_t, initial, affine, steps_t, rate_t)
+    forward = _fit(moving_t, fixed_t, kind, steps_t, rate_t)
+    backward_m, backward_t = _fit(fixed_t, moving_t, kind, steps_t, rate_t)
     inverse = tf.linalg.inv(backward_m)
     reverse = (inverse, -tf.einsum("bij,bj->bi", inverse, backward_t))
     candidates = [transform_field(*forward, size), transform_field(*reverse, size)]
