@@ -28,10 +28,16 @@ from .errors import InputError
 from .layers import warp_bilinear
 
 
-def _coordinates(size):
-    centre = (size - 1) / 2.0
+def _pixel_grid(size):
+    """(S, S, 2) float32 pixel positions (row, column)."""
     rows, columns = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
-    return np.stack([(rows - centre) / centre, (columns - centre) / centre], axis=-1).astype(np.float32)
+    return np.stack([rows, columns], axis=-1).astype(np.float32)
+
+
+def _coordinates(size):
+    """(S, S, 2) positions normalised to [-1, 1] over pixel centres."""
+    centre = (size - 1) / 2.0
+    return ((_pixel_grid(size) - centre) / centre).astype(np.float32)
 
 
 def transform_field(matrices, translations, size):
@@ -82,8 +88,7 @@ def overlap_ncc(moving, fixed, field):
     so that a transform cannot win by correlating a sliver.
     """
     size = moving.shape[1]
-    grid = tf.constant(np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="ij"), -1), tf.float32)
-    positions = grid[None] + field
+    positions = tf.constant(_pixel_grid(size))[None] + field
     inside = tf.cast(tf.reduce_all((positions >= 0) & (positions <= size - 1), axis=-1, keepdims=True), tf.float32)
     inside = tf.stop_gradient(inside)
     axes = [1, 2, 3]
