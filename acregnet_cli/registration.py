@@ -8,6 +8,7 @@ warped with it, then cropped back to the fixed image's frame.
 
 import dataclasses
 import functools
+import logging
 import time
 
 import numpy as np
@@ -114,10 +115,31 @@ def _resize_fields_graph(small, side, method):
     return layers.resize_field_by_matrices(small, side, method)
 
 
+class SharedStepRetracingFilter(logging.Filter):
+    """Drops TensorFlow's retracing warning about the shared resize and warp steps.
+
+    Those steps trace (and XLA-compile) once per batch shape and output side by design;
+    a process that registers images of many sizes retraces them legitimately, and
+    TensorFlow's warning, which counts traces over the whole process, would tell the
+    user of a bug that is not there. Retracing of anything else still warns.
+    """
+
+    STEPS = (_resize_fields_graph.__name__, _warp_fields_graph.__name__, _warp_labels_graph.__name__)
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("tf.function retracing" in message
+                    and any(f"<function {name} at" in message for name in self.STEPS))
+
+
 @functools.lru_cache(maxsize=None)
 def _shared_steps(jit):
     """(resize fields, warp stacks, warp labels) compiled functions, made once per process and jit flag."""
     import tensorflow as tf
+
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, SharedStepRetracingFilter) for f in logger.filters):
+        logger.addFilter(SharedStepRetracingFilter())
 
     # Fields are upsampled by two matrix products (faster than the resize kernel),
     # compiled apart from the warp: fused into it, XLA made the pair slower.
