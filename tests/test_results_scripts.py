@@ -343,3 +343,44 @@ def test_pair_sampling_recomputes_the_protocol_for_every_draw(synthetic_dataset_
                   ["--method", "identity", "--reference", "0.9,12"]):
         assert module.main([str(config), "--data-dir", str(root), *extra, "-o", str(tmp_path / "refused")]) == 2
     assert not (tmp_path / "refused").exists()
+
+
+def _write_segmentation(folder, targets, dice):
+    folder.mkdir(parents=True)
+    pd.DataFrame({"target": targets, "dsc_mean": dice, "hd_mean": 100 * (1 - np.asarray(dice)),
+                  "assd_mean": 10 * (1 - np.asarray(dice))}).to_csv(folder / "segmentation.csv", index=False)
+
+
+def test_compare_segmentations_pairs_targets_by_name(tmp_path):
+    module = load_script("compare_segmentations")
+    rng = np.random.default_rng(0)
+    dice = rng.uniform(0.90, 0.95, 20)
+    targets = [f"t{i:02d}" for i in range(20)]
+    # The second run lists its targets in reverse order, 0.01 better each, plus one extra target.
+    _write_segmentation(tmp_path / "a", targets, dice)
+    _write_segmentation(tmp_path / "b", targets[::-1] + ["extra"], list(dice[::-1] + 0.01) + [0.5])
+    output = tmp_path / "out" / "comparison.md"
+    module.main([f"none={tmp_path / 'a'}", f"affine={tmp_path / 'b'}", "-o", str(output)])
+    means, tests, shared = module.compare({"none": module.read_segmentation(tmp_path / "a"),
+                                           "affine": module.read_segmentation(tmp_path / "b")})
+    assert shared == 20
+    assert means.loc["affine", "dsc"] == pytest.approx(means.loc["none", "dsc"] + 0.01)
+    assert means.loc["affine", "hd"] == pytest.approx(means.loc["none", "hd"] - 1.0)
+    # Every target better: the smallest two-sided p of 20 pairs, times one comparison.
+    assert (tests["p_bonferroni"] < 1e-4).all()
+    text = output.read_text()
+    assert "| dsc | none | affine | affine |" in text and "| hd | none | affine | affine |" in text
+    assert "over 20 targets" in text
+
+
+def test_compare_segmentations_refuses_bad_input(tmp_path):
+    module = load_script("compare_segmentations")
+    _write_segmentation(tmp_path / "a", ["t0", "t1"], [0.9, 0.8])
+    _write_segmentation(tmp_path / "b", ["u0", "u1"], [0.9, 0.8])
+    with pytest.raises(SystemExit, match="no target in common"):
+        module.main([f"a={tmp_path / 'a'}", f"b={tmp_path / 'b'}", "-o", str(tmp_path / "x.md")])
+    with pytest.raises(SystemExit, match="segmentation.csv: not found"):
+        module.main([f"a={tmp_path / 'a'}", f"c={tmp_path / 'missing'}", "-o", str(tmp_path / "x.md")])
+    with pytest.raises(SystemExit, match="expected NAME=FOLDER"):
+        module.main([str(tmp_path / "a"), f"b={tmp_path / 'b'}", "-o", str(tmp_path / "x.md")])
+    assert not (tmp_path / "x.md").exists()
