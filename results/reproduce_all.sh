@@ -6,7 +6,8 @@
 # learning curve, a second seed, the autoencoder with mask augmentation, a global
 # pre-alignment, the diffeomorphic variant on every dataset) and the regularity of every
 # model's fields, the spread of the protocol's means
-# over pair draws and the warped mask outside the moving image. Resumable: every
+# over pair draws, the warped mask outside the moving image and segmentation with a
+# pre-alignment. Resumable: every
 # training checkpoints, every evaluation caches its pairs; rerun after an interruption.
 # Needs ACREGNET_DATA. Cost on the project's 2-core CPU: about 2 h per registration
 # training pinned to one core (two side by side with CORES), 15 min per autoencoder,
@@ -71,4 +72,6 @@ for dataset in ${DATASETS:-jsrt montgomery shenzhen}; do
   # The protocol's means over 1000 pair draws; the warped mask outside the moving image.
   ORIGINAL=$original bash results/pair_sampling.sh "$dataset"
   ORIGINAL=$original bash results/evaluate_mask_outside.sh "$dataset" > /dev/null
+  # Multi-atlas segmentation with and without the global pre-alignment.
+  bash results/segment_prealign.sh "$dataset" > /dev/null
 done
