@@ -384,3 +384,15 @@ def test_compare_segmentations_refuses_bad_input(tmp_path):
     with pytest.raises(SystemExit, match="expected NAME=FOLDER"):
         module.main([str(tmp_path / "a"), f"b={tmp_path / 'b'}", "-o", str(tmp_path / "x.md")])
     assert not (tmp_path / "x.md").exists()
+
+
+def test_displacement_reach_of_a_still_and_a_random_network(synthetic_dataset_256, untrained_model, tmp_path):
+    root, config = synthetic_dataset_256
+    still = still_model(untrained_model, tmp_path / "still")
+    module = load_script("displacement_reach")
+    assert np.allclose(module.displacement_lengths(str(config), still, root), 0)
+    moving = module.displacement_lengths(str(config), untrained_model, root)
+    assert moving.shape == (8, 2) and (moving[:, 0] > 0).all() and (moving[:, 1] >= moving[:, 0]).all()
+    output = tmp_path / "reach.md"
+    module.main([str(config), str(still), "--data-dir", str(root), "-o", str(output)])
+    assert f"| {still} | 0.00 | 0.00 |" in output.read_text()
