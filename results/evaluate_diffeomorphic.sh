@@ -5,7 +5,8 @@
 # twin, on the paper's test pairs (seed 0), in their own folder so that Table 1's statistics
 # stay those of its methods; then the fields' regularity (results/field_regularity.sh), and,
 # per run, where its remaining folds come from (results/folding_sources.py: integration
-# steps, network size vs image size) in OUT/folding-sources/RUN/.
+# steps, network size vs image size) in OUT/folding-sources/RUN/, and how far each model
+# moves the anatomy (OUT/reach.md).
 # Needs ACREGNET_DATA.
 #   results/evaluate_diffeomorphic.sh montgomery
 set -euo pipefail
@@ -24,9 +25,13 @@ methods+=(--method "ac-regnet=$DATASET")
 add_finished "$RUNS/$DATASET-ac-regnet-seed1" || true
 evaluate_methods "$OUT"
 bash results/field_regularity.sh "$DATASET"
+svf_dirs=()
 for method in "${svf_runs[@]}"; do
   [ "$method" = --method ] && continue
   run=${method#*=}
+  svf_dirs+=("$run")
   python results/folding_sources.py "$DATASET" --model "$run" --steps 0,5,7,10,14 \
     -o "$OUT/folding-sources/$(basename "$run")"
 done
+# How far each model moves the anatomy (displacement length at network size).
+python results/displacement_reach.py "$DATASET" "data/models/$DATASET" "${svf_dirs[@]}" -o "$OUT/reach.md" > /dev/null
