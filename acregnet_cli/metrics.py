@@ -30,6 +30,8 @@ import numpy as np
 from medpy.metric import binary
 
 METRICS = ("dsc", "hd", "assd")
+# Which way each metric improves: overlap up, surface distances down.
+HIGHER_IS_BETTER = {"dsc": True, "hd": False, "assd": False}
 
 
 def _spacing(spacing, ndim):

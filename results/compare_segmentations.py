@@ -18,10 +18,8 @@ import numpy as np
 import pandas as pd
 
 from acregnet_cli.evaluation import wilcoxon_tests
-from acregnet_cli.metrics import METRICS
 from acregnet_cli.imageio import write_text_atomic
-
-HIGHER_IS_BETTER = {"dsc": True, "hd": False, "assd": False}
+from acregnet_cli.metrics import HIGHER_IS_BETTER, METRICS
 
 
 def read_segmentation(folder):

@@ -13,8 +13,9 @@ import argparse
 import csv
 from pathlib import Path
 
+from acregnet_cli.metrics import HIGHER_IS_BETTER
+
 ORDER = ["ac-regnet", "ae-regnet", "ce-regnet", "regnet"]
-HIGHER_IS_BETTER = {"dsc": True, "hd": False, "assd": False}
 
 
 def read_rows(path):
