@@ -23,7 +23,7 @@ MedPy's distances are undefined when a mask is empty (it raises). Here:
 The class average of a metric is ``nan`` as soon as one class's value is ``nan``
 (a pair whose registration lost a structure is not given an optimistic mean
 over the remaining classes); statistics over pairs then leave such pairs out and
-say how many (see :mod:`acregnet_cli.evaluation`).
+say how many (see :mod:`acregnet_cli.evaluation.protocol`).
 """
 
 import numpy as np

@@ -6,9 +6,9 @@ same 128 JSRT test pairs at 256x256 (phantoms without ``ACREGNET_DATA``):
 
 - ``onehot+kernel``: the mask as one-hot channels warped bilinearly and arg-maxed,
   the field upsampled by TensorFlow's resize kernel (the engine before 2026-11-28);
-- ``votes+kernel``: the labels by corner votes (:func:`acregnet_cli.layers.warp_labels`);
+- ``votes+kernel``: the labels by corner votes (:func:`acregnet_cli.tf.layers.warp_labels`);
 - ``onehot+matrices``: the field upsampled by two matrix products
-  (:func:`acregnet_cli.layers.resize_field_by_matrices`);
+  (:func:`acregnet_cli.tf.layers.resize_field_by_matrices`);
 - ``votes+matrices``: both (the engine now).
 
 Reports pairs per second (best and median of ``--rounds``) at batch 32 and 64, and
@@ -42,10 +42,10 @@ def main():
     import tensorflow as tf
     from run_benchmarks import load_pairs, machine_description
 
-    from acregnet_cli import layers
+    from acregnet_cli.tf import layers
     from acregnet_cli.cli import _resolve_model
-    from acregnet_cli.modelfiles import load_vector_cnn
-    from acregnet_cli.registration import Registrar, folding_fractions_tf
+    from acregnet_cli.models.files import load_vector_cnn
+    from acregnet_cli.registration.registrar import Registrar, folding_fractions_tf
 
     machine = machine_description()
     model, description = load_vector_cnn(_resolve_model("jsrt"))

@@ -134,15 +134,15 @@ def write_pngs(pairs, folder):
 def load_pairs(count, data_root):
     """``count`` (moving, fixed, label map) pairs at 256x256: JSRT test pairs or phantoms."""
     if data_root:
-        from acregnet_cli.configuration import load_dataset_config
-        from acregnet_cli.datasets import load_split
+        from acregnet_cli.datasets.config import load_dataset_config
+        from acregnet_cli.datasets.layout import load_split
 
         config = load_dataset_config("jsrt")
         test = load_split(config, Path(data_root), "test", 256)
         rs = np.random.RandomState(0)
         moving, fixed = rs.choice(len(test), count), rs.choice(len(test), count)
         return [(test.images[m], test.images[f], test.labels[m]) for m, f in zip(moving, fixed)], "JSRT test"
-    from acregnet_cli.phantom import make_subject
+    from acregnet_cli.datasets.phantom import make_subject
 
     rng = np.random.RandomState(0)
     subjects = [make_subject(rng, 256) for _ in range(16)]
@@ -172,9 +172,9 @@ def main():
     import tensorflow as tf
 
     from acregnet_cli.cli import _resolve_model
-    from acregnet_cli.lite import LiteVectorCNN
-    from acregnet_cli.modelfiles import load_vector_cnn
-    from acregnet_cli.registration import Registrar
+    from acregnet_cli.np.vector_cnn import LiteVectorCNN
+    from acregnet_cli.models.files import load_vector_cnn
+    from acregnet_cli.registration.registrar import Registrar
 
     model_path = _resolve_model(args.model)
     data_root = os.environ.get("ACREGNET_DATA")
@@ -284,7 +284,7 @@ def main():
         if data_root:
             # The algorithm alone, in this process, by ITK thread count: with --jobs 1 the
             # worker uses every core's thread; with --jobs N each worker one.
-            from acregnet_cli import elastix
+            from acregnet_cli.evaluation import elastix
 
             for threads in (1, os.cpu_count() or 1):
                 seconds = [elastix.register_pair(m, f, mask, 4, threads=threads)[2]

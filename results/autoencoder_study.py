@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def reconstruction(ae_dir, folds):
     """Mean Dice per class of the autoencoder in ``ae_dir`` on each split in ``folds``."""
-    from acregnet_cli.modelfiles import load_autoencoder
-    from acregnet_cli.training import evaluate_autoencoder
+    from acregnet_cli.models.files import load_autoencoder
+    from acregnet_cli.training.trainers import evaluate_autoencoder
 
     encoder, decoder, description = load_autoencoder(ae_dir)
     return {name: [float(x) for x in evaluate_autoencoder(encoder, decoder, split, description["num_classes"])]
@@ -51,8 +51,8 @@ def code_distance_scale(ae_dir, split, pairs=2000, seed=0):
     """Mean and median squared code distance between random pairs of ``split``'s masks."""
     import numpy as np
 
-    from acregnet_cli import generators
-    from acregnet_cli.modelfiles import load_autoencoder
+    from acregnet_cli.tf import sampling as generators
+    from acregnet_cli.models.files import load_autoencoder
 
     encoder, _, description = load_autoencoder(ae_dir)
     onehot = generators.one_hot_masks(split.labels, description["num_classes"])
@@ -79,9 +79,9 @@ def main(argv=None):
                              "e.g. 5,0.1,0.05; its run and curve are named after the three values.")
     args = parser.parse_args(argv)
 
-    from acregnet_cli.configuration import load_dataset_config, resolve_data_root
-    from acregnet_cli.datasets import carve_validation, load_split
-    from acregnet_cli.imageio import write_json_atomic, write_text_atomic
+    from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
+    from acregnet_cli.datasets.layout import carve_validation, load_split
+    from acregnet_cli.io.images import write_json_atomic, write_text_atomic
 
     config = load_dataset_config(args.dataset)
     root = resolve_data_root(None)

@@ -2,7 +2,7 @@
 
 Each argument is NAME=FOLDER, a folder written by ``acregnet segment --targets-from``
 (its segmentation.csv holds per-target DSC, HD and ASSD averaged over the classes).
-Targets are paired by name; the tests are :func:`acregnet_cli.evaluation.wilcoxon_tests`
+Targets are paired by name; the tests are :func:`acregnet_cli.evaluation.protocol.wilcoxon_tests`
 (two-sided, Bonferroni over the comparisons of each metric). Writes a Markdown table
 to ``--output`` (atomically) and prints it.
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from acregnet_cli.evaluation import wilcoxon_tests
-from acregnet_cli.imageio import write_text_atomic
+from acregnet_cli.evaluation.protocol import wilcoxon_tests
+from acregnet_cli.io.images import write_text_atomic
 from acregnet_cli.metrics import HIGHER_IS_BETTER, METRICS
 
 

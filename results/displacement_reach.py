@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from acregnet_cli.configuration import load_dataset_config, resolve_data_root
-from acregnet_cli.datasets import load_split
-from acregnet_cli.evaluation import EVALUATION_SIZE, draw_pairs
-from acregnet_cli.imageio import write_text_atomic
-from acregnet_cli.pipeline import make_registrar
+from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
+from acregnet_cli.datasets.layout import load_split
+from acregnet_cli.evaluation.protocol import EVALUATION_SIZE, draw_pairs
+from acregnet_cli.io.images import write_text_atomic
+from acregnet_cli.workflows.register import make_registrar
 
 
 def displacement_lengths(dataset, model, data_dir=None, seed=0):

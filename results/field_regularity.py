@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from acregnet_cli.configuration import load_dataset_config, resolve_data_root
-from acregnet_cli.datasets import load_split
+from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
+from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation import EVALUATION_SIZE, draw_pairs, parse_methods
-from acregnet_cli.imageio import write_text_atomic
-from acregnet_cli.pipeline import make_registrar
-from acregnet_cli.registration import jacobian_determinant
+from acregnet_cli.evaluation.protocol import EVALUATION_SIZE, draw_pairs, parse_methods
+from acregnet_cli.io.images import write_text_atomic
+from acregnet_cli.workflows.register import make_registrar
+from acregnet_cli.registration.registrar import jacobian_determinant
 
 
 def field_regularity(dataset, methods, data_dir=None, seed=0, batch_size=32):

@@ -4,7 +4,7 @@ The protocol (``acregnet evaluate``) scores 2N (moving, fixed) pairs drawn at ra
 with replacement, from the N test images, with one seed. The paper drew its pairs with
 a seed we do not know, so its means and ours come from different samples of the same
 N x N population. This script registers every pair that ``--draws`` draws of the
-protocol (seeds 0 .. D-1, :func:`acregnet_cli.evaluation.draw_pairs`) contain, once per
+protocol (seeds 0 .. D-1, :func:`acregnet_cli.evaluation.protocol.draw_pairs`) contain, once per
 method, scores each as ``evaluate`` does (class-average DSC, HD, ASSD at 256x256, in the
 dataset's unit), and then recomputes the protocol's mean for every draw from that table.
 Draw 0 is the published protocol's sample, so its means are those of ``evaluate``.
@@ -35,13 +35,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from acregnet_cli.configuration import load_dataset_config, resolve_data_root
-from acregnet_cli.datasets import load_split
+from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
+from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation import EVALUATION_SIZE, METRICS, draw_pairs, parse_methods
-from acregnet_cli.imageio import write_text_atomic
+from acregnet_cli.evaluation.protocol import EVALUATION_SIZE, METRICS, draw_pairs, parse_methods
+from acregnet_cli.io.images import write_text_atomic
 from acregnet_cli.metrics import label_map_metrics
-from acregnet_cli.pipeline import make_registrar
+from acregnet_cli.workflows.register import make_registrar
 
 # Larger is better for DSC, smaller for the distances.
 BETTER = {"dsc": np.greater_equal, "hd": np.less_equal, "assd": np.less_equal}

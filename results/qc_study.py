@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, stats
 
-from acregnet_cli.configuration import load_dataset_config, resolve_data_root
-from acregnet_cli.datasets import load_split
+from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
+from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.metrics import mean_dice
-from acregnet_cli.modelfiles import load_vector_cnn
-from acregnet_cli.quality import predicted_quality
-from acregnet_cli.registration import Registrar
-from acregnet_cli.segmentation import AtlasSet, segment
+from acregnet_cli.models.files import load_vector_cnn
+from acregnet_cli.applications.quality import predicted_quality
+from acregnet_cli.registration.registrar import Registrar
+from acregnet_cli.applications.segmentation import AtlasSet, segment
 
 
 def damage(labels, kind, rng, classes=(1, 2, 3)):
@@ -38,7 +38,7 @@ def damage(labels, kind, rng, classes=(1, 2, 3)):
         out = labels.copy()
         if tuple(classes) == (1,):
             # One lung class: remove the lung on one side of the image.
-            from acregnet_cli.experiments import lung_component
+            from acregnet_cli.applications.experiments import lung_component
 
             out[lung_component(labels, rng.choice(["left", "right"]))] = 0
         else:

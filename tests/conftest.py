@@ -90,8 +90,8 @@ def untrained_model(tmp_path_factory):
     """A VectorCNN model folder with random weights: enough to exercise file handling."""
     import keras
 
-    from acregnet_cli.modelfiles import save_weights_atomic, write_model_json
-    from acregnet_cli.networks import vector_cnn
+    from acregnet_cli.models.files import save_weights_atomic, write_model_json
+    from acregnet_cli.tf.networks import vector_cnn
 
     folder = tmp_path_factory.mktemp("untrained")
     keras.utils.set_random_seed(0)

@@ -36,7 +36,7 @@ def test_demo_with_the_bundled_model_improves_phantom_overlap(tmp_path):
 
 
 def test_register_without_model_uses_the_bundled_one(tmp_path):
-    from acregnet_cli.phantom import make_subject
+    from acregnet_cli.datasets.phantom import make_subject
 
     rng = np.random.RandomState(5)
     for name in ("a.png", "b.png"):
@@ -49,7 +49,7 @@ def test_register_without_model_uses_the_bundled_one(tmp_path):
 
 @pytest.mark.parametrize("dataset", ["montgomery", "shenzhen"])
 def test_lung_models_are_selectable_by_name(dataset, tmp_path):
-    from acregnet_cli.phantom import make_subject
+    from acregnet_cli.datasets.phantom import make_subject
 
     models = data_dir() / "models"
     for name in (dataset, f"{dataset}-ae"):

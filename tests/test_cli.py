@@ -68,7 +68,7 @@ def test_resume_continues_from_the_last_checkpoint_with_the_same_result(syntheti
     result = run("train-reg", *common, "--config", settings, "-o", interrupted, "--iterations", 8, "--resume", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["resumed_from"] == 4
-    from acregnet_cli.modelfiles import load_vector_cnn
+    from acregnet_cli.models.files import load_vector_cnn
 
     a, _ = load_vector_cnn(straight)
     b, _ = load_vector_cnn(interrupted)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from acregnet_cli.configuration import (available_datasets, load_dataset_config, load_training_settings,
+from acregnet_cli.datasets.config import (available_datasets, load_dataset_config, load_training_settings,
                                         merge_settings)
-from acregnet_cli.datasets import relabel
+from acregnet_cli.datasets.layout import relabel
 from acregnet_cli.errors import InputError
 
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from scipy import stats
 
 from acregnet_cli.cli import main
-from acregnet_cli.configuration import load_dataset_config
+from acregnet_cli.datasets.config import load_dataset_config
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation import (Method, draw_pairs, evaluate, p_value_matrix, parse_method, parse_methods,
+from acregnet_cli.evaluation.protocol import (Method, draw_pairs, evaluate, p_value_matrix, parse_method, parse_methods,
                                      wilcoxon_tests)
 from acregnet_cli.metrics import average_surface_distance, dice, hausdorff, label_map_metrics
 
@@ -151,9 +151,9 @@ def synthetic_256(synthetic_dataset_256):
 
 @pytest.fixture(scope="module")
 def tiny_model(synthetic_256, tmp_path_factory):
-    from acregnet_cli.configuration import load_training_settings
-    from acregnet_cli.datasets import load_split
-    from acregnet_cli.training import train_registration
+    from acregnet_cli.datasets.config import load_training_settings
+    from acregnet_cli.datasets.layout import load_split
+    from acregnet_cli.training.trainers import train_registration
 
     root, toml = synthetic_256
     config = load_dataset_config(toml)
@@ -191,7 +191,7 @@ def test_evaluate_end_to_end_and_resume(synthetic_256, tiny_model, tmp_path):
     assert set(table["class"]) == {"left lung", "right lung", "heart", "average"}
     # identity rows equal the metrics of the untouched masks
     config = load_dataset_config(toml)
-    from acregnet_cli.datasets import load_split
+    from acregnet_cli.datasets.layout import load_split
 
     split = load_split(config, root, "test", 256)
     moving, fixed = draw_pairs(len(split), 0)
@@ -316,8 +316,8 @@ def test_elastix_in_parallel_workers_is_cached(synthetic_256, tmp_path):
 
 
 def test_elastix_improves_dice_on_a_real_jsrt_pair(data_root):
-    from acregnet_cli.datasets import load_split
-    from acregnet_cli.elastix import register_pair
+    from acregnet_cli.datasets.layout import load_split
+    from acregnet_cli.evaluation.elastix import register_pair
 
     config = load_dataset_config("jsrt")
     split = load_split(config, data_root, "test", 256)

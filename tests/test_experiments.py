@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from acregnet_cli.cli import main
-from acregnet_cli.experiments import MODIFICATIONS, erode_borders, modify, plausibility, remove_block
+from acregnet_cli.applications.experiments import MODIFICATIONS, erode_borders, modify, plausibility, remove_block
 
 
 def mask():
@@ -50,7 +50,7 @@ def test_block_larger_than_structure_is_refused():
 def test_cross_entropy_is_equal_across_modifications():
     import keras
 
-    from acregnet_cli.networks import mask_autoencoder
+    from acregnet_cli.tf.networks import mask_autoencoder
 
     keras.utils.set_random_seed(0)
     encoder, _, _ = mask_autoencoder(64, 4, 32)
@@ -98,7 +98,7 @@ def test_plausibility_command(synthetic_dataset, tmp_path):
 
 
 def test_diagnosis_labels_come_from_file_names():
-    from acregnet_cli.experiments import diagnosis_from_name
+    from acregnet_cli.applications.experiments import diagnosis_from_name
 
     assert diagnosis_from_name("CHNCXR_0379_1") == 1 and diagnosis_from_name("CHNCXR_0012_0_mask") == 0
     assert diagnosis_from_name("MCUCXR_0002_0") == 0
@@ -109,8 +109,8 @@ def test_diagnosis_labels_come_from_file_names():
 def test_representation_study_separates_an_obvious_shape_difference():
     import keras
 
-    from acregnet_cli.experiments import representation_study
-    from acregnet_cli.networks import mask_autoencoder
+    from acregnet_cli.applications.experiments import representation_study
+    from acregnet_cli.tf.networks import mask_autoencoder
 
     keras.utils.set_random_seed(0)
     encoder, _, _ = mask_autoencoder(64, 4, 32)
@@ -129,7 +129,7 @@ def test_representation_study_separates_an_obvious_shape_difference():
 
 
 def test_lung_field_modifications_pick_the_lung_by_side():
-    from acregnet_cli.experiments import LUNG_FIELD_MODIFICATIONS, modifications_for, modify
+    from acregnet_cli.applications.experiments import LUNG_FIELD_MODIFICATIONS, modifications_for, modify
 
     labels = np.zeros((40, 40), np.int32)
     labels[5:35, 3:15] = 1  # the lung on the image's left

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from acregnet_cli import generators
+from acregnet_cli.tf import sampling as generators
 
 
 def test_swap_noise_changes_only_border_pairs_at_about_ten_percent():

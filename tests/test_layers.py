@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acregnet_cli.layers import (BilinearWarp, resize_field, resize_field_by_matrices, resize_images, warp_bilinear,
+from acregnet_cli.tf.layers import (BilinearWarp, resize_field, resize_field_by_matrices, resize_images, warp_bilinear,
                                  warp_labels)
 
 
@@ -159,7 +159,7 @@ def test_unknown_resize_method_raises():
 def test_fused_batch_norm_matches_keras_batch_norm():
     import keras
 
-    from acregnet_cli.layers import FusedBatchNormalization
+    from acregnet_cli.tf.layers import FusedBatchNormalization
 
     rng = np.random.RandomState(0)
     x = tf.constant(rng.normal(2.0, 3.0, (4, 6, 5, 3)).astype(np.float32))
@@ -191,7 +191,7 @@ def test_fused_batch_norm_matches_keras_batch_norm():
 def test_fused_batch_norm_files_are_keras_batch_norm_files(tmp_path):
     import keras
 
-    from acregnet_cli.layers import FusedBatchNormalization
+    from acregnet_cli.tf.layers import FusedBatchNormalization
 
     def model(norm):
         inputs = keras.Input((4, 4, 3))

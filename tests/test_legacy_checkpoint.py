@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
-from acregnet_cli.legacy_checkpoint import import_tf1, read_checkpoint
-from acregnet_cli.modelfiles import load_autoencoder, load_vector_cnn
-from acregnet_cli.networks import mask_autoencoder
+from acregnet_cli.models.tf1 import import_tf1, read_checkpoint
+from acregnet_cli.models.files import load_autoencoder, load_vector_cnn
+from acregnet_cli.tf.networks import mask_autoencoder
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "tf1-jsrt-acregnet" / "model.ckpt"
 
@@ -64,8 +64,8 @@ def original_vector_cnn(v, pair):
 
 
 def test_imported_model_gives_the_original_field_on_real_pairs(reference_checkpoint, data_root, tmp_path):
-    from acregnet_cli.configuration import load_dataset_config
-    from acregnet_cli.datasets import load_split
+    from acregnet_cli.datasets.config import load_dataset_config
+    from acregnet_cli.datasets.layout import load_split
 
     summary = import_tf1(reference_checkpoint, tmp_path / "model")
     assert summary == {"architecture": "vector_cnn", "variables": 90, "output": str(tmp_path / "model")}
@@ -84,9 +84,9 @@ def test_imported_model_gives_the_original_field_on_real_pairs(reference_checkpo
 def test_imported_model_scores_the_reference_figures_at_256(reference_checkpoint, data_root, tmp_path):
     from medpy.metric.binary import assd, dc, hd
 
-    from acregnet_cli.configuration import load_dataset_config
-    from acregnet_cli.datasets import load_split
-    from acregnet_cli.registration import Registrar
+    from acregnet_cli.datasets.config import load_dataset_config
+    from acregnet_cli.datasets.layout import load_split
+    from acregnet_cli.registration.registrar import Registrar
 
     import_tf1(reference_checkpoint, tmp_path / "model")
     model, description = load_vector_cnn(tmp_path / "model")

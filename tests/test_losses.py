@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acregnet_cli import losses
+from acregnet_cli.tf import losses
 
 
 def images(seed=0, shape=(3, 16, 16, 1)):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation import Method, method_fingerprint, parse_method
-from acregnet_cli.registration import NumpyOps, Registrar, TensorFlowOps, sampled_outside
+from acregnet_cli.evaluation.protocol import Method, method_fingerprint, parse_method
+from acregnet_cli.registration.registrar import NumpyOps, Registrar, TensorFlowOps, sampled_outside
 from acregnet_cli.resources import data_dir
 
 SIDE = 32

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from acregnet_cli.networks import VECTOR_CNN_LAYERS, mask_autoencoder, vector_cnn
+from acregnet_cli.tf.networks import VECTOR_CNN_LAYERS, mask_autoencoder, vector_cnn
 
 # (layer, input channels, output channels) of the original VectorCNN checkpoint.
 ORIGINAL_VECTOR_CNN = [

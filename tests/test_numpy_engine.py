@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from acregnet_cli import layers, numpy_ops
-from acregnet_cli.lite import LiteVectorCNN
-from acregnet_cli.modelfiles import load_vector_cnn
+from acregnet_cli.tf import layers
+from acregnet_cli.np import ops as numpy_ops
+from acregnet_cli.np.vector_cnn import LiteVectorCNN
+from acregnet_cli.models.files import load_vector_cnn
 
 
 @pytest.mark.parametrize("method", ["legacy", "modern"])
@@ -99,7 +100,7 @@ def test_single_registration_does_not_start_tensorflow(untrained_model, tmp_path
 
 
 def test_folding_share_in_tensorflow_matches_numpy_gradient():
-    from acregnet_cli.registration import folding_fraction, folding_fractions_tf, jacobian_determinant
+    from acregnet_cli.registration.registrar import folding_fraction, folding_fractions_tf, jacobian_determinant
 
     rng = np.random.RandomState(0)
     fields = rng.normal(0, 0.8, (3, 9, 7, 2)).astype(np.float32)  # rough enough to fold in places
@@ -115,7 +116,7 @@ def test_folding_share_in_tensorflow_matches_numpy_gradient():
 
 
 def test_label_map_path_equals_the_one_hot_path_and_numpy(untrained_model, tmp_path):
-    from acregnet_cli.registration import NumpyOps, Registrar
+    from acregnet_cli.registration.registrar import NumpyOps, Registrar
 
     model, description = load_vector_cnn(untrained_model)
     rng = np.random.RandomState(3)

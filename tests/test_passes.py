@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation import Method, method_fingerprint, parse_method
-from acregnet_cli.registration import NumpyOps, Registrar
+from acregnet_cli.evaluation.protocol import Method, method_fingerprint, parse_method
+from acregnet_cli.registration.registrar import NumpyOps, Registrar
 from acregnet_cli.resources import data_dir
 
 BUNDLED = data_dir() / "models" / "jsrt"
@@ -38,7 +38,7 @@ def test_constant_fields_compose_to_their_sum(passes):
     assert len(network.inputs) == passes
     # The second pass sees the moving image warped by the first field, and the fixed image unchanged.
     if passes > 1:
-        from acregnet_cli.numpy_ops import warp_bilinear
+        from acregnet_cli.np.ops import warp_bilinear
 
         expected = warp_bilinear(moving[..., None], np.broadcast_to(network.shift, (2, 16, 16, 2)))[..., 0]
         np.testing.assert_allclose(network.inputs[1][..., 0], expected, atol=1e-6)
@@ -47,7 +47,7 @@ def test_constant_fields_compose_to_their_sum(passes):
 
 def test_second_pass_is_a_composition_not_a_sum():
     """A field varying in space: the composed field warps like the two warps in sequence."""
-    from acregnet_cli.numpy_ops import warp_bilinear
+    from acregnet_cli.np.ops import warp_bilinear
 
     yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
     first = np.stack([2.0 * np.sin(xx / 5.0), np.zeros_like(xx)], -1)[None]
@@ -79,7 +79,7 @@ def test_passes_must_be_positive_whole_numbers():
 
 
 def test_two_passes_agree_between_engines():
-    from acregnet_cli.modelfiles import load_vector_cnn, load_vector_cnn_lite
+    from acregnet_cli.models.files import load_vector_cnn, load_vector_cnn_lite
 
     rng = np.random.RandomState(4)
     moving, fixed = rng.rand(3, 64, 64).astype(np.float32), rng.rand(3, 64, 64).astype(np.float32)
@@ -129,11 +129,11 @@ def test_register_command_records_the_passes(tmp_path):
 
 def test_two_passes_improve_real_jsrt_pairs(data_root):
     """The extension's claim on the evaluation protocol's first 20 JSRT pairs, bundled model."""
-    from acregnet_cli.configuration import load_dataset_config
-    from acregnet_cli.datasets import load_split
-    from acregnet_cli.evaluation import draw_pairs
+    from acregnet_cli.datasets.config import load_dataset_config
+    from acregnet_cli.datasets.layout import load_split
+    from acregnet_cli.evaluation.protocol import draw_pairs
     from acregnet_cli.metrics import label_map_metrics
-    from acregnet_cli.modelfiles import load_vector_cnn_lite
+    from acregnet_cli.models.files import load_vector_cnn_lite
 
     config = load_dataset_config("jsrt")
     split = load_split(config, data_root, "test", 256)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
-from acregnet_cli.preprocess import pad_square, read_jsrt_img, seeded_split
+from acregnet_cli.datasets.preprocess import pad_square, read_jsrt_img, seeded_split
 
 
 def run(*args):
@@ -101,8 +101,8 @@ def test_preprocessing_jsrt_scr_reproduces_the_authors_labels(raw_samples, data_
 def test_preprocessing_nih_layouts(raw_samples, tmp_path, layout, folder):
     result = run("preprocess", raw_samples / layout, "-o", tmp_path, "--sizes", "64", "--json")
     assert result.exit_code == 0, result.output
-    from acregnet_cli.configuration import load_dataset_config
-    from acregnet_cli.datasets import load_split
+    from acregnet_cli.datasets.config import load_dataset_config
+    from acregnet_cli.datasets.layout import load_split
 
     config = load_dataset_config(tmp_path / f"{layout}.toml")
     train = load_split(config, tmp_path, "train", 64)

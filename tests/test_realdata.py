@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from acregnet_cli.cli import main
-from acregnet_cli.configuration import load_dataset_config
-from acregnet_cli.datasets import carve_validation, load_split
+from acregnet_cli.datasets.config import load_dataset_config
+from acregnet_cli.datasets.layout import carve_validation, load_split
 
 
 def run(*args):

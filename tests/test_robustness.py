@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from acregnet_cli.cli import main
-from acregnet_cli.configuration import merge_settings, read_toml
+from acregnet_cli.datasets.config import merge_settings, read_toml
 from acregnet_cli.errors import InputError
-from acregnet_cli.imageio import read_image
+from acregnet_cli.io.images import read_image
 
 
 def run(*args):
@@ -163,7 +163,7 @@ def test_corrupt_or_foreign_model_files_are_refused(untrained_model, tmp_path):
 
 
 def test_unexpected_failures_are_one_line_unless_debug(untrained_model, tmp_path, monkeypatch):
-    import acregnet_cli.pipeline as pipeline
+    import acregnet_cli.workflows.register as pipeline
 
     def boom(*args, **kwargs):
         raise RuntimeError("simulated failure\nsecond line")

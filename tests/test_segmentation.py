@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from acregnet_cli.cli import main
-from acregnet_cli.segmentation import AtlasSet, fuse, local_ncc
+from acregnet_cli.applications.segmentation import AtlasSet, fuse, local_ncc
 
 
 def run(*args):
@@ -55,7 +55,7 @@ def test_atlases_are_ranked_by_global_ncc():
 
 @pytest.fixture(scope="module")
 def atlas_folder(tmp_path_factory):
-    from acregnet_cli.phantom import make_subject
+    from acregnet_cli.datasets.phantom import make_subject
 
     folder = tmp_path_factory.mktemp("atlases")
     rng = np.random.RandomState(0)
@@ -102,7 +102,7 @@ def test_segment_bad_inputs(untrained_model, atlas_folder, tmp_path):
 def test_leave_test_out_on_jsrt_with_the_original_model(data_root, tmp_path):
     from pathlib import Path
 
-    from acregnet_cli.legacy_checkpoint import import_tf1
+    from acregnet_cli.models.tf1 import import_tf1
 
     reference = Path(__file__).resolve().parents[2] / "shared" / "reference" / "tf1-jsrt-acregnet" / "model.ckpt"
     if not Path(str(reference) + ".index").exists():

@@ -9,7 +9,7 @@ from PIL import Image
 
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
-from acregnet_cli.sharding import merge_tables, parse_shard, select
+from acregnet_cli.workflows.sharding import merge_tables, parse_shard, select
 
 
 def run(*args):

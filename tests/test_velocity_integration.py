@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from acregnet_cli import numpy_ops
+from acregnet_cli.np import ops as numpy_ops
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
-from acregnet_cli.layers import IntegrateVelocity, integrate_velocity, warp_bilinear
-from acregnet_cli.registration import folding_fraction
+from acregnet_cli.tf.layers import IntegrateVelocity, integrate_velocity, warp_bilinear
+from acregnet_cli.registration.registrar import folding_fraction
 
 
 def sinusoidal_velocity(amplitude, size=64):
@@ -89,9 +89,9 @@ def test_layer_config_round_trip():
 def test_velocity_network_shares_the_weights_file_layout_and_integrates_the_plain_output(tmp_path):
     import keras
 
-    from acregnet_cli.lite import LiteVectorCNN
-    from acregnet_cli.modelfiles import load_vector_cnn, load_vector_cnn_lite, write_model_json
-    from acregnet_cli.networks import vector_cnn
+    from acregnet_cli.np.vector_cnn import LiteVectorCNN
+    from acregnet_cli.models.files import load_vector_cnn, load_vector_cnn_lite, write_model_json
+    from acregnet_cli.tf.networks import vector_cnn
 
     keras.utils.set_random_seed(3)
     plain = vector_cnn(64)
@@ -113,7 +113,7 @@ def test_velocity_network_shares_the_weights_file_layout_and_integrates_the_plai
 
 @pytest.mark.parametrize("bad", [-2, 1.5, "7", 999])
 def test_bad_integration_steps_in_model_json_is_a_clear_error(tmp_path, untrained_model, bad):
-    from acregnet_cli.modelfiles import load_vector_cnn, load_vector_cnn_lite
+    from acregnet_cli.models.files import load_vector_cnn, load_vector_cnn_lite
 
     folder = tmp_path / "model"
     folder.mkdir()
@@ -144,7 +144,7 @@ def test_train_reg_records_the_steps_and_register_uses_them(synthetic_dataset, t
     result = CliRunner().invoke(main, ["register", str(images / "SYN000.png"), str(images / "SYN005.png"),
                                        "--model", str(run_dir), "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    from acregnet_cli.modelfiles import load_vector_cnn
+    from acregnet_cli.models.files import load_vector_cnn
 
     model, _ = load_vector_cnn(run_dir)
     assert model.layers[-1].name == "integrate" and model.layers[-1].steps == 5

@@ -1,0 +1,332 @@
+"""Reading and writing images, masks, fields and summaries.
+
+Readers return plain NumPy arrays and raise :class:`InputError` naming the file
+and the problem. Writers are atomic: data goes to a temporary file in the target
+folder which is then renamed over the target, so a killed process leaves either
+the old file or the new one, never a torn one.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from acregnet_cli.errors import InputError
+
+# Large hospital exports are legitimate input; the decompression-bomb guard of
+# Pillow would reject a 4892 x 4020 radiograph, so it is raised, not removed.
+Image.MAX_IMAGE_PIXELS = 20000 * 20000
+
+
+@contextlib.contextmanager
+def atomic_path(path, overwrite=True):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final location.
+    overwrite : bool
+        If False and ``path`` exists, raise :class:`InputError` before any work.
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise InputError(f"{path}: exists already (use --overwrite to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+    os.close(handle)
+    # mkstemp creates 0600 files; results are ordinary files, so honour the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(path, text, overwrite=True):
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path, overwrite) as tmp:
+        Path(tmp).write_text(text)
+
+
+def write_json_atomic(path, data, overwrite=True):
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", overwrite)
+
+
+def write_npy_atomic(path, array, overwrite=True):
+    """Save a NumPy array (``.npy``) atomically."""
+    with atomic_path(path, overwrite) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, np.asarray(array), allow_pickle=False)
+
+
+def write_png_atomic(path, array, overwrite=True):
+    """Write a 2-D uint8 or uint16 array as a grayscale PNG atomically."""
+    array = np.asarray(array)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"PNG output needs uint8 or uint16, got {array.dtype}")
+    with atomic_path(path, overwrite) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
+
+
+def _pil_to_gray(image, path):
+    """Convert any Pillow image to a 2-D float array and the maximum of its value range."""
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in ("RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV"):
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
+        # ITU-R 601 luma, as Pillow's own "L" conversion, without its rounding.
+        return rgb @ np.array([0.299, 0.587, 0.114]), 255.0
+    if mode in ("LA", "La", "PA"):
+        return np.asarray(image.getchannel(0), dtype=np.float64), 255.0
+    if mode in ("1", "L"):
+        return np.asarray(image.convert("L"), dtype=np.float64), 255.0
+    if mode.startswith("I;16") or mode == "I":
+        array = np.asarray(image).astype(np.float64)
+        top = 65535.0 if mode.startswith("I;16") or array.max(initial=0) <= 65535 else float(array.max())
+        return array, top
+    if mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        return array, None
+    raise InputError(f"{path}: unsupported image mode {mode}")
+
+
+def is_dicom(path):
+    """True for DICOM files: a .dcm/.dicom name or the 'DICM' marker at byte 128."""
+    path = Path(path)
+    if path.suffix.lower() in (".dcm", ".dicom"):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(128)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _read_dicom(path):
+    """Pixel data of a DICOM radiograph, displayed as a radiograph (bones bright).
+
+    The modality rescale (slope, intercept) is applied, and MONOCHROME1 images
+    (where low values are bright) are inverted.
+
+    Returns
+    -------
+    gray : ndarray float64
+    spacing : float or None
+        Row pixel spacing in mm (PixelSpacing, else ImagerPixelSpacing).
+    """
+    try:
+        import pydicom
+        from pydicom.pixels import apply_modality_lut
+    except ImportError:
+        raise InputError(f"{path}: reading DICOM needs pydicom (pip install pydicom)") from None
+    try:
+        dataset = pydicom.dcmread(str(path))
+        pixels = dataset.pixel_array
+    except Exception as exc:  # pydicom raises many types for broken or compressed files
+        raise InputError(f"{path}: cannot read DICOM pixel data ({exc.__class__.__name__}: {exc})") from None
+    if pixels.ndim == 3 and pixels.shape[-1] in (3, 4):
+        gray = np.asarray(pixels[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+    elif pixels.ndim == 2:
+        gray = np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float64)
+    else:
+        raise InputError(f"{path}: DICOM holds {pixels.ndim}-D pixel data of shape {pixels.shape}; expected one 2-D image")
+    if str(dataset.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+        gray = gray.max() - gray
+    spacing = dataset.get("PixelSpacing") or dataset.get("ImagerPixelSpacing")
+    return gray, (float(spacing[0]) if spacing else None)
+
+
+def stored_shape(path):
+    """(rows, columns) of an image file from its header, without decoding the pixels."""
+    if is_dicom(path):
+        import pydicom
+
+        dataset = pydicom.dcmread(str(path), stop_before_pixels=True)
+        return int(dataset.Rows), int(dataset.Columns)
+    with Image.open(path) as image:
+        return image.size[1], image.size[0]
+
+
+def image_spacing(path):
+    """Pixel spacing in mm recorded in an image file (DICOM only), else None."""
+    return _read_dicom(path)[1] if is_dicom(path) else None
+
+
+def read_image(path, max_side=None):
+    """Read a radiograph as a 2-D float32 array scaled to [0, 1].
+
+    8-bit values are divided by 255 and 16-bit ones by 65535; colour images are
+    converted to luminance; floating-point and DICOM images are rescaled by their
+    range (DICOM after its modality rescale, MONOCHROME1 inverted).
+
+    Parameters
+    ----------
+    path : str or Path
+    max_side : int, optional
+        Images whose longer side exceeds this are reduced by an integer factor
+        (box filter) while still in their 8/16-bit form, so that a very large
+        export never becomes a huge float array.
+
+    Returns
+    -------
+    image : ndarray, float32, shape (H, W)
+    bits : int
+        8 or 16, the depth to write derived images with.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable, truncated, empty, or holds NaN/inf.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected an image file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied")
+    if is_dicom(path):
+        gray, _ = _read_dicom(path)
+        top, bits = None, 16
+        if max_side and max(gray.shape) > max_side:
+            factor = int(np.ceil(max(gray.shape) / max_side))
+            gray = _box_reduce(gray, factor)
+    else:
+        try:
+            with Image.open(path) as image:
+                image.load()
+                if max_side and max(image.size) > max_side and image.mode not in ("P", "1"):
+                    image = image.reduce(int(np.ceil(max(image.size) / max_side)))
+                gray, top = _pil_to_gray(image, path)
+                bits = 16 if image.mode.startswith("I") else 8
+        except UnidentifiedImageError:
+            raise InputError(f"{path}: not a readable image (unknown or corrupt format)") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InputError(f"{path}: cannot decode image ({exc})") from None
+    if gray.ndim != 2 or gray.size == 0 or min(gray.shape) < 2:
+        raise InputError(f"{path}: empty image (shape {gray.shape})")
+    if not np.all(np.isfinite(gray)):
+        raise InputError(f"{path}: image holds NaN or infinite values")
+    if top is None:
+        low, high = float(gray.min()), float(gray.max())
+        gray = (gray - low) / (high - low) if high > low else np.zeros_like(gray)
+        top = 1.0
+    return (gray / top).astype(np.float32), bits
+
+
+def _box_reduce(array, factor):
+    height, width = (array.shape[0] // factor) * factor, (array.shape[1] // factor) * factor
+    return array[:height, :width].reshape(height // factor, factor, width // factor, factor).mean(axis=(1, 3))
+
+
+def read_label_map(path):
+    """Read a label image (one integer value per class) as a 2-D int32 array."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: mask file not found")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("RGB", "RGBA"):
+                rgb = np.asarray(image.convert("RGB"))
+                if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+                    raise InputError(f"{path}: colour mask; expected one label value per pixel")
+                labels = rgb[..., 0]
+            elif image.mode == "P":
+                labels = np.asarray(image)
+            else:
+                labels = np.asarray(image)
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not a readable mask image") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: cannot decode mask ({exc})") from None
+    if labels.ndim != 2 or labels.size == 0:
+        raise InputError(f"{path}: mask must be a 2-D label image, got shape {labels.shape}")
+    return labels.astype(np.int32)
+
+
+def to_bit_depth(image, bits):
+    """Quantise a [0, 1] float image to uint8 or uint16."""
+    top = 65535 if bits == 16 else 255
+    dtype = np.uint16 if bits == 16 else np.uint8
+    return np.clip(np.rint(np.asarray(image, dtype=np.float64) * top), 0, top).astype(dtype)
+
+
+def nifti_vector_field_bytes(field, spacing=1.0):
+    """Uncompressed NIfTI-1 bytes of a 2-D displacement field in ITK's convention.
+
+    The header is what ITK writes for a 2-D vector image with identity direction:
+    dim = (5, W, H, 1, 1, 2), intent NIFTI_INTENT_VECTOR, float32 data with the
+    components as the slowest axis, and qform/sform giving ITK's LPS axes in NIfTI's
+    RAS frame (x and y negated). Written here, not through SimpleITK, because
+    importing SimpleITK cost a single registration a fifth of its time.
+    """
+    field = np.asarray(field, dtype=np.float32)
+    height, width = field.shape[:2]
+    spacing = float(spacing)
+    components = np.stack([field[..., 1], field[..., 0]]) * spacing  # (x, y) = (columns, rows)
+    header = np.zeros(1, dtype=_NIFTI1_HEADER)
+    header["sizeof_hdr"] = 348
+    header["regular"] = b"r"
+    header["dim"] = (5, width, height, 1, 1, 2, 1, 1)
+    header["intent_code"] = 1007
+    header["datatype"], header["bitpix"] = 16, 32
+    header["pixdim"] = (1.0, spacing, spacing, 1.0, 1.0, 1.0, 1.0, 1.0)
+    header["vox_offset"] = 352.0
+    header["scl_slope"] = 1.0
+    header["xyzt_units"] = 2 | 8  # millimetres, seconds
+    header["qform_code"], header["sform_code"] = 1, 1
+    header["quatern_d"] = 1.0  # 180 degrees about z: LPS to RAS
+    header["srow_x"] = (-spacing, 0.0, 0.0, 0.0)
+    header["srow_y"] = (0.0, -spacing, 0.0, 0.0)
+    header["srow_z"] = (0.0, 0.0, 1.0, 0.0)
+    header["magic"] = b"n+1"
+    return header.tobytes() + bytes(4) + components.astype("<f4").tobytes()
+
+
+_NIFTI1_HEADER = np.dtype([
+    ("sizeof_hdr", "<i4"), ("data_type", "S10"), ("db_name", "S18"), ("extents", "<i4"),
+    ("session_error", "<i2"), ("regular", "S1"), ("dim_info", "u1"), ("dim", "<i2", 8),
+    ("intent_p1", "<f4"), ("intent_p2", "<f4"), ("intent_p3", "<f4"), ("intent_code", "<i2"),
+    ("datatype", "<i2"), ("bitpix", "<i2"), ("slice_start", "<i2"), ("pixdim", "<f4", 8),
+    ("vox_offset", "<f4"), ("scl_slope", "<f4"), ("scl_inter", "<f4"), ("slice_end", "<i2"),
+    ("slice_code", "u1"), ("xyzt_units", "u1"), ("cal_max", "<f4"), ("cal_min", "<f4"),
+    ("slice_duration", "<f4"), ("toffset", "<f4"), ("glmax", "<i4"), ("glmin", "<i4"),
+    ("descrip", "S80"), ("aux_file", "S24"), ("qform_code", "<i2"), ("sform_code", "<i2"),
+    ("quatern_b", "<f4"), ("quatern_c", "<f4"), ("quatern_d", "<f4"), ("qoffset_x", "<f4"),
+    ("qoffset_y", "<f4"), ("qoffset_z", "<f4"), ("srow_x", "<f4", 4), ("srow_y", "<f4", 4),
+    ("srow_z", "<f4", 4), ("intent_name", "S16"), ("magic", "S4"),
+])
+assert _NIFTI1_HEADER.itemsize == 348
+
+
+def write_field_nifti(path, field, spacing=1.0, overwrite=True):
+    """Write a displacement field as an ITK/NIfTI vector image (``.nii`` or ``.nii.gz``).
+
+    ``field`` follows the project's convention (H, W, 2) with channel 0 along rows
+    and channel 1 along columns, in pixels. The file follows ITK's: components
+    ordered (x, y) = (columns, rows) and expressed in physical units
+    (pixels times ``spacing``), so that ITK and elastix tools read it as a
+    displacement field directly.
+    """
+    import gzip
+
+    payload = nifti_vector_field_bytes(field, spacing)
+    with atomic_path(path, overwrite) as tmp:
+        if str(path).endswith(".gz"):
+            # Level 1: float mantissas barely compress, higher levels only cost time.
+            payload = gzip.compress(payload, compresslevel=1, mtime=0)
+        Path(tmp).write_bytes(payload)

@@ -1,0 +1,100 @@
+"""Pair lists for batch registration (``register --pairs pairs.csv``).
+
+CSV columns: ``moving`` and ``fixed`` (required), ``moving_mask`` and ``name``
+(optional). Relative paths are taken from the CSV file's folder. Every row is
+checked before any work and all bad rows are reported at once.
+"""
+
+import csv
+import dataclasses
+import re
+from pathlib import Path
+
+from acregnet_cli.errors import InputError
+
+REQUIRED = ("moving", "fixed")
+OPTIONAL = ("moving_mask", "name")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One registration job: files and the output folder name."""
+
+    moving: Path
+    fixed: Path
+    moving_mask: Path = None
+    name: str = ""
+    position: int = 0
+
+
+def default_pair_name(moving, fixed):
+    """Output folder name of a pair: ``<moving stem>_to_<fixed stem>``."""
+    return f"{Path(moving).stem}_to_{Path(fixed).stem}"
+
+
+def check_output_name(name, source="name"):
+    """Refuse names that could leave the output folder or hide files."""
+    if not _SAFE_NAME.match(name) or ".." in name:
+        raise InputError(f"{source}: output name {name!r} must be a plain file name (letters, digits, . _ -)")
+    return name
+
+
+def read_pairs_csv(path):
+    """Read and validate a pairs CSV.
+
+    Returns
+    -------
+    list of Pair
+
+    Raises
+    ------
+    InputError
+        Listing every bad row (missing columns, missing files, bad or duplicate names).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: pairs file not found")
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip() for c in (reader.fieldnames or [])]
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: cannot read pairs CSV ({exc})") from None
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}")
+    base = path.parent
+    problems, pairs, seen = [], [], set()
+    for number, raw in enumerate(rows, start=2):  # line 1 is the header
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+        row_problems = []
+        files = {}
+        for column in REQUIRED + ("moving_mask",):
+            value = row.get(column, "")
+            if not value:
+                if column in REQUIRED:
+                    row_problems.append(f"empty '{column}'")
+                continue
+            file = Path(value) if Path(value).is_absolute() else base / value
+            if not file.is_file():
+                row_problems.append(f"{column} file not found: {value}")
+            files[column] = file
+        name = row.get("name") or (default_pair_name(row.get("moving", "m"), row.get("fixed", "f")))
+        try:
+            check_output_name(name)
+        except InputError as exc:
+            row_problems.append(str(exc))
+        if name in seen:
+            row_problems.append(f"duplicate output name {name!r}")
+        seen.add(name)
+        if row_problems:
+            problems.append(f"  line {number}: " + "; ".join(row_problems))
+        else:
+            pairs.append(Pair(files["moving"], files["fixed"], files.get("moving_mask"), name, len(pairs)))
+    if problems:
+        raise InputError(f"{path}: {len(problems)} bad row(s):\n" + "\n".join(problems))
+    if not pairs:
+        raise InputError(f"{path}: no pairs listed")
+    return pairs

@@ -1,0 +1,72 @@
+"""Files in, files out for ``acregnet qc``: predicted quality per mask, CSV and histogram."""
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from acregnet_cli.errors import InputError
+from acregnet_cli.io.images import read_image, read_label_map, write_json_atomic, write_text_atomic
+from acregnet_cli.models.files import load_vector_cnn
+from acregnet_cli.applications.quality import predicted_quality
+from acregnet_cli.registration.registrar import Registrar
+from acregnet_cli.workflows.segment import _atlases
+
+
+def save_histogram(path, qualities, threshold):
+    """Histogram of predicted Dice with the acceptance threshold (like the paper's Figure 4)."""
+    from acregnet_cli.io.plotting import new_figure, save_figure
+
+    figure = new_figure(6, 4)
+    axis = figure.subplots()
+    axis.hist(qualities, bins=np.linspace(min(0.5, min(qualities)), 1.0, 26), color="steelblue", edgecolor="white")
+    axis.axvline(threshold, color="red", linestyle="--", label=f"threshold {threshold}")
+    axis.set_xlabel("predicted Dice (RCA)")
+    axis.set_ylabel("masks")
+    axis.legend()
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+def run_qc(mask_paths, image_paths, reference_spec, data_dir, output, model_path, threshold=0.92,
+           max_references=20, echo=None, passes=1, mask_outside="edge", prealign=None):
+    """Predict the quality of each mask; write qc.csv, qc_histogram.png and summary.json.
+
+    ``passes``, ``mask_outside`` and ``prealign`` are :class:`Registrar`'s.
+    """
+    if len(mask_paths) != len(image_paths):
+        raise InputError(f"{len(mask_paths)} masks but {len(image_paths)} images: give one image per mask, in order")
+    if not mask_paths:
+        raise InputError("no masks given")
+    references, _ = _atlases(reference_spec, data_dir)
+    model, description = load_vector_cnn(model_path)
+    registrar = Registrar(model, description["size"], description.get("resize", "modern"), keep_onehot=False,
+                          passes=passes, mask_outside=mask_outside, prealign=prealign)
+    rows = []
+    for index, (mask_path, image_path) in enumerate(zip(mask_paths, image_paths)):
+        image, _ = read_image(image_path)
+        mask = read_label_map(mask_path)
+        if mask.shape != image.shape:
+            raise InputError(f"{mask_path}: mask {mask.shape} differs from its image {image_path} {image.shape}")
+        quality, info = predicted_quality(image, mask, references, registrar, max_references)
+        rows.append({"mask": str(mask_path), "image": str(image_path), "predicted_dice": round(quality, 5),
+                     "best_reference": info["reference"], "accepted": quality >= threshold,
+                     "seconds": round(info["seconds"], 3)})
+        if echo:
+            echo(f"[{index + 1}/{len(mask_paths)}] {Path(mask_path).name}: predicted Dice {quality:.3f}"
+                 f" ({'accept' if quality >= threshold else 'REJECT'})")
+    output = Path(output)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(output / "qc.csv", buffer.getvalue())
+    qualities = [r["predicted_dice"] for r in rows]
+    save_histogram(output / "qc_histogram.png", qualities, threshold)
+    summary = {"masks": len(rows), "threshold": threshold, "rejected": sum(not r["accepted"] for r in rows),
+               "mean_predicted_dice": float(np.mean(qualities)), "max_references": max_references, "passes": passes,
+               "mask_outside": mask_outside, "prealign": prealign,
+               "seconds_per_mask": float(np.mean([r["seconds"] for r in rows]))}
+    write_json_atomic(output / "summary.json", summary)
+    return summary, rows

@@ -1,0 +1,99 @@
+"""Files in, files out for ``acregnet segment``: load atlases and targets, segment, score, write."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from acregnet_cli.errors import InputError
+from acregnet_cli.io.images import read_image, read_label_map, write_json_atomic, write_png_atomic
+from acregnet_cli.metrics import label_map_metrics
+from acregnet_cli.models.files import load_vector_cnn
+from acregnet_cli.registration.registrar import Registrar, check_registrable
+from acregnet_cli.applications.segmentation import load_atlas_folder, load_dataset_fold, AtlasSet, save_overlay, segment
+
+
+def _atlases(spec, data_dir):
+    if Path(spec).is_dir():
+        return load_atlas_folder(spec), None
+    config, names, images, labels = load_dataset_fold(spec, data_dir)
+    return AtlasSet(names, images, labels), config
+
+
+def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model_path, k=5,
+                     fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1), passes=1,
+                     mask_outside="edge", prealign=None):
+    """Segment targets (files, or a dataset fold with its masks for scoring).
+
+    Writes ``<name>_mask.png`` (atlas label values), ``<name>_overlay.png``,
+    ``segmentation.csv`` (one row per target: atlases used, NCC, seconds and, for
+    a dataset fold, Dice / HD / ASSD per class) and ``summary.json``. Targets whose
+    mask exists already are skipped unless ``overwrite``. With ``shard`` (I, N) only
+    every N-th target from the I-th is done and the tables carry the shard in their
+    names (see :mod:`acregnet_cli.workflows.sharding`). ``passes``, ``mask_outside`` and
+    ``prealign`` are :class:`Registrar`'s.
+    """
+    from acregnet_cli.workflows.sharding import select, table_name
+
+    began = time.perf_counter()
+    output = Path(output)
+    atlases, atlas_config = _atlases(atlas_spec, data_dir)
+    truth, spacing, config = {}, 1.0, atlas_config
+    if targets_from:
+        config, names, images, labels = load_dataset_fold(targets_from, data_dir)
+        targets = list(zip(names, images))
+        truth = dict(zip(names, labels))
+        spacing = config.spacing(images[0].shape[0])
+    else:
+        targets = []
+        for path in target_paths:
+            image, _ = read_image(path)
+            check_registrable(image, path)
+            targets.append((Path(path).stem, image))
+    if len({name for name, _ in targets}) != len(targets):
+        raise InputError("two targets share a file name; their masks would overwrite each other")
+    targets = [(position, name, image) for position, (name, image) in select(targets, shard)]
+    model, description = load_vector_cnn(model_path)
+    registrar = Registrar(model, description["size"], description.get("resize", "modern"), passes=passes,
+                          mask_outside=mask_outside, prealign=prealign)
+    rows, scores = [], []
+    class_values = [v for v in atlases.values if v != 0]
+    for index, (position, name, image) in enumerate(targets):
+        mask_path = output / f"{name}_mask.png"
+        if mask_path.exists() and not overwrite:
+            labels = read_label_map(mask_path)
+            info = {"atlases": [], "ncc": [], "seconds": 0.0, "skipped": True}
+        else:
+            labels, info = segment(image, atlases, registrar, k=k, fusion=fusion)
+            dtype = np.uint8 if labels.max(initial=0) <= 255 else np.uint16
+            write_png_atomic(mask_path, labels.astype(dtype))
+            if overlay:
+                save_overlay(output / f"{name}_overlay.png", image, labels, f"{name}: {fusion} of {k} atlases")
+        row = {"position": position, "target": name, "atlases": " ".join(info["atlases"]),
+               "ncc": " ".join(f"{v:.4f}" for v in info["ncc"]), "seconds": round(info["seconds"], 4)}
+        if name in truth:
+            indices = lambda m: np.searchsorted(atlases.values, m)  # noqa: E731
+            per_class, mean = label_map_metrics(indices(labels), indices(truth[name]), len(atlases.values), spacing)
+            for class_index, value in enumerate(class_values):
+                for metric, values in per_class.items():
+                    row[f"{metric}_{value}"] = float(values[class_index])
+            row.update({f"{metric}_mean": value for metric, value in mean.items()})
+            scores.append(row)
+        rows.append(row)
+        if echo:
+            echo(f"[{index + 1}/{len(targets)}] {name}" + (f" dice {row['dsc_mean']:.3f}" if name in truth else ""))
+    from acregnet_cli.workflows.sharding import write_table
+
+    write_table(output / table_name("segmentation", shard), rows)
+    summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path), "passes": passes,
+               "mask_outside": mask_outside, "prealign": prealign,
+               "atlases": len(atlases.names), "seconds": time.perf_counter() - began,
+               "seconds_per_target": float(np.mean([r["seconds"] for r in rows if r["seconds"] > 0] or [0.0]))}
+    if scores:
+        summary["mean_dice"] = float(np.nanmean([r["dsc_mean"] for r in scores]))
+        for value, class_name in zip(class_values, (config.class_names[1:] if config else class_values)):
+            for metric in ("dsc", "hd", "assd"):
+                summary[f"{metric}_{class_name}"] = float(np.nanmean([r[f"{metric}_{value}"] for r in scores]))
+    summary_name = "summary.json" if shard[1] == 1 else f"summary.shard-{shard[0]}-of-{shard[1]}.json"
+    write_json_atomic(output / summary_name, summary)
+    return summary
