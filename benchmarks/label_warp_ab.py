@@ -43,9 +43,10 @@ def main():
     from run_benchmarks import load_pairs, machine_description
 
     from acregnet_cli.tf import layers
-    from acregnet_cli.cli import _resolve_model
+    from acregnet_cli.models import resolve_model as _resolve_model
     from acregnet_cli.models.files import load_vector_cnn
-    from acregnet_cli.registration.registrar import Registrar, folding_fractions_tf
+    from acregnet_cli.registration.engines import folding_fractions_tf
+    from acregnet_cli.registration import Registrar
 
     machine = machine_description()
     model, description = load_vector_cnn(_resolve_model("jsrt"))

@@ -171,10 +171,10 @@ def main():
 
     import tensorflow as tf
 
-    from acregnet_cli.cli import _resolve_model
+    from acregnet_cli.models import resolve_model as _resolve_model
     from acregnet_cli.np.vector_cnn import LiteVectorCNN
     from acregnet_cli.models.files import load_vector_cnn
-    from acregnet_cli.registration.registrar import Registrar
+    from acregnet_cli.registration import Registrar
 
     model_path = _resolve_model(args.model)
     data_root = os.environ.get("ACREGNET_DATA")

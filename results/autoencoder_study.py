@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def reconstruction(ae_dir, folds):
     """Mean Dice per class of the autoencoder in ``ae_dir`` on each split in ``folds``."""
     from acregnet_cli.models.files import load_autoencoder
-    from acregnet_cli.training.trainers import evaluate_autoencoder
+    from acregnet_cli.training import evaluate_autoencoder
 
     encoder, decoder, description = load_autoencoder(ae_dir)
     return {name: [float(x) for x in evaluate_autoencoder(encoder, decoder, split, description["num_classes"])]

@@ -17,14 +17,15 @@ import numpy as np
 
 from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
 from acregnet_cli.datasets.layout import load_split
-from acregnet_cli.evaluation.protocol import EVALUATION_SIZE, draw_pairs
+from acregnet_cli.evaluation import EVALUATION_SIZE, draw_pairs
 from acregnet_cli.io.images import write_text_atomic
-from acregnet_cli.workflows.register import make_registrar
+from acregnet_cli.options import RegistrationOptions
+from acregnet_cli.registration import make_registrar
 
 
 def displacement_lengths(dataset, model, data_dir=None, seed=0):
     """(mean length, 99th percentile) per test pair of ``model``'s network-size field; (P, 2)."""
-    registrar, _ = make_registrar(model, engine="numpy")
+    registrar = make_registrar(model, RegistrationOptions(engine="numpy"))
     split = load_split(load_dataset_config(dataset), resolve_data_root(data_dir), "test", EVALUATION_SIZE)
     moving, fixed = draw_pairs(len(split), seed)
     rows = []

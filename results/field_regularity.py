@@ -24,10 +24,11 @@ import pandas as pd
 from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
 from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation.protocol import EVALUATION_SIZE, draw_pairs, parse_methods
+from acregnet_cli.evaluation import EVALUATION_SIZE, draw_pairs, parse_methods
 from acregnet_cli.io.images import write_text_atomic
-from acregnet_cli.workflows.register import make_registrar
-from acregnet_cli.registration.registrar import jacobian_determinant
+from acregnet_cli.options import RegistrationOptions
+from acregnet_cli.registration import make_registrar
+from acregnet_cli.fields import jacobian_determinant
 
 
 def field_regularity(dataset, methods, data_dir=None, seed=0, batch_size=32):
@@ -39,7 +40,8 @@ def field_regularity(dataset, methods, data_dir=None, seed=0, batch_size=32):
     for method in parse_methods(methods):
         if method.kind != "model":
             raise InputError(f"--method {method.name}: only trained models have a field to measure")
-        registrar, _ = make_registrar(method.path, batch_size=batch_size, passes=method.passes)
+        registrar = make_registrar(method.path, RegistrationOptions(engine="tensorflow", batch_size=batch_size,
+                                                               passes=method.passes))
         results = registrar.register_many([(split.images[m], split.images[f], None) for m, f in zip(moving, fixed)])
         for pair, (m, f, result) in enumerate(zip(moving, fixed, results)):
             determinant = jacobian_determinant(result.field)

@@ -30,18 +30,19 @@ import pandas as pd
 from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
 from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation.protocol import EVALUATION_SIZE, draw_pairs
+from acregnet_cli.evaluation import EVALUATION_SIZE, draw_pairs
 from acregnet_cli.io.images import write_text_atomic
 from acregnet_cli.metrics import dice
 from acregnet_cli.np.ops import integrate_velocity
-from acregnet_cli.workflows.register import make_registrar
-from acregnet_cli.registration.registrar import crop, jacobian_determinant
+from acregnet_cli.options import RegistrationOptions
+from acregnet_cli.registration import make_registrar
+from acregnet_cli.fields import crop, jacobian_determinant
 
 
 def folding_sources(dataset, model, steps, data_dir=None, seed=0):
     """Per-pair folding at network size and image size for each step count (the trained
     count is always among them); a DataFrame."""
-    registrar, _ = make_registrar(model, engine="numpy")
+    registrar = make_registrar(model, RegistrationOptions(engine="numpy"))
     trained = registrar.model.integration_steps
     if not trained:
         raise InputError(f"{model}: the model was trained without --integration-steps; "
@@ -58,7 +59,7 @@ def folding_sources(dataset, model, steps, data_dir=None, seed=0):
         velocity = registrar.predict_small(prepared["moving_small"][None], prepared["fixed_small"][None])
         for count in steps:
             small = integrate_velocity(velocity, count)[0] if count else velocity[0]
-            result = registrar.finish(prepared, small)
+            result = registrar.finish_many([prepared], [small], onehot=True)[0]
             at_image = image_size_integration(registrar, prepared, velocity, count) if count else None
             folded = jacobian_determinant(small) <= 0
             length = np.hypot(small[..., 0], small[..., 1])

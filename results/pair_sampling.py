@@ -38,10 +38,11 @@ import pandas as pd
 from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
 from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation.protocol import EVALUATION_SIZE, METRICS, draw_pairs, parse_methods
+from acregnet_cli.evaluation import EVALUATION_SIZE, METRICS, draw_pairs, parse_methods
 from acregnet_cli.io.images import write_text_atomic
 from acregnet_cli.metrics import label_map_metrics
-from acregnet_cli.workflows.register import make_registrar
+from acregnet_cli.options import RegistrationOptions
+from acregnet_cli.registration import make_registrar
 
 # Larger is better for DSC, smaller for the distances.
 BETTER = {"dsc": np.greater_equal, "hd": np.less_equal, "assd": np.less_equal}
@@ -82,8 +83,7 @@ def score_pairs(dataset, method_specs, draws, data_dir=None, batch_size=32):
         if method.kind == "identity":
             warped = ((m, f, split.labels[m]) for m, f in distinct)
         else:
-            registrar, _ = make_registrar(method.path, batch_size=batch_size, passes=method.passes,
-                                          mask_outside=method.outside, prealign=method.prealign)
+            registrar = make_registrar(method.path, method.options.replace(engine="tensorflow", batch_size=batch_size))
             warped = _register(registrar, split, distinct, batch_size)
         for m, f, mask in warped:
             _, average = label_map_metrics(mask, split.labels[f], config.num_classes, spacing)

@@ -21,7 +21,7 @@ from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.metrics import mean_dice
 from acregnet_cli.models.files import load_vector_cnn
 from acregnet_cli.applications.quality import predicted_quality
-from acregnet_cli.registration.registrar import Registrar
+from acregnet_cli.registration import Registrar
 from acregnet_cli.applications.segmentation import AtlasSet, segment
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from acregnet_cli.evaluation.protocol import METRICS, averages, p_value_matrix
+from acregnet_cli.evaluation import METRICS, averages, p_value_matrix
 from acregnet_cli.io.images import write_text_atomic
 
 VARIANTS = ["ac-regnet", "ae-regnet", "ce-regnet", "regnet"]

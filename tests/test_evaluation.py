@@ -12,7 +12,7 @@ from scipy import stats
 from acregnet_cli.cli import main
 from acregnet_cli.datasets.config import load_dataset_config
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation.protocol import (Method, draw_pairs, evaluate, p_value_matrix, parse_method, parse_methods,
+from acregnet_cli.evaluation import (Method, draw_pairs, evaluate, p_value_matrix, parse_method, parse_methods,
                                      wilcoxon_tests)
 from acregnet_cli.metrics import average_surface_distance, dice, hausdorff, label_map_metrics
 
@@ -153,7 +153,7 @@ def synthetic_256(synthetic_dataset_256):
 def tiny_model(synthetic_256, tmp_path_factory):
     from acregnet_cli.datasets.config import load_training_settings
     from acregnet_cli.datasets.layout import load_split
-    from acregnet_cli.training.trainers import train_registration
+    from acregnet_cli.training import train_registration
 
     root, toml = synthetic_256
     config = load_dataset_config(toml)

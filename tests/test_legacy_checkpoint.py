@@ -86,7 +86,7 @@ def test_imported_model_scores_the_reference_figures_at_256(reference_checkpoint
 
     from acregnet_cli.datasets.config import load_dataset_config
     from acregnet_cli.datasets.layout import load_split
-    from acregnet_cli.registration.registrar import Registrar
+    from acregnet_cli.registration import Registrar
 
     import_tf1(reference_checkpoint, tmp_path / "model")
     model, description = load_vector_cnn(tmp_path / "model")

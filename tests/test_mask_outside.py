@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation.protocol import Method, method_fingerprint, parse_method
-from acregnet_cli.registration.registrar import NumpyOps, Registrar, TensorFlowOps, sampled_outside
+from acregnet_cli.evaluation import Method, method_fingerprint, parse_method
+from acregnet_cli.fields import sampled_outside
+from acregnet_cli.registration.engines import NumpyOps, TensorFlowOps
+from acregnet_cli.registration import Registrar
 from acregnet_cli.resources import data_dir
 
 SIDE = 32
@@ -68,12 +70,12 @@ def test_a_mask_on_the_border_is_drawn_out_with_edge_and_not_with_background(eng
         np.testing.assert_allclose(results["edge"].warped_onehot[28:, 8:24], np.broadcast_to([0.0, 1.0], (4, 16, 2)))
 
 
-def test_single_pair_finish_clears_outside_too():
+def test_finish_many_of_a_prepared_pair_clears_outside_too():
     moving, fixed, mask = pair()
     network = ShiftDown()
     registrar = Registrar(network, SIDE, ops=NumpyOps(network), mask_outside="background")
     prepared = registrar.prepare(moving, fixed, mask)
-    result = registrar.finish(prepared, np.broadcast_to(np.float32([4, 0]), (SIDE, SIDE, 2)))
+    result = registrar.finish_many([prepared], [np.broadcast_to(np.float32([4, 0]), (SIDE, SIDE, 2))])[0]
     assert not result.warped_mask[28:].any() and result.warped_mask[12:28, 8:24].all()
 
 

@@ -100,7 +100,8 @@ def test_single_registration_does_not_start_tensorflow(untrained_model, tmp_path
 
 
 def test_folding_share_in_tensorflow_matches_numpy_gradient():
-    from acregnet_cli.registration.registrar import folding_fraction, folding_fractions_tf, jacobian_determinant
+    from acregnet_cli.fields import folding_fraction, jacobian_determinant
+    from acregnet_cli.registration.engines import folding_fractions_tf
 
     rng = np.random.RandomState(0)
     fields = rng.normal(0, 0.8, (3, 9, 7, 2)).astype(np.float32)  # rough enough to fold in places
@@ -116,7 +117,8 @@ def test_folding_share_in_tensorflow_matches_numpy_gradient():
 
 
 def test_label_map_path_equals_the_one_hot_path_and_numpy(untrained_model, tmp_path):
-    from acregnet_cli.registration.registrar import NumpyOps, Registrar
+    from acregnet_cli.registration.engines import NumpyOps
+    from acregnet_cli.registration import Registrar
 
     model, description = load_vector_cnn(untrained_model)
     rng = np.random.RandomState(3)

@@ -8,8 +8,9 @@ from click.testing import CliRunner
 
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation.protocol import Method, method_fingerprint, parse_method
-from acregnet_cli.registration.registrar import NumpyOps, Registrar
+from acregnet_cli.evaluation import Method, method_fingerprint, parse_method
+from acregnet_cli.registration.engines import NumpyOps
+from acregnet_cli.registration import Registrar
 from acregnet_cli.resources import data_dir
 
 BUNDLED = data_dir() / "models" / "jsrt"
@@ -131,7 +132,7 @@ def test_two_passes_improve_real_jsrt_pairs(data_root):
     """The extension's claim on the evaluation protocol's first 20 JSRT pairs, bundled model."""
     from acregnet_cli.datasets.config import load_dataset_config
     from acregnet_cli.datasets.layout import load_split
-    from acregnet_cli.evaluation.protocol import draw_pairs
+    from acregnet_cli.evaluation import draw_pairs
     from acregnet_cli.metrics import label_map_metrics
     from acregnet_cli.models.files import load_vector_cnn_lite
 

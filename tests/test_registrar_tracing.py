@@ -6,7 +6,8 @@ import keras
 import numpy as np
 
 from acregnet_cli.tf.networks import vector_cnn
-from acregnet_cli.registration.registrar import Registrar, SharedStepRetracingFilter, TensorFlowOps, _shared_steps
+from acregnet_cli.registration.engines import SharedStepRetracingFilter, TensorFlowOps, _shared_steps
+from acregnet_cli.registration import Registrar
 
 
 def test_many_models_share_the_warp_steps_and_do_not_warn(caplog):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acregnet_cli.evaluation.protocol import METRICS, averages, summarize, wilcoxon_tests
+from acregnet_cli.evaluation import METRICS, averages, summarize, wilcoxon_tests
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
@@ -215,8 +215,9 @@ def test_folding_sources_by_integration_steps(synthetic_dataset_256, untrained_m
     import json
     import shutil
 
-    from acregnet_cli.evaluation.protocol import draw_pairs
-    from acregnet_cli.workflows.register import make_registrar
+    from acregnet_cli.evaluation import draw_pairs
+    from acregnet_cli.options import RegistrationOptions
+    from acregnet_cli.registration import make_registrar
 
     root, config = synthetic_dataset_256
     module = load_script("folding_sources")
@@ -231,7 +232,7 @@ def test_folding_sources_by_integration_steps(synthetic_dataset_256, untrained_m
                         "-o", str(out)]) == 0
     table = pd.read_csv(out / "folding-sources.csv")
     assert list(table.groupby("steps").size().items()) == [(0, 8), (4, 8), (8, 8)]
-    plain, _ = make_registrar(untrained_model, engine="numpy")
+    plain = make_registrar(untrained_model, RegistrationOptions(engine="numpy"))
     split = module.load_split(module.load_dataset_config(str(config)), root, "test", 256)
     moving, fixed = draw_pairs(len(split))
     expected = [plain.register(split.images[m], split.images[f]).folding_fraction for m, f in zip(moving, fixed)]
@@ -291,7 +292,7 @@ evaluate_methods {tmp_path}/out
 
 def test_pair_sampling_recomputes_the_protocol_for_every_draw(synthetic_dataset_256, untrained_model, tmp_path):
     from acregnet_cli.datasets.config import load_dataset_config
-    from acregnet_cli.evaluation.protocol import draw_pairs, evaluate, parse_methods
+    from acregnet_cli.evaluation import draw_pairs, evaluate, parse_methods
     from acregnet_cli.metrics import label_map_metrics
 
     root, config = synthetic_dataset_256

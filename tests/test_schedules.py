@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
-from acregnet_cli.training.trainers import learning_rate_schedule
+from acregnet_cli.training import learning_rate_schedule
 
 
 def rate(schedule, step):

@@ -10,7 +10,7 @@ from acregnet_cli.np import ops as numpy_ops
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
 from acregnet_cli.tf.layers import IntegrateVelocity, integrate_velocity, warp_bilinear
-from acregnet_cli.registration.registrar import folding_fraction
+from acregnet_cli.fields import folding_fraction
 
 
 def sinusoidal_velocity(amplitude, size=64):

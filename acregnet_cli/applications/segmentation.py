@@ -20,9 +20,9 @@ from scipy import ndimage
 from skimage.transform import resize
 
 from acregnet_cli.errors import InputError
+from acregnet_cli.options import FUSIONS
 from acregnet_cli.io.images import read_image, read_label_map
 
-FUSIONS = ("majority", "weighted")
 
 
 @dataclasses.dataclass
@@ -163,3 +163,18 @@ def save_overlay(path, image, labels, title=""):
     axis.axis("off")
     figure.tight_layout()
     save_figure(figure, path)
+
+
+def load_atlases(spec, data_dir=None):
+    """Atlases from a folder (images/ and labels/ with the same names) or a DATASET:FOLD.
+
+    Returns
+    -------
+    atlases : AtlasSet
+    config : DatasetConfig or None
+        The dataset's configuration, for a DATASET:FOLD.
+    """
+    if Path(spec).is_dir():
+        return load_atlas_folder(spec), None
+    config, names, images, labels = load_dataset_fold(spec, data_dir)
+    return AtlasSet(names, images, labels), config

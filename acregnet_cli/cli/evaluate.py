@@ -1,14 +1,10 @@
-"""The ``acregnet evaluate`` command: the paper's Table 1 protocol on a test fold.
+"""``evaluate``: the paper's Table 1 protocol on a test fold."""
 
-Registered on the main group by :mod:`acregnet_cli.cli` (``main.add_command(evaluate)``);
-errors are :class:`~acregnet_cli.errors.InputError` (exit 2) and
-:class:`~acregnet_cli.errors.RunFailure` (exit 1), reported by the group.
-"""
-
-import json
 from pathlib import Path
 
 import click
+
+from acregnet_cli.cli.common import emit, json_option
 
 
 @click.command("evaluate")
@@ -35,7 +31,7 @@ import click
                                                  "naming what is missing.")
 @click.option("--overwrite", is_flag=True, help="Discard results cached in the output folder first.")
 @click.option("--quiet", is_flag=True, help="No progress lines on standard error.")
-@click.option("--json", "as_json", is_flag=True, help="Print summary.json on stdout.")
+@json_option("Print summary.json on stdout.")
 def evaluate(dataset, data_dir, method_specs, outdir, seed, jobs, pairs_limit, figure_pairs, batch_size, shard,
              merge_only, overwrite, quiet, as_json):
     """Evaluate registration methods as in the paper's Table 1.
@@ -52,31 +48,21 @@ def evaluate(dataset, data_dir, method_specs, outdir, seed, jobs, pairs_limit, f
     the pairs with --shard I/N; then a run without --shard (--merge-only to
     register nothing) writes the tables from their cached results.
 
-    Example: acregnet evaluate --dataset jsrt --method ac=runs/jsrt-ac --method elastix --method identity -o eval
+    Example: acregnet evaluate --dataset jsrt --method ac=jsrt --method elastix --method identity -o eval
     """
-    from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
-    from acregnet_cli.evaluation.protocol import evaluate as run_evaluation
-    from acregnet_cli.evaluation.protocol import parse_methods
-
-    # The numeric options are checked by evaluation.evaluate before any work.
+    from acregnet_cli.workflows.evaluate import evaluate_files
     from acregnet_cli.workflows.sharding import parse_shard
 
     shard_spec = parse_shard(shard)
-    methods = parse_methods(method_specs)
-    config = load_dataset_config(dataset)
-    root = resolve_data_root(data_dir)
-    if any(method.kind == "model" for method in methods) and not merge_only:
-        from acregnet_cli.cli import _import_tensorflow
-
-        _import_tensorflow(click.get_current_context().meta.get("acregnet.debug"))
-    progress = None if quiet else (lambda text: click.echo(text, err=True))
-    summary = run_evaluation(config, root, methods, outdir, seed=seed, jobs=jobs, pairs_limit=pairs_limit,
-                             figure_pairs=figure_pairs, batch_size=batch_size, overwrite=overwrite, progress=progress,
-                             shard=shard_spec, merge_only=merge_only)
-    if as_json:
-        click.echo(json.dumps(summary, indent=2, sort_keys=True))
-    elif shard_spec[1] > 1:
-        click.echo(f"shard {shard_spec[0]}/{shard_spec[1]} done: {outdir}")
+    summary = evaluate_files(dataset, method_specs, outdir, data_dir=data_dir, seed=seed, jobs=jobs,
+                             pairs_limit=pairs_limit, figure_pairs=figure_pairs, batch_size=batch_size, shard=shard_spec,
+                             merge_only=merge_only, overwrite=overwrite,
+                             progress=None if quiet else (lambda text: click.echo(text, err=True)))
+    if as_json or shard_spec[1] > 1:
+        emit(as_json, summary, f"shard {shard_spec[0]}/{shard_spec[1]} done: {outdir}")
     else:
         click.echo((Path(outdir) / "summary.md").read_text(), nl=False)
         click.echo(f"\nresults: {outdir}")
+
+
+COMMANDS = (evaluate,)

@@ -22,9 +22,9 @@ from PIL import Image
 from skimage.transform import resize
 
 from acregnet_cli.errors import InputError
+from acregnet_cli.options import LAYOUTS
 from acregnet_cli.io.images import read_image, read_label_map, to_bit_depth, write_png_atomic, write_text_atomic
 
-LAYOUTS = ("jsrt-scr", "montgomery", "shenzhen")
 JSRT_IMG_SIDE = 2048
 JSRT_IMG_MAX = 4095.0
 
@@ -167,6 +167,14 @@ def read_given_split(folder, names):
     if "train" not in split or "test" not in split:
         raise InputError(f"{folder}: needs at least train.txt and test.txt")
     return split
+
+
+def parse_sizes(text):
+    """Output sizes from the command line's comma-separated text, e.g. ``"256,64"``."""
+    try:
+        return [int(s) for s in str(text).split(",") if s.strip()]
+    except ValueError:
+        raise InputError(f"--sizes {text!r}: expected integers separated by commas") from None
 
 
 def preprocess(source, output, layout=None, sizes=(256, 64), seed=0, split_dir=None, align_to=None,

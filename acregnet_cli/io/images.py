@@ -216,15 +216,73 @@ def read_image(path, max_side=None):
             raise InputError(f"{path}: not a readable image (unknown or corrupt format)") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise InputError(f"{path}: cannot decode image ({exc})") from None
+    return _finish_gray(gray, top, path), bits
+
+
+def array_to_gray(array, name="image"):
+    """Bring an image array to a 2-D float32 array in [0, 1] as :func:`read_image` does a file.
+
+    The array is read as the file it would be saved as: uint8 (and bool) values are
+    divided by 255 (bool: 1), uint16 and other non-negative integers by 65535 (a 16-bit
+    PNG; by their maximum where it is larger), colour (H, W, 3 or 4) is converted to
+    luminance (ITU-R 601) first, and floating-point arrays (and negative integers) are
+    rescaled by their range. A palette image must be converted to grey or RGB first
+    (``np.asarray(Image.open(path).convert("L"))``): its array holds palette indices.
+
+    Parameters
+    ----------
+    array : array_like
+        (H, W) grey, (H, W, 2) grey with alpha, or (H, W, 3 or 4) colour.
+    name : str
+        How errors name the array.
+
+    Returns
+    -------
+    ndarray, float32, shape (H, W)
+
+    Raises
+    ------
+    InputError
+        For other shapes, empty arrays, NaN or infinite values.
+
+    Examples
+    --------
+    >>> array_to_gray(np.array([[0, 255], [51, 102]], np.uint8)).tolist()
+    [[0.0, 1.0], [0.20000000298023224, 0.4000000059604645]]
+    >>> array_to_gray(np.array([[2.0, 4.0], [3.0, 4.0]])).tolist()
+    [[0.0, 1.0], [0.5, 1.0]]
+    """
+    array = np.asarray(array)
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    if array.ndim == 3 and array.shape[-1] in (3, 4):
+        gray = np.asarray(array[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+    elif array.ndim == 3 and array.shape[-1] == 2:
+        gray = np.asarray(array[..., 0], dtype=np.float64)
+    elif array.ndim == 2:
+        gray = np.asarray(array, dtype=np.float64)
+    else:
+        raise InputError(f"{name}: expected a 2-D grey or (H, W, 3/4) colour image, got shape {array.shape}")
+    top = None
+    if array.dtype == np.uint8:
+        top = 255.0
+    elif array.dtype.kind in "ui" and array.size and array.min() >= 0:
+        # As a 16- or 32-bit integer image file: by 65535, or by the maximum above it.
+        top = max(65535.0, float(array.max()))
+    return _finish_gray(gray, top, name)
+
+
+def _finish_gray(gray, top, name):
+    """Check a decoded grey image and scale it to [0, 1] by ``top`` (None: by its range)."""
     if gray.ndim != 2 or gray.size == 0 or min(gray.shape) < 2:
-        raise InputError(f"{path}: empty image (shape {gray.shape})")
+        raise InputError(f"{name}: empty image (shape {gray.shape})")
     if not np.all(np.isfinite(gray)):
-        raise InputError(f"{path}: image holds NaN or infinite values")
+        raise InputError(f"{name}: image holds NaN or infinite values")
     if top is None:
         low, high = float(gray.min()), float(gray.max())
         gray = (gray - low) / (high - low) if high > low else np.zeros_like(gray)
         top = 1.0
-    return (gray / top).astype(np.float32), bits
+    return (gray / top).astype(np.float32)
 
 
 def _box_reduce(array, factor):

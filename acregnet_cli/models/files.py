@@ -19,12 +19,15 @@ Run directory of ``train-ae``: the same with ``encoder.weights.h5`` and
 """
 
 import json
+import logging
 from pathlib import Path
 
 from acregnet_cli.errors import InputError
 from acregnet_cli.io.images import atomic_path, write_json_atomic, write_text_atomic
 
 MODEL_JSON = "model.json"
+# What a registration takes when no model is named.
+DEFAULT_MODEL = "jsrt"
 FORMAT_VERSION = 1
 
 
@@ -62,14 +65,73 @@ def write_model_json(run_dir, description):
     write_json_atomic(Path(run_dir) / MODEL_JSON, dict(description, format_version=FORMAT_VERSION))
 
 
-def read_model_json(path):
-    """Find and parse ``model.json`` for a run directory or a weights file."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: model not found")
+def bundled_models():
+    """Names of the models shipped with the package (``jsrt``, ``jsrt-ae``, ...)."""
+    from acregnet_cli.resources import data_dir
+
+    try:
+        root = data_dir() / "models"
+    except FileNotFoundError:
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / MODEL_JSON).is_file()) if root.is_dir() else []
+
+
+def _holds_model(path):
     json_path = path / MODEL_JSON if path.is_dir() else path.parent / MODEL_JSON
-    if not json_path.exists():
-        raise InputError(f"{path}: no {MODEL_JSON} beside the model (not a run directory of acregnet)")
+    return path.exists() and json_path.is_file()
+
+
+def resolve_model(name_or_path=None):
+    """Where the model called ``name_or_path`` lives: a path, or a bundled model's folder.
+
+    A path that holds a model (a run directory, a model folder, or a weights file
+    with ``model.json`` beside it) is taken as it is. Otherwise a bundled name
+    (``jsrt``, ``montgomery-ae``, ...) names the bundled model, even where a folder of
+    that name that is not a model lies in the working directory. When a local model
+    and a bundled one share the name, the local one is used and a warning says so.
+    None is the default model, bundled ``jsrt``.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InputError
+        If neither a model path nor a bundled name.
+
+    Examples
+    --------
+    >>> resolve_model("jsrt").name
+    'jsrt'
+    """
+    from acregnet_cli.resources import data_dir
+
+    if name_or_path is None:
+        name_or_path = DEFAULT_MODEL
+    path = Path(name_or_path).expanduser()
+    bundled = None
+    if str(name_or_path) in bundled_models():
+        bundled = data_dir() / "models" / str(name_or_path)
+    if _holds_model(path):
+        if bundled is not None and path.resolve() != bundled.resolve():
+            logging.getLogger("acregnet_cli").warning(
+                "%s: a local model of the bundled model's name; using the local one (%s)", name_or_path,
+                path.resolve())
+        return path
+    if bundled is not None:
+        return bundled
+    if path.exists():
+        raise InputError(f"{path}: no {MODEL_JSON} beside the model (not a run directory of acregnet, "
+                         f"nor a bundled model: {', '.join(bundled_models()) or 'none installed'})")
+    raise InputError(f"{name_or_path}: model not found (not a run directory, weights file or bundled model: "
+                     f"{', '.join(bundled_models()) or 'none installed'})")
+
+
+def read_model_json(path):
+    """Find and parse ``model.json`` for a run directory, a weights file or a bundled name."""
+    path = resolve_model(path)
+    json_path = path / MODEL_JSON if path.is_dir() else path.parent / MODEL_JSON
     try:
         description = json.loads(json_path.read_text())
     except (ValueError, OSError) as exc:
@@ -103,10 +165,11 @@ def vector_cnn_weights(path):
     weights : Path
     description : dict
     """
+    path = resolve_model(path)
     run_dir, description = read_model_json(path)
     if description["architecture"] != "vector_cnn":
         raise InputError(f"{path}: is a {description['architecture']} model, not a registration network")
-    weights = Path(path) if Path(path).is_file() else run_dir / description.get("weights", "vector_cnn.weights.h5")
+    weights = path if path.is_file() else run_dir / description.get("weights", "vector_cnn.weights.h5")
     if not weights.exists():
         raise InputError(f"{weights}: weights file not found")
     return weights, description

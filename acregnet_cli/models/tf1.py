@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acregnet_cli import runtime
 from acregnet_cli.errors import InputError
 from acregnet_cli.models.files import save_weights_atomic, write_model_json
 from acregnet_cli.architecture import VECTOR_CNN_LAYERS
@@ -136,6 +137,7 @@ def import_tf1(prefix, output, overwrite=False):
     -------
     dict : what was imported (architecture, variables, output).
     """
+    runtime.import_tensorflow()
     from acregnet_cli.tf.networks import mask_autoencoder, vector_cnn
 
     variables = read_checkpoint(prefix)

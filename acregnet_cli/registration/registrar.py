@@ -7,255 +7,17 @@ warped with it, then cropped back to the fixed image's frame.
 """
 
 import dataclasses
-import functools
-import logging
 import time
 
 import numpy as np
 
-from acregnet_cli.options import MASK_OUTSIDE, PREALIGN_KINDS
-from acregnet_cli.errors import InputError
-
-
-class TensorFlowOps:
-    """Resize, warp and network calls in TensorFlow (batched, any device).
-
-    Parameters
-    ----------
-    model : keras.Model
-    jit : bool
-        XLA-compile the resize-and-warp step of :meth:`warp_fields`; on a 2-core CPU it
-        ran 1.6 times faster than the plain graph at 256x256 (batch 32). Each batch
-        shape compiles once, so callers keep batch shapes fixed.
-    """
-
-    def __init__(self, model, jit=True):
-        import tensorflow as tf
-
-        from acregnet_cli.tf import layers
-
-        self._tf, self._layers = tf, layers
-        # TensorFlow counts retracing per Python code object, so a lambda here would
-        # pool the traces of every model of a process (evaluate loads several) and warn;
-        # a partial is its own key.
-        self._predict = tf.function(functools.partial(_call_model, model), reduce_retracing=True)
-        # The resize and warp steps do not depend on the model: their compiled traces
-        # are shared by every instance of the process (one per batch shape).
-        self._resize_fields, self._warp_fields, self._warp_labels = _shared_steps(jit)
-
-    def predict(self, pair):
-        return self._predict(self._tf.convert_to_tensor(pair, self._tf.float32)).numpy()
-
-    def resize_images(self, images, size, method):
-        return self._layers.resize_images(self._tf.convert_to_tensor(images, self._tf.float32), size, method).numpy()
-
-    def resize_field(self, field, size, method):
-        return self._layers.resize_field(self._tf.convert_to_tensor(field, self._tf.float32), size, method).numpy()
-
-    def warp(self, image, field):
-        return self._layers.warp_bilinear(self._tf.convert_to_tensor(image, self._tf.float32),
-                                          self._tf.convert_to_tensor(field, self._tf.float32)).numpy()
-
-    def warp_labels(self, images, indices, small_fields, side, method, classes):
-        """Like :meth:`warp_fields` for (B, S, S) images and (B, S, S) class indices
-        below ``classes``; the labels are those of the warped one-hot mask's arg-max
-        (see :func:`layers.warp_labels`).
-
-        Returns (fields, warped images, warped class indices, folding shares).
-        """
-        tf = self._tf
-        fields = self._resize_fields(tf.convert_to_tensor(small_fields, tf.float32), side, method)
-        outputs = (fields,) + self._warp_labels(tf.convert_to_tensor(images, tf.float32),
-                                                tf.convert_to_tensor(indices), fields, classes)
-        return tuple(t.numpy() for t in outputs)
-
-    def warp_fields(self, stacks, small_fields, side, method, onehot=True):
-        """Resize (B, s, s, 2) network fields to ``side`` and warp (B, side, side, C) stacks.
-
-        Channel 0 of a stack is the image, channels 1.. a one-hot mask (if any).
-        Returns (fields, warped images, arg-max of the warped mask channels or None,
-        the warped mask channels or None (``onehot=False``), share of folded pixels
-        of each whole square field).
-        """
-        tf = self._tf
-        masks = stacks.shape[-1] > 1
-        fields = self._resize_fields(tf.convert_to_tensor(small_fields, tf.float32), side, method)
-        outputs = (fields,) + self._warp_fields(tf.convert_to_tensor(stacks, tf.float32), fields, masks,
-                                                masks and onehot)
-        fields, warped, labels, channels, folding = (t.numpy() for t in outputs)
-        return fields, warped, labels if masks else None, channels if masks and onehot else None, folding
-
-
-def _call_model(model, pair):
-    return model(pair, training=False)
-
-
-def _warp_fields_graph(stacks, fields, masks, onehot):
-    import tensorflow as tf
-
-    from acregnet_cli.tf import layers
-
-    warped = layers.warp_bilinear(stacks, fields)
-    empty = tf.zeros([], tf.float32)
-    labels = tf.cast(tf.argmax(warped[..., 1:], axis=-1), tf.uint8) if masks else empty
-    # Only what the caller keeps leaves the graph: the one-hot stack is large.
-    return warped[..., 0], labels, warped[..., 1:] if onehot else empty, folding_fractions_tf(fields)
-
-
-def _warp_labels_graph(images, indices, fields, classes):
-    from acregnet_cli.tf import layers
-
-    warped, labels = layers.warp_labels(images, indices, fields, classes)
-    return warped, labels, folding_fractions_tf(fields)
-
-
-def _resize_fields_graph(small, side, method):
-    from acregnet_cli.tf import layers
-
-    return layers.resize_field_by_matrices(small, side, method)
-
-
-class SharedStepRetracingFilter(logging.Filter):
-    """Drops TensorFlow's retracing warning about the shared resize and warp steps.
-
-    Those steps trace (and XLA-compile) once per batch shape and output side by design;
-    a process that registers images of many sizes retraces them legitimately, and
-    TensorFlow's warning, which counts traces over the whole process, would tell the
-    user of a bug that is not there. Retracing of anything else still warns.
-    """
-
-    STEPS = (_resize_fields_graph.__name__, _warp_fields_graph.__name__, _warp_labels_graph.__name__)
-
-    def filter(self, record):
-        message = record.getMessage()
-        return not ("tf.function retracing" in message
-                    and any(f"<function {name} at" in message for name in self.STEPS))
-
-
-@functools.lru_cache(maxsize=None)
-def _shared_steps(jit):
-    """(resize fields, warp stacks, warp labels) compiled functions, made once per process and jit flag."""
-    import tensorflow as tf
-
-    logger = logging.getLogger("tensorflow")
-    if not any(isinstance(f, SharedStepRetracingFilter) for f in logger.filters):
-        logger.addFilter(SharedStepRetracingFilter())
-
-    # Fields are upsampled by two matrix products (faster than the resize kernel),
-    # compiled apart from the warp: fused into it, XLA made the pair slower.
-    return (tf.function(_resize_fields_graph, jit_compile=jit),
-            tf.function(_warp_fields_graph, jit_compile=jit),
-            tf.function(_warp_labels_graph, jit_compile=jit))
-
-
-class NumpyOps:
-    """The same operations in NumPy with :class:`lite.LiteVectorCNN`: no TensorFlow start-up."""
-
-    def __init__(self, model):
-        from acregnet_cli.np import ops as numpy_ops
-
-        self._model, self._ops = model, numpy_ops
-
-    def predict(self, pair):
-        return self._model(pair)
-
-    def resize_images(self, images, size, method):
-        return self._ops.resize_images(images, size, method)
-
-    def resize_field(self, field, size, method):
-        return self._ops.resize_field(field, size, method)
-
-    def warp(self, image, field):
-        return self._ops.warp_bilinear(image, field)
-
-    def warp_fields(self, stacks, small_fields, side, method, onehot=True):
-        """See :meth:`TensorFlowOps.warp_fields`."""
-        fields = self.resize_field(small_fields, side, method)
-        warped = self.warp(stacks, fields)
-        masks = stacks.shape[-1] > 1
-        labels = np.argmax(warped[..., 1:], axis=-1) if masks else None
-        folding = np.array([folding_fraction(field) for field in fields])
-        return fields, warped[..., 0], labels, warped[..., 1:] if masks and onehot else None, folding
-
-
-def pad_to_square(image):
-    """Pad a 2-D array to square with zeros, centred; return it and the crop box.
-
-    Returns
-    -------
-    padded : ndarray (S, S)
-    box : tuple (top, left, height, width) locating the original inside ``padded``.
-    """
-    height, width = image.shape[:2]
-    side = max(height, width)
-    top, left = (side - height) // 2, (side - width) // 2
-    padded = np.zeros((side, side) + image.shape[2:], dtype=image.dtype)
-    padded[top:top + height, left:left + width] = image
-    return padded, (top, left, height, width)
-
-
-def crop(array, box):
-    """Inverse of :func:`pad_to_square` for an array of the padded size."""
-    top, left, height, width = box
-    return array[top:top + height, left:left + width]
-
-
-def check_registrable(image, name):
-    """Reject images the similarity measure cannot use (constant images)."""
-    if float(np.ptp(image)) < 1e-6:
-        raise InputError(f"{name}: image is constant (normalized cross-correlation is undefined)")
-
-
-def sampled_outside(field):
-    """Where ``p + u(p)`` falls outside the image the (H, W, 2) field warps: beyond the
-    outer half of the border pixels, -0.5 or H - 0.5 (rows), -0.5 or W - 0.5 (columns).
-    A boolean (H, W) array."""
-    field = np.asarray(field)
-    height, width = field.shape[:2]
-    rows = np.arange(height, dtype=np.float32)[:, None] + field[..., 0]
-    columns = np.arange(width, dtype=np.float32)[None, :] + field[..., 1]
-    return (rows < -0.5) | (rows > height - 0.5) | (columns < -0.5) | (columns > width - 0.5)
-
-
-def jacobian_determinant(field):
-    """Jacobian determinant of ``x -> x + u(x)`` for a (H, W, 2) field in pixels."""
-    du0_dy, du0_dx = np.gradient(field[..., 0])
-    du1_dy, du1_dx = np.gradient(field[..., 1])
-    return (1.0 + du0_dy) * (1.0 + du1_dx) - du0_dx * du1_dy
-
-
-def folding_fraction(field):
-    """Share of pixels where the Jacobian determinant of ``x -> x + u(x)`` is <= 0."""
-    return float(np.mean(jacobian_determinant(field) <= 0))
-
-
-def folding_fractions_tf(fields):
-    """:func:`folding_fraction` of each (H, W, 2) field of a batch, in TensorFlow.
-
-    Differences as ``np.gradient``: central inside, one-sided at the edges.
-    """
-    import tensorflow as tf
-
-    def gradient(values, axis):
-        size = tf.shape(values)[axis]
-        first = tf.gather(values, [1], axis=axis) - tf.gather(values, [0], axis=axis)
-        last = tf.gather(values, [size - 1], axis=axis) - tf.gather(values, [size - 2], axis=axis)
-        inner = (tf.gather(values, tf.range(2, size), axis=axis)
-                 - tf.gather(values, tf.range(0, size - 2), axis=axis)) / 2.0
-        return tf.concat([first, inner, last], axis=axis)
-
-    rows, columns = fields[..., 0], fields[..., 1]
-    determinant = ((1.0 + gradient(rows, 1)) * (1.0 + gradient(columns, 2))
-                   - gradient(rows, 2) * gradient(columns, 1))
-    return tf.reduce_mean(tf.cast(determinant <= 0, tf.float32), axis=[1, 2])
+from acregnet_cli.fields import crop, folding_fraction, mask_to_index, onehot as _onehot, pad_to_square, sampled_outside
+from acregnet_cli.options import RegistrationOptions
+from acregnet_cli.registration.engines import TensorFlowOps
 
 
 def _has_mask(item):
     return item["mask"] is not None or item.get("mask_index") is not None
-
-
-def _onehot(index, classes):
-    return (index[..., None] == np.arange(classes)).astype(np.float32)
 
 
 def _mask_onehot(item):
@@ -263,31 +25,6 @@ def _mask_onehot(item):
     if item["mask"] is None:
         item["mask"] = _onehot(item["mask_index"], len(item["mask_values"]))
     return item["mask"]
-
-
-def mask_to_index(label_map):
-    """Class indices of a label map by its sorted distinct values; return (indices, values).
-
-    Indices are uint8 when there are at most 256 values.
-    """
-    label_map = np.asarray(label_map)
-    if label_map.dtype.kind in "ui" and label_map.size and 0 <= label_map.min() and label_map.max() < 65536:
-        # Label maps are small non-negative integers: counting beats sorting.
-        present = np.bincount(label_map.ravel())
-        values = np.flatnonzero(present).astype(label_map.dtype)
-        lookup = np.zeros(len(present), np.intp)
-        lookup[values] = np.arange(len(values))
-        index = lookup[label_map]
-    else:
-        values = np.unique(label_map)
-        index = np.searchsorted(values, label_map)
-    return index.astype(np.uint8 if len(values) <= 256 else np.int32), values
-
-
-def mask_to_onehot(label_map):
-    """One-hot encode a label map by its sorted distinct values; return (onehot, values)."""
-    index, values = mask_to_index(label_map)
-    return _onehot(index, len(values)), values
 
 
 @dataclasses.dataclass
@@ -312,7 +49,7 @@ class Registrar:
     size : int
         The network's input size.
     resize : {'modern', 'legacy'}
-        Resize between image size and network size (see :func:`layers.resize_images`).
+        Resize between image size and network size (see :func:`acregnet_cli.tf.layers.resize_images`).
     batch_size : int
         Pairs per network call in :meth:`register_many`.
     ops : TensorFlowOps or NumpyOps, optional
@@ -335,27 +72,22 @@ class Registrar:
         is the same either way.
     prealign : {None, 'affine', 'similarity'}
         Fit a global transform between the network-size images first
-        (:func:`prealign.estimate_prealignment`, TensorFlow) and let the network
+        (:func:`acregnet_cli.tf.prealign.estimate_prealignment`, TensorFlow) and let the network
         passes start from it: an extension beyond the paper, for pairs whose framing
         differs by more than the network undoes in one pass.
     """
 
     def __init__(self, model, size, resize="modern", batch_size=32, ops=None, keep_onehot=True, passes=1,
                  mask_outside="edge", prealign=None):
-        if prealign is not None and prealign not in PREALIGN_KINDS:
-            raise InputError(f"prealign must be one of {', '.join(PREALIGN_KINDS)} or None, got {prealign!r}")
-        self.prealign = prealign
-        if int(passes) != passes or passes < 1:
-            raise InputError(f"passes must be a whole number of at least 1, got {passes}")
-        if mask_outside not in MASK_OUTSIDE:
-            raise InputError(f"mask_outside must be one of {', '.join(MASK_OUTSIDE)}, got {mask_outside!r}")
-        self.mask_outside = mask_outside
-        self.passes = int(passes)
+        # Validated in one place, whichever way the registrar is made.
+        options = RegistrationOptions(passes=passes, mask_outside=mask_outside, prealign=prealign,
+                                      resize=resize, batch_size=batch_size)
+        self.passes, self.mask_outside, self.prealign = options.passes, options.mask_outside, options.prealign
         self.keep_onehot = keep_onehot
         self.model = model
         self.size = int(size)
         self.resize = resize
-        self.batch_size = batch_size
+        self.batch_size = options.batch_size
         self.ops = ops or TensorFlowOps(model)
 
     def predict_small(self, moving_small, fixed_small):
@@ -421,23 +153,6 @@ class Registrar:
             for position, i in enumerate(group):
                 prepared[i]["moving_small"], prepared[i]["fixed_small"] = small[2 * position], small[2 * position + 1]
 
-    def finish(self, prepared, small_field):
-        """Resize a network-size field to the pair's size, warp, crop: a :class:`PairResult`."""
-        side = prepared["fixed"].shape[0]
-        field = self.ops.resize_field(np.asarray(small_field, np.float32)[None], side, self.resize)
-        warped = self.ops.warp(prepared["moving"][None, ..., None], field)[0, ..., 0]
-        field = field[0]
-        warped_mask = warped_onehot = None
-        if _has_mask(prepared):
-            warped_onehot = self.ops.warp(_mask_onehot(prepared)[None], field[None])[0]
-            warped_onehot = crop(warped_onehot, prepared["box"])
-            warped_mask = prepared["mask_values"][np.argmax(warped_onehot, axis=-1)]
-            self._clear_outside(field, prepared, warped_mask, warped_onehot)
-        field = crop(field, prepared["box"])
-        folding = float(np.mean(jacobian_determinant(field) <= 0))
-        return PairResult(warped=np.clip(crop(warped, prepared["box"]), 0.0, 1.0), field=field,
-                          warped_mask=warped_mask, warped_onehot=warped_onehot, folding_fraction=folding)
-
     def _clear_outside(self, square_field, prepared, warped_mask, warped_onehot):
         """With ``mask_outside='background'``, set the warped mask (and its one-hot
         copy, if any) to background in place wherever the square field samples outside
@@ -459,13 +174,14 @@ class Registrar:
         return self.register_many([(moving, fixed, moving_mask)])[0]
 
     def finish_many(self, prepared, small_fields, onehot=None):
-        """:meth:`finish` for many pairs: pairs of one size are resized and warped in one call each.
+        """Resize network-size fields to their pairs' size, warp, crop: a :class:`PairResult`
+        per pair. Pairs of one size are resized and warped in one call each.
 
         ``onehot`` (default: the registrar's ``keep_onehot``) keeps each pair's warped
         one-hot mask in ``warped_onehot``; without it only the label map is returned.
         """
         onehot = self.keep_onehot if onehot is None else onehot
-        votes = not onehot and hasattr(self.ops, "warp_labels")
+        votes = not onehot and self.ops.label_votes
         results = [None] * len(prepared)
 
         def key(item):
@@ -536,3 +252,49 @@ def _groups(items, key):
     for index, item in enumerate(items):
         groups.setdefault(key(item), []).append(index)
     return list(groups.values())
+
+
+def make_registrar(model=None, options=None, keep_onehot=False, pairs=1):
+    """A :class:`Registrar` for a model, computing where ``options.engine`` says.
+
+    Parameters
+    ----------
+    model : Model, str or Path, optional
+        A :class:`~acregnet_cli.models.Model`, or what :func:`~acregnet_cli.models.load_model`
+        takes (bundled name, run directory, weights file); default the bundled ``jsrt``.
+    options : RegistrationOptions, optional
+    keep_onehot : bool
+        See :class:`Registrar`.
+    pairs : int
+        How many pairs the run registers (what ``engine='auto'`` decides on).
+
+    Returns
+    -------
+    Registrar
+        With ``engine`` (the engine it chose) and ``model_handle`` (the :class:`Model`).
+
+    Examples
+    --------
+    >>> from acregnet_cli.options import RegistrationOptions
+    >>> registrar = make_registrar("jsrt", RegistrationOptions(engine="numpy"))
+    >>> registrar.engine, registrar.size, registrar.resize
+    ('numpy', 64, 'modern')
+    """
+    from acregnet_cli.models import Model, load_model
+    from acregnet_cli.registration.engines import NumpyOps, choose_engine
+
+    model = model if isinstance(model, Model) else load_model(model, kind="registration")
+    options = options or RegistrationOptions()
+    engine = choose_engine(options.engine, pairs, options.prealign)
+    if engine == "numpy":
+        # NumPy gains nothing from batching: one pair's arrays stay in cache
+        # (benchmarks/results: one at a time was twice as fast as batches of 32).
+        ops, batch_size = NumpyOps(model.numpy()), 1
+    else:
+        ops, batch_size = None, options.batch_size
+    network = ops._model if ops is not None else model.keras()
+    registrar = Registrar(network, model.size, options.resize or model.resize, batch_size=batch_size, ops=ops,
+                          keep_onehot=keep_onehot, passes=options.passes, mask_outside=options.mask_outside,
+                          prealign=options.prealign)
+    registrar.engine, registrar.model_handle = engine, model
+    return registrar

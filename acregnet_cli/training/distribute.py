@@ -14,7 +14,7 @@ requires every worker to take part in a save).
 import json
 import os
 
-STRATEGIES = ("default", "mirrored", "multi-worker")
+from acregnet_cli.options import STRATEGIES
 
 
 def configure_cpu_devices(count):

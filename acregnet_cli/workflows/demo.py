@@ -11,6 +11,7 @@ from acregnet_cli.io.pairs import Pair
 from acregnet_cli.datasets.phantom import make_subject
 
 PHANTOM_CLASSES = (1, 2, 3)
+from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.workflows.register import register_pairs
 
 
@@ -33,7 +34,7 @@ def save_overlay(path, moving, fixed, warped, fixed_mask, moving_mask, warped_ma
     save_figure(figure, path)
 
 
-def run_demo(output, model_path, seed=1, size=256, overwrite=False):
+def run_demo(output, model=None, seed=1, size=256, overwrite=False):
     """Make a phantom pair of two different subjects, register it, measure and draw it."""
     output = Path(output)
     if (output / "demo.json").exists() and not overwrite:
@@ -48,7 +49,8 @@ def run_demo(output, model_path, seed=1, size=256, overwrite=False):
     write_png_atomic(inputs / "fixed_mask.png", fixed_mask)
     pair = Pair(inputs / "moving.png", inputs / "fixed.png", inputs / "moving_mask.png", "registration")
     # One pair: NumPy inference, so the demo does not wait for TensorFlow to start.
-    summary = register_pairs([(pair, output / "registration")], model_path, overwrite=True, engine="numpy")[0]
+    summary = register_pairs([(pair, output / "registration")], model, RegistrationOptions(engine="numpy"),
+                             overwrite=True)[0]
     from acregnet_cli.io.images import read_image, read_label_map
 
     warped, _ = read_image(output / "registration" / "warped.png")
@@ -59,7 +61,7 @@ def run_demo(output, model_path, seed=1, size=256, overwrite=False):
         "dice_after": mean_dice(warped_mask, fixed_mask, PHANTOM_CLASSES),
         "overlay": str(output / "overlay.png"),
         "registration": str(output / "registration"),
-        "model": str(model_path),
+        "model": summary["model"],
         "seconds_total": summary["seconds_total"],
         "jacobian_nonpositive_fraction": summary["jacobian_nonpositive_fraction"],
     }

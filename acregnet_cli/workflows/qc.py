@@ -8,10 +8,10 @@ import numpy as np
 
 from acregnet_cli.errors import InputError
 from acregnet_cli.io.images import read_image, read_label_map, write_json_atomic, write_text_atomic
-from acregnet_cli.models.files import load_vector_cnn
 from acregnet_cli.applications.quality import predicted_quality
-from acregnet_cli.registration.registrar import Registrar
-from acregnet_cli.workflows.segment import _atlases
+from acregnet_cli.applications.segmentation import load_atlases
+from acregnet_cli.options import RegistrationOptions
+from acregnet_cli.registration import make_registrar
 
 
 def save_histogram(path, qualities, threshold):
@@ -29,20 +29,39 @@ def save_histogram(path, qualities, threshold):
     save_figure(figure, path)
 
 
-def run_qc(mask_paths, image_paths, reference_spec, data_dir, output, model_path, threshold=0.92,
-           max_references=20, echo=None, passes=1, mask_outside="edge", prealign=None):
+def match_images(mask_paths, images):
+    """The image of each mask: ``images`` as given, or, for one folder, the file
+    ``<name>.*`` in it for each ``<name>_mask.png`` or ``<name>.png``."""
+    image_paths = [Path(p) for p in images]
+    if len(image_paths) != 1 or not image_paths[0].is_dir():
+        return image_paths
+    folder, image_paths = image_paths[0], []
+    for mask in mask_paths:
+        stem = Path(mask).stem
+        stem = stem[:-5] if stem.endswith("_mask") else stem
+        candidates = sorted(folder.glob(stem + ".*"))
+        if not candidates:
+            raise InputError(f"{mask}: no image {stem}.* in {folder}")
+        image_paths.append(candidates[0])
+    return image_paths
+
+
+def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, threshold=0.92,
+           max_references=20, echo=None, options=None):
     """Predict the quality of each mask; write qc.csv, qc_histogram.png and summary.json.
 
-    ``passes``, ``mask_outside`` and ``prealign`` are :class:`Registrar`'s.
+    ``images`` are the masks' images in order, or one folder to find them in (see
+    :func:`match_images`); ``model`` is anything :func:`~acregnet_cli.models.load_model`
+    takes; ``options`` are :class:`~acregnet_cli.options.RegistrationOptions`.
     """
+    image_paths = match_images(mask_paths, images)
     if len(mask_paths) != len(image_paths):
         raise InputError(f"{len(mask_paths)} masks but {len(image_paths)} images: give one image per mask, in order")
     if not mask_paths:
         raise InputError("no masks given")
-    references, _ = _atlases(reference_spec, data_dir)
-    model, description = load_vector_cnn(model_path)
-    registrar = Registrar(model, description["size"], description.get("resize", "modern"), keep_onehot=False,
-                          passes=passes, mask_outside=mask_outside, prealign=prealign)
+    references, _ = load_atlases(reference_spec, data_dir)
+    options = (options or RegistrationOptions()).replace(engine="tensorflow")
+    registrar = make_registrar(model, options, keep_onehot=False)
     rows = []
     for index, (mask_path, image_path) in enumerate(zip(mask_paths, image_paths)):
         image, _ = read_image(image_path)
@@ -65,8 +84,8 @@ def run_qc(mask_paths, image_paths, reference_spec, data_dir, output, model_path
     qualities = [r["predicted_dice"] for r in rows]
     save_histogram(output / "qc_histogram.png", qualities, threshold)
     summary = {"masks": len(rows), "threshold": threshold, "rejected": sum(not r["accepted"] for r in rows),
-               "mean_predicted_dice": float(np.mean(qualities)), "max_references": max_references, "passes": passes,
-               "mask_outside": mask_outside, "prealign": prealign,
+               "mean_predicted_dice": float(np.mean(qualities)), "max_references": max_references,
+               **options.summary(),
                "seconds_per_mask": float(np.mean([r["seconds"] for r in rows]))}
     write_json_atomic(output / "summary.json", summary)
     return summary, rows

@@ -12,8 +12,9 @@ import numpy as np
 from acregnet_cli.errors import InputError
 from acregnet_cli.io.images import (image_spacing, read_image, read_label_map, stored_shape, to_bit_depth, write_field_nifti,
                       write_json_atomic, write_npy_atomic, write_png_atomic)
-from acregnet_cli.models.files import load_vector_cnn, load_vector_cnn_lite
-from acregnet_cli.registration.registrar import NumpyOps, Registrar, check_registrable
+from acregnet_cli.fields import check_registrable
+from acregnet_cli.options import RegistrationOptions
+from acregnet_cli.registration import make_registrar
 
 SUMMARY = "summary.json"
 
@@ -78,28 +79,9 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
     return summary
 
 
-def make_registrar(model_path, resize=None, batch_size=32, engine="tensorflow", passes=1, mask_outside="edge",
-                   prealign=None):
-    """A :class:`Registrar` for a model folder, computing with TensorFlow or NumPy."""
-    if engine == "numpy":
-        model, description = load_vector_cnn_lite(model_path)
-        ops = NumpyOps(model)
-        # NumPy gains nothing from batching: one pair's arrays stay in cache (measured
-        # 35 pairs/s one at a time against 15 in batches of 32 on a 2-core CPU).
-        batch_size = 1
-    elif engine == "tensorflow":
-        model, description = load_vector_cnn(model_path)
-        ops = None
-    else:
-        raise InputError(f"unknown engine {engine!r}: use 'tensorflow' or 'numpy'")
-    resize = resize or description.get("resize", "modern")
-    return Registrar(model, description.get("size", 64), resize=resize, batch_size=batch_size, ops=ops,
-                     keep_onehot=False, passes=passes, mask_outside=mask_outside, prealign=prealign), resize
-
-
-def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32, overwrite=False, echo=None,
-                   max_side=None, engine="tensorflow", table=None, passes=1, mask_outside="edge", prealign=None):
-    """Register ``[(Pair, output_folder), ...]`` with the model at ``model_path``.
+def register_pairs(targets, model=None, options=None, spacing=None, overwrite=False, echo=None, max_side=None,
+                   table=None):
+    """Register ``[(Pair, output_folder), ...]`` with a model (see :func:`~acregnet_cli.models.load_model`).
 
     Pairs whose folder already holds ``summary.json`` are skipped unless
     ``overwrite``; their existing summary is returned in their place.
@@ -108,17 +90,18 @@ def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32
     reduced first (see :func:`imageio.read_image`). With ``table`` (a path), one
     CSV row per pair is written there: ``position`` (index in ``targets``, or the
     pair's own ``position`` attribute when sharded), name, output and key figures.
-    ``passes`` > 1 refines each field by further network passes (see
-    :meth:`Registrar.predict_small`); ``mask_outside`` is what a warped mask holds
-    where the field samples outside the moving image, and ``prealign`` a global
-    transform fitted before the network (see :class:`Registrar`).
+    ``options`` (:class:`~acregnet_cli.options.RegistrationOptions`) says how: passes,
+    mask outside the image, pre-alignment, resize, engine and batch size.
 
     Returns
     -------
     list of dict : one summary per pair, in order.
     """
     began = time.perf_counter()
-    registrar, resize = make_registrar(model_path, resize, batch_size, engine, passes, mask_outside, prealign)
+    options = options or RegistrationOptions()
+    registrar = make_registrar(model, options, pairs=len(targets))
+    model_path, resize, engine, batch_size = registrar.model_handle.path, registrar.resize, registrar.engine, \
+        options.batch_size
     summaries = [None] * len(targets)
     todo = []
     for index, (pair, out) in enumerate(targets):
@@ -179,3 +162,52 @@ def register_pairs(targets, model_path, resize=None, spacing=None, batch_size=32
              "max_displacement_px": summary["max_displacement_px"], "seconds_total": summary["seconds_total"]}
             for index, ((pair, out), summary) in enumerate(zip(targets, summaries))])
     return summaries
+
+
+def register_files(moving=None, fixed=None, output=None, model=None, options=None, moving_mask=None,
+                   pairs_file=None, shard=None, spacing=None, max_side=4096, overwrite=False, echo=None):
+    """``acregnet register``: one pair of files, or every pair of a CSV, into output folders.
+
+    One pair writes into ``output`` (default ``<moving>_to_<fixed>``) and is refused if
+    that folder holds a registration already, unless ``overwrite``. With ``pairs_file``
+    (columns moving, fixed[, moving_mask, name]) each pair writes into
+    ``output/<name>`` (default ``registered``), pairs done already are skipped, and
+    ``registrations.csv`` (or a shard's table, ``shard`` = 'I/N') lists them all.
+
+    Returns
+    -------
+    list of dict
+        One summary per pair (see :func:`register_pairs`).
+    """
+    from acregnet_cli.io.pairs import Pair, default_pair_name, read_pairs_csv
+
+    if pairs_file is not None:
+        if moving is not None or fixed is not None or moving_mask is not None:
+            raise InputError("give either MOVING FIXED [--mask] or --pairs, not both")
+        from acregnet_cli.workflows.sharding import parse_shard, select, table_name
+
+        shard_spec = parse_shard(shard)
+        pairs = [pair for _, pair in select(read_pairs_csv(pairs_file), shard_spec)]
+        out_root = Path(output) if output else Path("registered")
+        targets = [(pair, out_root / pair.name) for pair in pairs]
+        table = out_root / table_name("registrations", shard_spec)
+    else:
+        if moving is None or fixed is None:
+            raise InputError("give MOVING and FIXED images, or --pairs CSV")
+        for path in (moving, fixed) + ((moving_mask,) if moving_mask else ()):
+            path = Path(path)
+            if path.is_dir():
+                raise InputError(f"{path}: is a directory, expected an image file")
+            if not path.is_file():
+                raise InputError(f"{path}: file not found")
+        if shard is not None:
+            raise InputError("--shard applies to --pairs")
+        pair = Pair(Path(moving), Path(fixed), Path(moving_mask) if moving_mask else None,
+                    default_pair_name(Path(moving), Path(fixed)))
+        out = Path(output) if output else Path(pair.name)
+        table = None
+        if (out / SUMMARY).exists() and not overwrite:
+            raise InputError(f"{out}: holds a registration already (use --overwrite to replace it)")
+        targets = [(pair, out)]
+    return register_pairs(targets, model, options, spacing=spacing, overwrite=overwrite, echo=echo,
+                          max_side=max_side, table=table)

@@ -8,21 +8,14 @@ import numpy as np
 from acregnet_cli.errors import InputError
 from acregnet_cli.io.images import read_image, read_label_map, write_json_atomic, write_png_atomic
 from acregnet_cli.metrics import label_map_metrics
-from acregnet_cli.models.files import load_vector_cnn
-from acregnet_cli.registration.registrar import Registrar, check_registrable
-from acregnet_cli.applications.segmentation import load_atlas_folder, load_dataset_fold, AtlasSet, save_overlay, segment
+from acregnet_cli.fields import check_registrable
+from acregnet_cli.options import RegistrationOptions
+from acregnet_cli.registration import make_registrar
+from acregnet_cli.applications.segmentation import load_atlases, load_dataset_fold, save_overlay, segment
 
 
-def _atlases(spec, data_dir):
-    if Path(spec).is_dir():
-        return load_atlas_folder(spec), None
-    config, names, images, labels = load_dataset_fold(spec, data_dir)
-    return AtlasSet(names, images, labels), config
-
-
-def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model_path, k=5,
-                     fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1), passes=1,
-                     mask_outside="edge", prealign=None):
+def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model=None, k=5,
+                     fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1), options=None):
     """Segment targets (files, or a dataset fold with its masks for scoring).
 
     Writes ``<name>_mask.png`` (atlas label values), ``<name>_overlay.png``,
@@ -30,14 +23,15 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     a dataset fold, Dice / HD / ASSD per class) and ``summary.json``. Targets whose
     mask exists already are skipped unless ``overwrite``. With ``shard`` (I, N) only
     every N-th target from the I-th is done and the tables carry the shard in their
-    names (see :mod:`acregnet_cli.workflows.sharding`). ``passes``, ``mask_outside`` and
-    ``prealign`` are :class:`Registrar`'s.
+    names (see :mod:`acregnet_cli.workflows.sharding`). ``model`` is anything
+    :func:`~acregnet_cli.models.load_model` takes; ``options`` are
+    :class:`~acregnet_cli.options.RegistrationOptions` (passes, mask outside, prealign).
     """
     from acregnet_cli.workflows.sharding import select, table_name
 
     began = time.perf_counter()
     output = Path(output)
-    atlases, atlas_config = _atlases(atlas_spec, data_dir)
+    atlases, atlas_config = load_atlases(atlas_spec, data_dir)
     truth, spacing, config = {}, 1.0, atlas_config
     if targets_from:
         config, names, images, labels = load_dataset_fold(targets_from, data_dir)
@@ -53,9 +47,11 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     if len({name for name, _ in targets}) != len(targets):
         raise InputError("two targets share a file name; their masks would overwrite each other")
     targets = [(position, name, image) for position, (name, image) in select(targets, shard)]
-    model, description = load_vector_cnn(model_path)
-    registrar = Registrar(model, description["size"], description.get("resize", "modern"), passes=passes,
-                          mask_outside=mask_outside, prealign=prealign)
+    if k < 1:
+        raise InputError(f"--k must be at least 1, got {k}")
+    options = (options or RegistrationOptions()).replace(engine="tensorflow")
+    registrar = make_registrar(model, options, keep_onehot=True)
+    model_path = registrar.model_handle.path
     rows, scores = [], []
     class_values = [v for v in atlases.values if v != 0]
     for index, (position, name, image) in enumerate(targets):
@@ -85,8 +81,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     from acregnet_cli.workflows.sharding import write_table
 
     write_table(output / table_name("segmentation", shard), rows)
-    summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path), "passes": passes,
-               "mask_outside": mask_outside, "prealign": prealign,
+    summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path), **options.summary(),
                "atlases": len(atlases.names), "seconds": time.perf_counter() - began,
                "seconds_per_target": float(np.mean([r["seconds"] for r in rows if r["seconds"] > 0] or [0.0]))}
     if scores:

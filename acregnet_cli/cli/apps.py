@@ -1,0 +1,82 @@
+"""``segment`` and ``qc``: the paper's applications, multi-atlas segmentation and quality control."""
+
+from pathlib import Path
+
+import click
+
+from acregnet_cli import options as choices
+from acregnet_cli.cli.common import emit, json_option, model_option, progress, registration_options
+
+
+@click.command("segment")
+@click.argument("targets", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--atlases", required=True,
+              help="Atlas folder (images/ and labels/ with the same names) or DATASET:FOLD, e.g. jsrt:train.")
+@click.option("--targets-from", help="Segment a dataset fold instead of TARGET files, e.g. jsrt:test "
+                                     "(scores against its masks are reported).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Data root for DATASET:FOLD (default: $ACREGNET_DATA).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder for masks, overlays and segmentation.csv.")
+@click.option("--k", "k", type=int, default=5, show_default=True, help="Atlases per target (highest NCC).")
+@click.option("--fusion", type=click.Choice(choices.FUSIONS), default="majority", show_default=True,
+              help="Label fusion: majority vote, or vote weighted by local NCC.")
+@model_option()
+@click.option("--no-overlay", is_flag=True, help="Do not draw overlay PNGs.")
+@registration_options("passes", "mask_outside", "prealign")
+@click.option("--shard", help="Do only share I of N of the targets (I/N, 0-based); merge with `acregnet merge OUTPUT`.")
+@click.option("--overwrite", is_flag=True, help="Redo targets already segmented in OUTPUT.")
+@json_option("Print the summary as JSON.")
+def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, options, shard,
+                    overwrite, as_json):
+    """Multi-atlas segmentation: register the k most similar atlases onto each target and fuse their masks.
+
+    Example: acregnet segment new1.png new2.png --atlases atlas_dir -o masks --k 5
+    """
+    from acregnet_cli.errors import InputError
+    from acregnet_cli.workflows.segment import run_segmentation
+    from acregnet_cli.workflows.sharding import parse_shard
+
+    if bool(targets) == bool(targets_from):
+        raise InputError("give TARGET image files or --targets-from DATASET:FOLD (one of the two)")
+    summary = run_segmentation(list(targets), atlases, targets_from, data_dir, output, model, k=k, fusion=fusion,
+                               overlay=not no_overlay, overwrite=overwrite, echo=progress(as_json),
+                               shard=parse_shard(shard), options=options)
+    emit(as_json, summary, lambda: f"{summary['segmented']} target(s) segmented into {output}" + (
+        f"; mean Dice {summary['mean_dice']:.3f}" if summary.get("mean_dice") is not None else ""))
+
+
+@click.command("qc")
+@click.argument("masks", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--images", "images", multiple=True, type=click.Path(path_type=Path),
+              help="The image of each mask, in the same order (repeat the option, or give a folder "
+                   "holding <name>.png for each <name>_mask.png / <name>.png).")
+@click.option("--references", required=True,
+              help="Reference images with ground truth: folder with images/ and labels/, or DATASET:FOLD.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Data root for DATASET:FOLD (default: $ACREGNET_DATA).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder for qc.csv, qc_histogram.png and summary.json.")
+@click.option("--threshold", type=float, default=0.92, show_default=True, help="Accept masks with predicted Dice >= this.")
+@click.option("--max-references", type=int, default=20, show_default=True,
+              help="Register onto this many references (those most similar to the image).")
+@model_option()
+@registration_options("passes", "mask_outside", "prealign")
+@json_option("Print the summary as JSON.")
+def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, options, as_json):
+    """Quality control of segmentations by reverse classification accuracy.
+
+    Each mask, with its image, is registered onto reference images with ground truth;
+    the best Dice reached estimates its quality; masks under --threshold are flagged.
+
+    Example: acregnet qc seg/*_mask.png --images imgs/ --references jsrt:train -o qc
+    """
+    from acregnet_cli.workflows.qc import run_qc
+
+    summary, _ = run_qc(list(masks), list(images), references, data_dir, output, model, threshold=threshold,
+                        max_references=max_references, echo=progress(as_json), options=options)
+    emit(as_json, summary, f"{summary['masks']} masks checked, {summary['rejected']} under {threshold}: "
+                           f"{output}/qc.csv")
+
+
+COMMANDS = (segment_command, qc_command)

@@ -1,0 +1,163 @@
+"""What every command shares: the error-reporting group, output, and option decorators.
+
+Option choices are generated from :mod:`acregnet_cli.options`, so a value added
+there is offered here without restating it.
+"""
+
+import functools
+import json
+from pathlib import Path
+
+import click
+
+from acregnet_cli import options as choices
+from acregnet_cli import runtime
+from acregnet_cli.errors import AcregnetError
+
+
+class AcregnetGroup(click.Group):
+    """Click group that turns :class:`AcregnetError` into a one-line message."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except AcregnetError as exc:
+            if runtime.DEBUG:
+                raise
+            click.echo(f"acregnet: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:  # anything else is a failure at run time, reported in one line
+            if runtime.DEBUG:
+                raise
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            click.echo(f"acregnet: error: {exc.__class__.__name__}: {message} (rerun with --debug for the traceback)",
+                       err=True)
+            ctx.exit(1)
+
+
+def emit(as_json, data, text):
+    """Print ``data`` as JSON with ``--json``, else the line ``text`` (a string or a callable)."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    elif text is not None:
+        click.echo(text() if callable(text) else text)
+
+
+def progress(as_json):
+    """Where progress lines go: standard error, unless the output is JSON."""
+    return None if as_json else (lambda line: click.echo(line, err=True))
+
+
+def apply(function, decorators):
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def json_option(help_text="Print the result as JSON."):
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def overwrite_option(help_text):
+    return click.option("--overwrite", is_flag=True, help=help_text)
+
+
+def dataset_options(function):
+    return apply(function, [
+        click.option("--dataset", required=True,
+                     help="Dataset name (jsrt, montgomery, shenzhen) or a dataset TOML file."),
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Data root (default: $ACREGNET_DATA)."),
+    ])
+
+
+def model_option(help_text="Registration model: bundled name, run directory or weights file (default: jsrt)."):
+    return click.option("--model", help=help_text)
+
+
+PASSES = click.option(
+    "--passes", type=click.IntRange(1, choices.MAX_PASSES), default=1, show_default=True,
+    help="Network passes: 1 is the paper's method; 2 applies the network again to the warped image and "
+         "composes the two fields (an extension; see docs/results.md).")
+MASK_OUTSIDE = click.option(
+    "--mask-outside", type=click.Choice(choices.MASK_OUTSIDE), default="edge", show_default=True,
+    help="The warped mask where the field samples outside the moving image: the label at the border (edge, as "
+         "the original release and the paper's evaluation) or background (a mask that touches the border is "
+         "then not drawn out into streaks).")
+PREALIGN = click.option(
+    "--prealign", type=click.Choice(choices.PREALIGN_KINDS),
+    help="Fit a global transform between the two images (at network size, by gradient descent on minus NCC) "
+         "before the network, for pairs framed very differently (an extension; needs TensorFlow).")
+RESIZE = click.option(
+    "--resize", type=click.Choice(choices.RESIZE_METHODS),
+    help="Resize between image and network size (default: the model's).")
+ENGINE = click.option(
+    "--engine", type=click.Choice(choices.ENGINES), default="auto", show_default=True,
+    help="numpy skips TensorFlow's start-up (fastest for up to a few hundred pairs on a CPU); auto picks it "
+         f"for up to {choices.NUMPY_ENGINE_MAX_PAIRS} pairs when no NVIDIA GPU is present and --prealign is not "
+         "given.")
+BATCH_SIZE = click.option("--batch-size", type=click.IntRange(1, choices.MAX_BATCH_SIZE), default=32,
+                          show_default=True, help="Pairs per network call.")
+
+
+def registration_options(*names):
+    """Decorator adding the named registration options (passes, mask_outside, prealign,
+    resize, engine, batch_size); the command receives them as ``options``, a validated
+    :class:`~acregnet_cli.options.RegistrationOptions`."""
+    table = {"passes": PASSES, "mask_outside": MASK_OUTSIDE, "prealign": PREALIGN, "resize": RESIZE,
+             "engine": ENGINE, "batch_size": BATCH_SIZE}
+
+    def decorate(function):
+        # wraps() carries over the click options declared below this decorator.
+        @functools.wraps(function)
+        def wrapper(**kwargs):
+            given = {name: kwargs.pop(name) for name in names}
+            kwargs["options"] = choices.RegistrationOptions(**given)
+            return function(**kwargs)
+
+        return apply(wrapper, [table[name] for name in names])
+
+    return decorate
+
+
+def training_options(function):
+    """The options both training stages take; collected into ``overrides`` for the settings."""
+    return apply(function, [
+        click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout."),
+        click.option("--strategy", type=click.Choice(choices.STRATEGIES), default="default", show_default=True,
+                     help="tf.distribute strategy: one device, local GPUs (or CPU devices), or the workers of "
+                          "TF_CONFIG."),
+        click.option("--cpu-devices", type=int, help="Split the CPU into this many logical devices (for mirrored)."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--overwrite", is_flag=True, help="Start afresh in a non-empty run directory."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
+        click.option("--validation-fraction", type=float, help="Hold out this share of the training list (seeded)."),
+        click.option("--log-every", type=int, help="Iterations between log rows."),
+        click.option("--checkpoint-every", type=int, help="Iterations between checkpoints."),
+        click.option("--seed", type=int, help="Random seed (weights, sampling, noise)."),
+        click.option("--size", type=int, help="Training image size (64 or 256 with the authors' data)."),
+        click.option("--learning-rate", type=float, help="Adam learning rate."),
+        click.option("--lr-schedule", type=click.Choice(choices.LR_SCHEDULES),
+                     help="Learning rate over the run: constant (the paper), cosine decay, or a step down at 2/3 "
+                          "(to learning_rate * final_lr_fraction, 0.1 by default; set in a --config file)."),
+        click.option("--batch-size", type=int, help="Batch size."),
+        click.option("--iterations", type=int, help="Number of training iterations."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="TOML file overriding the default settings."),
+        click.option("-o", "--run-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Run directory (default: runs/<dataset>-<kind>)."),
+        dataset_options,
+    ])
+
+
+# The keyword arguments of a training command that are not settings.
+TRAINING_CONTROLS = ("dataset", "data_dir", "run_dir", "config_file", "resume", "overwrite", "quiet", "as_json",
+                     "strategy", "cpu_devices")
+
+
+def split_training_arguments(kwargs):
+    """(controls, settings overrides) of a training command's keyword arguments."""
+    controls = {key: kwargs.pop(key) for key in TRAINING_CONTROLS}
+    return controls, kwargs

@@ -1,0 +1,63 @@
+"""``register`` and ``merge``: pairs of images, one by one or from a table, and sharded tables."""
+
+import os
+from pathlib import Path
+
+import click
+
+from acregnet_cli.cli.common import emit, json_option, model_option, registration_options
+
+
+@click.command("register")
+@click.argument("moving", required=False, type=click.Path(path_type=Path))
+@click.argument("fixed", required=False, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: <moving>_to_<fixed>, or 'registered' with --pairs).")
+@model_option("Registration model: bundled name, run directory or weights file (default: jsrt).")
+@click.option("--mask", "moving_mask", type=click.Path(path_type=Path), help="Label map of the moving image to warp.")
+@click.option("--pairs", "pairs_file", type=click.Path(path_type=Path),
+              help="CSV of pairs (columns moving, fixed[, moving_mask, name]) registered in one process.")
+@click.option("--spacing", type=float,
+              help="Pixel spacing written into the NIfTI field (default: the fixed DICOM's, else 1).")
+@click.option("--max-side", type=int, default=4096, show_default=True,
+              help="Reduce larger images by an integer factor before registering (memory bound).")
+@registration_options("resize", "batch_size", "engine", "passes", "mask_outside", "prealign")
+@click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "
+                             "`acregnet merge OUTPUT`.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
+@json_option("Print the summaries as JSON on stdout.")
+def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max_side, options, shard, overwrite,
+             as_json):
+    """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
+
+    Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
+    (ITK convention), warped_mask.png with --mask, and summary.json.
+
+    Example: acregnet register moving.png fixed.png -o out --mask moving_mask.png
+    """
+    if options.engine != "tensorflow":
+        # Set before NumPy loads: a few 64x64 network passes are small matrix products,
+        # and starting OpenBLAS's thread pool costs more than it saves (benchmarks/results).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from acregnet_cli.workflows.register import register_files
+
+    summaries = register_files(moving, fixed, output, model, options, moving_mask=moving_mask, pairs_file=pairs_file,
+                               shard=shard, spacing=spacing, max_side=max_side, overwrite=overwrite,
+                               echo=None if as_json else click.echo)
+    emit(as_json, summaries if pairs_file is not None else summaries[0], None)
+
+
+@click.command("merge")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def merge_command(folder):
+    """Join the tables written by sharded runs (register --pairs --shard, segment --shard) into one.
+
+    Example: acregnet merge registered
+    """
+    from acregnet_cli.workflows.sharding import merge_tables
+
+    for path in merge_tables(folder):
+        click.echo(f"merged {path}")
+
+
+COMMANDS = (register, merge_command)

@@ -1,0 +1,177 @@
+"""Stage two: the registration network (VectorCNN), with the loss terms of its variant.
+
+Both stages (see also :mod:`acregnet_cli.training.autoencoder`) keep the data in memory as tensors, draw every batch inside one
+compiled ``tf.function`` step (no Python work per sample), log the loss terms to
+``log.csv`` and save ``tf.train`` checkpoints of the model, the optimizer and the
+sampler so that ``resume=True`` continues where an interrupted run stopped.
+"""
+
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from acregnet_cli.tf import sampling as generators
+from acregnet_cli.tf import losses
+from acregnet_cli.errors import InputError
+from acregnet_cli.options import VARIANT_NAMES
+from acregnet_cli.tf.layers import warp_bilinear
+from acregnet_cli.models.files import (integration_steps, load_autoencoder, load_weights_into, save_weights_atomic,
+                         vector_cnn_weights, write_model_json)
+from acregnet_cli.tf.networks import vector_cnn
+from acregnet_cli.training.loop import check_replicas, replicated, run_loop, start_run, learning_rate_schedule
+
+# variant: (uses cross-entropy, uses autoencoder), for each of options.VARIANT_NAMES
+VARIANTS = dict(zip(VARIANT_NAMES, ((False, False), (True, False), (False, True), (True, True))))
+
+
+def variant_weights(variant, settings):
+    """Loss weights (lambda_r, lambda_ce, lambda_ae) of a variant; unused terms are 0."""
+    if variant not in VARIANTS:
+        raise InputError(f"unknown variant '{variant}': choose one of {', '.join(VARIANTS)}")
+    use_ce, use_ae = VARIANTS[variant]
+    return (
+        settings["lambda_r"],
+        settings["lambda_ce"] if use_ce else 0.0,
+        settings["lambda_ae"] if use_ae else 0.0,
+    )
+
+
+def _resize_masks(masks, size):
+    """Bring one-hot masks to the autoencoder's size by area averaging (size must divide)."""
+    current = masks.shape[1]
+    if current == size:
+        return masks
+    if current % size:
+        raise InputError(f"training size {current} is not a multiple of the autoencoder size {size}")
+    factor = current // size
+    return tf.nn.avg_pool2d(masks, factor, factor, "VALID")
+
+
+def train_registration(split, num_classes, settings, variant, run_dir, ae_run=None, resume=False,
+                       overwrite=False, progress=True, extra=None, strategy=None, init_from=None):
+    """Stage two: train the VectorCNN with the loss of ``variant``.
+
+    Parameters
+    ----------
+    split : datasets.Split
+        Training images and masks at ``settings['size']``.
+    num_classes : int
+    settings : dict
+        Resolved ``train_reg`` settings.
+    variant : {'regnet', 'ce-regnet', 'ae-regnet', 'ac-regnet'}
+    run_dir : Path
+    ae_run : Path, optional
+        ``train-ae`` run whose encoder is loaded and frozen; required by the
+        variants with the autoencoder term.
+    strategy : tf.distribute.Strategy, optional
+        See :mod:`acregnet_cli.training.distribute`; the default is one device.
+    init_from : Path, optional
+        A trained VectorCNN (run directory, bundled model folder or weights file)
+        whose weights start the run instead of a random initialisation, to
+        fine-tune or train a model further. Its size must equal ``settings['size']``.
+        The optimizer starts afresh; a resumed run restores its own checkpoint.
+
+    Returns
+    -------
+    dict : iterations, seconds, resumed_from.
+    """
+    from acregnet_cli.training.distribute import worker_identity
+
+    init_weights = None
+    if init_from is not None:
+        init_weights, init_description = vector_cnn_weights(init_from)
+        if int(init_description.get("size", 64)) != int(settings["size"]):
+            raise InputError(f"{init_from}: model was trained at size {init_description.get('size', 64)}, "
+                             f"this run trains at {settings['size']} (--size)")
+
+    learning_rate = learning_rate_schedule(settings)  # bad settings fail before anything is written
+    steps = integration_steps(settings, "--integration-steps")
+    if init_from is not None and integration_steps(init_description, init_from) != steps:
+        raise InputError(f"{init_from}: model has integration_steps = {integration_steps(init_description, init_from)}, "
+                         f"this run {steps} (--integration-steps)")
+    strategy = strategy or tf.distribute.get_strategy()
+    chief, task = worker_identity(strategy)
+    replicas = check_replicas(strategy, settings["batch_size"])
+    lambda_r, lambda_ce, lambda_ae = variant_weights(variant, settings)
+    encoder = None
+    if lambda_ae > 0:
+        if ae_run is None:
+            raise InputError(f"variant {variant} needs a trained autoencoder: pass --ae-run RUN_DIR of train-ae")
+        with strategy.scope():
+            encoder, _, ae_description = load_autoencoder(ae_run)
+        if ae_description["num_classes"] != num_classes:
+            raise InputError(
+                f"{ae_run}: autoencoder has {ae_description['num_classes']} classes, the dataset {num_classes}"
+            )
+        encoder.trainable = False
+    extra = dict(extra or {}, variant=variant, ae_run=str(ae_run) if ae_run else "")
+    if init_from is not None:
+        extra["init_from"] = str(init_from)
+    run_dir = start_run(run_dir, settings, dict(num_classes=num_classes, **extra), chief, resume, overwrite)
+    size = settings["size"]
+    if split.images.shape[1:] != (size, size):
+        raise InputError(f"training size {size} does not match the images' size {split.images.shape[1:]}")
+    with strategy.scope():
+        model = vector_cnn(size=size, dropout=settings["dropout"], synchronized=replicas > 1,
+                           integration_steps=steps)
+        if init_weights is not None:
+            load_weights_into(model, init_weights)
+        optimizer = keras.optimizers.Adam(learning_rate)
+        optimizer.build(model.trainable_variables)
+    sampler = tf.random.Generator.from_seed(settings["seed"])
+    images = tf.constant(split.images[..., None], dtype=tf.float32)
+    labels = tf.constant(split.labels, dtype=tf.int32)
+    count, batch_size = len(split), settings["batch_size"]
+    ce_form = settings["ce_form"]
+    ae_size = encoder.input_shape[1] if encoder is not None else None
+    use_masks = lambda_ce > 0 or lambda_ae > 0
+
+    def replica_step(moving_idx, fixed_idx):
+        moving = tf.gather(images, moving_idx)
+        fixed = tf.gather(images, fixed_idx)
+        with tf.GradientTape() as tape:
+            field = model(tf.concat([moving, fixed], axis=-1), training=True)
+            warped = warp_bilinear(moving, field)
+            similarity = losses.ncc_loss(warped, fixed)
+            smoothness = losses.total_variation(field)
+            total = similarity + lambda_r * smoothness
+            terms = {"ncc": -similarity, "tv": smoothness}
+            if use_masks:
+                moving_mask = generators.one_hot_masks(tf.gather(labels, moving_idx), num_classes)
+                fixed_mask = generators.one_hot_masks(tf.gather(labels, fixed_idx), num_classes)
+                warped_mask = warp_bilinear(moving_mask, field)
+            if lambda_ce > 0:
+                ce = losses.mask_cross_entropy(warped_mask, fixed_mask, ce_form)
+                total += lambda_ce * ce
+                terms["ce"] = ce
+            if lambda_ae > 0:
+                codes_w = encoder(_resize_masks(warped_mask, ae_size), training=False)
+                codes_f = encoder(_resize_masks(fixed_mask, ae_size), training=False)
+                ae = losses.code_distance(codes_w, codes_f)
+                total += lambda_ae * ae
+                terms["ae"] = ae
+            # Gradients are summed over replicas: each contributes its share of the mean.
+            share = total / replicas
+        grads = tape.gradient(share, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return dict(loss=total, **terms)
+
+    @tf.function(jit_compile=settings["jit_compile"])
+    def step_fn():
+        moving_idx, fixed_idx = generators.sample_pairs(sampler, count, batch_size)
+        return replicated(strategy, replica_step, batch_size, moving_idx, fixed_idx)
+
+    fields = ["loss", "ncc", "tv"] + (["ce"] if lambda_ce > 0 else []) + (["ae"] if lambda_ae > 0 else [])
+    state = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), model=model, optimizer=optimizer, sampler=sampler)
+
+    def finish():
+        save_weights_atomic(model, run_dir / "vector_cnn.weights.h5")
+        write_model_json(run_dir, dict(
+            architecture="vector_cnn", size=size, dropout=settings["dropout"], resize="modern",
+            weights="vector_cnn.weights.h5", integration_steps=steps, **extra,
+        ))
+
+    return run_loop(step_fn, state, settings, Path(run_dir), fields, resume, progress, finish, chief, task)
+
+

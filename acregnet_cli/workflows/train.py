@@ -1,0 +1,122 @@
+"""Files in, files out for ``train-ae`` and ``train-reg``: data, settings, training, summary.
+
+Both stages share one body (:func:`_train`): load the dataset, resolve settings,
+make the distribution strategy, train, and let the chief write ``summary.json``.
+"""
+
+from pathlib import Path
+
+from acregnet_cli import runtime
+
+
+def _load_training_data(dataset, data_dir, size, validation_fraction, seed):
+    from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
+    from acregnet_cli.datasets.layout import carve_validation, load_split
+
+    config = load_dataset_config(dataset)
+    split = load_split(config, resolve_data_root(data_dir), "train", size)
+    train, validation = carve_validation(split, validation_fraction, seed)
+    return config, train, validation
+
+
+def _train(stage, dataset, data_dir, run_dir, config_file, overrides, strategy, cpu_devices, default_run, trainer,
+           summarize):
+    runtime.import_tensorflow()
+    from acregnet_cli.datasets.config import load_training_settings
+    from acregnet_cli.io.images import write_json_atomic
+    from acregnet_cli.training.distribute import make_strategy, worker_identity
+
+    settings = load_training_settings(stage, config_file, **overrides)
+    config, train, validation = _load_training_data(dataset, data_dir, settings["size"],
+                                                    settings["validation_fraction"], settings["seed"])
+    run_dir = Path(run_dir) if run_dir else Path("runs") / default_run(config)
+    distribution = make_strategy(strategy, cpu_devices)
+    outcome = trainer(settings, config, train, run_dir, distribution)
+    if not worker_identity(distribution)[0]:
+        return None  # only the chief writes the run directory
+    summary = dict(outcome, run_dir=str(run_dir), dataset=config.name, strategy=strategy,
+                   replicas=distribution.num_replicas_in_sync,
+                   seconds_per_iteration=outcome["seconds"] / max(1, outcome["iterations"] - outcome["resumed_from"]))
+    summarize(summary, run_dir, config, train, validation)
+    write_json_atomic(run_dir / "summary.json", summary)
+    return summary
+
+
+def train_autoencoder_run(dataset, data_dir=None, run_dir=None, config_file=None, overrides=None, strategy="default",
+                          cpu_devices=None, resume=False, overwrite=False, progress=True):
+    """Stage one: train the mask autoencoder into ``run_dir`` (default ``runs/<dataset>-ae``).
+
+    ``overrides`` are settings given on the command line (None: not given).
+    Returns the run's summary (None on a worker that is not the chief).
+    """
+    def trainer(settings, config, train, run_dir, distribution):
+        from acregnet_cli.training import train_autoencoder
+
+        extra = {"dataset": config.name, "label_values": list(config.label_values)}
+        return train_autoencoder(train, config.num_classes, settings, run_dir, resume=resume, overwrite=overwrite,
+                                 progress=progress, extra=extra, strategy=distribution)
+
+    def summarize(summary, run_dir, config, train, validation):
+        from acregnet_cli.models.files import load_autoencoder
+        from acregnet_cli.training import evaluate_autoencoder
+
+        encoder, decoder, _ = load_autoencoder(run_dir)
+        for name, part in (("train", train), ("validation", validation)):
+            if part is not None:
+                dice = evaluate_autoencoder(encoder, decoder, part, config.num_classes)
+                summary[f"{name}_reconstruction_dice"] = dict(zip(config.class_names[1:], map(float, dice)))
+
+    return _train("train_ae", dataset, data_dir, run_dir, config_file, overrides or {}, strategy, cpu_devices,
+                  lambda config: f"{config.name}-ae", trainer, summarize)
+
+
+def train_registration_run(dataset, variant="ac-regnet", ae_run=None, init_from=None, data_dir=None, run_dir=None,
+                           config_file=None, overrides=None, strategy="default", cpu_devices=None, resume=False,
+                           overwrite=False, progress=True):
+    """Stage two: train a registration network into ``run_dir`` (default ``runs/<dataset>-<variant>``).
+
+    ``ae_run`` and ``init_from`` take anything :func:`~acregnet_cli.models.load_model`
+    takes (a bundled name such as ``jsrt-ae``, a run directory, a weights file).
+    Returns the run's summary (None on a worker that is not the chief).
+    """
+    from acregnet_cli.models import load_model
+
+    ae_path = load_model(ae_run, kind="autoencoder").path if ae_run is not None else None
+    init_path = load_model(init_from, kind="registration").path if init_from is not None else None
+
+    def trainer(settings, config, train, run_dir, distribution):
+        from acregnet_cli.training import train_registration
+
+        return train_registration(train, config.num_classes, settings, variant, run_dir, ae_run=ae_path,
+                                  resume=resume, overwrite=overwrite, progress=progress,
+                                  extra={"dataset": config.name}, strategy=distribution, init_from=init_path)
+
+    def summarize(summary, run_dir, config, train, validation):
+        summary["variant"] = variant
+        if validation is not None:
+            summary["validation"] = validation_scores(run_dir, validation, config)
+
+    return _train("train_reg", dataset, data_dir, run_dir, config_file, overrides or {}, strategy, cpu_devices,
+                  lambda config: f"{config.name}-{variant}", trainer, summarize)
+
+
+def validation_scores(run_dir, validation, config, pairs=64, seed=0):
+    """Mean Dice before and after registration on random validation pairs at training size."""
+    import numpy as np
+
+    from acregnet_cli.metrics import mean_dice
+    from acregnet_cli.options import RegistrationOptions
+    from acregnet_cli.registration import make_registrar
+
+    registrar = make_registrar(run_dir, RegistrationOptions(engine="tensorflow"))
+    rng = np.random.RandomState(seed)
+    moving_idx = rng.choice(len(validation), pairs)
+    fixed_idx = rng.choice(len(validation), pairs)
+    jobs = [(validation.images[m], validation.images[f], validation.labels[m]) for m, f in zip(moving_idx, fixed_idx)]
+    results = registrar.register_many(jobs)
+    classes = range(1, config.num_classes)
+    before, after = [], []
+    for (m, f), result in zip(zip(moving_idx, fixed_idx), results):
+        before.append(mean_dice(validation.labels[m], validation.labels[f], classes))
+        after.append(mean_dice(result.warped_mask, validation.labels[f], classes))
+    return {"pairs": pairs, "dice_before": float(np.mean(before)), "dice_after": float(np.mean(after))}
