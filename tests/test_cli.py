@@ -45,7 +45,21 @@ def test_training_writes_a_complete_run_directory(trained):
     assert set(rows[0]) == {"iteration", "seconds", "loss", "ncc", "tv", "ce", "ae"}
     assert "variant = \"ac-regnet\"" in (reg / "config.toml").read_text()
     assert summary["validation"]["pairs"] == 64
-    assert 0 <= summary["validation"]["dice_after"] <= 1
+    # "before" recomputed here from the held-out masks (same seeded draw of 64 pairs);
+    # "after" must come from the trained network's warps, so it differs.
+    root, config = trained[0], trained[1]
+    from acregnet_cli.datasets.config import load_dataset_config
+    from acregnet_cli.datasets.layout import carve_validation, load_split
+    from acregnet_cli.metrics import mean_dice
+
+    dataset = load_dataset_config(config)
+    _, validation = carve_validation(load_split(dataset, root, "train", 64), 0.25, 0)
+    rng = np.random.RandomState(0)
+    moving, fixed = rng.choice(len(validation), 64), rng.choice(len(validation), 64)
+    before = np.mean([mean_dice(validation.labels[m], validation.labels[f], range(1, dataset.num_classes))
+                      for m, f in zip(moving, fixed)])
+    assert summary["validation"]["dice_before"] == pytest.approx(before, abs=1e-9)
+    assert summary["validation"]["dice_after"] != pytest.approx(before, abs=1e-6)
 
 
 def test_existing_run_is_not_overwritten_without_flag(trained):
@@ -100,7 +114,9 @@ def test_register_a_pair_with_mask_writes_all_outputs(trained, tmp_path):
     assert field.shape == (64, 64, 2)
     warped_mask = np.array(Image.open(out / "warped_mask.png"))
     assert set(np.unique(warped_mask)) <= {0, 10, 20, 30}
-    assert 0.0 <= summary["jacobian_nonpositive_fraction"] <= 1.0
+    from acregnet_cli.fields import folding_fraction
+
+    assert summary["jacobian_nonpositive_fraction"] == pytest.approx(folding_fraction(field), abs=1e-6)
     import SimpleITK as sitk
 
     nifti = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "field.nii.gz")))
