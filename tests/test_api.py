@@ -102,6 +102,7 @@ def test_a_local_model_of_a_bundled_name_is_used_and_said(tmp_path, monkeypatch,
     assert "using the local one" in caplog.text
 
 
+@pytest.mark.slow
 def test_train_reg_takes_a_bundled_autoencoder_name(tmp_path, synthetic_dataset):
     root, config = synthetic_dataset
     # jsrt-ae has 4 classes like the synthetic set; the run must find it by name.

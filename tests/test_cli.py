@@ -69,6 +69,7 @@ def test_existing_run_is_not_overwritten_without_flag(trained):
     assert "not empty" in result.output
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint_with_the_same_result(synthetic_dataset, tmp_path):
     root, config = synthetic_dataset
     common = ["--dataset", config, "--data-dir", root, "--variant", "regnet", "--batch-size", 4,
@@ -214,6 +215,7 @@ def test_phantom_and_demo_commands(trained, tmp_path):
     assert run("demo", "-o", tmp_path / "demo", "--model", reg).exit_code == 2
 
 
+@pytest.mark.slow
 def test_training_at_256_with_a_64_pixel_autoencoder(synthetic_dataset_256, tmp_path):
     root, config = synthetic_dataset_256
     assert run("train-ae", "--dataset", config, "--data-dir", root, "-o", tmp_path / "ae", "--iterations", 3,
@@ -227,6 +229,7 @@ def test_training_at_256_with_a_64_pixel_autoencoder(synthetic_dataset_256, tmp_
     assert rows[0].endswith("ce,ae") and len(rows) == 2  # header + the final iteration
 
 
+@pytest.mark.slow
 def test_autoencoder_training_with_mask_augmentation(synthetic_dataset, tmp_path):
     root, config = synthetic_dataset
     common = ["train-ae", "--dataset", config, "--data-dir", root, "--iterations", 4, "--quiet"]

@@ -2,8 +2,12 @@
 
 import pytest
 
-from acregnet_cli.datasets.config import (available_datasets, load_dataset_config, load_training_settings,
-                                        merge_settings)
+from acregnet_cli.datasets.config import (
+    available_datasets,
+    load_dataset_config,
+    load_training_settings,
+    merge_settings,
+)
 from acregnet_cli.datasets.layout import relabel
 from acregnet_cli.errors import InputError
 

@@ -9,6 +9,9 @@ import sys
 
 import pytest
 
+# Training runs, subprocesses or real-data sweeps: outside the quick subset.
+pytestmark = pytest.mark.slow
+
 
 def free_port():
     with socket.socket() as sock:

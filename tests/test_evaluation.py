@@ -12,10 +12,21 @@ from scipy import stats
 from acregnet_cli.cli import main
 from acregnet_cli.datasets.config import load_dataset_config
 from acregnet_cli.errors import InputError
-from acregnet_cli.evaluation import (Method, draw_pairs, evaluate, p_value_matrix, parse_method, parse_methods,
-                                     wilcoxon_tests)
-from acregnet_cli.metrics import average_surface_distance, dice, hausdorff, label_map_metrics
-
+from acregnet_cli.evaluation import (
+    Method,
+    draw_pairs,
+    evaluate,
+    p_value_matrix,
+    parse_method,
+    parse_methods,
+    wilcoxon_tests,
+)
+from acregnet_cli.metrics import (
+    average_surface_distance,
+    dice,
+    hausdorff,
+    label_map_metrics,
+)
 
 ELASTIX_QUICK = {"MaximumNumberOfIterations": 10}
 # ITK's SWIG wrappers warn on import under Python 3.12-style deprecation checks.
@@ -170,6 +181,7 @@ def _markdown_rows(text):
     return header, [[c.strip() for c in line.strip("|").split("|")] for line in lines[1:len(lines)]]
 
 
+@pytest.mark.slow
 def test_evaluate_end_to_end_and_resume(synthetic_256, tiny_model, tmp_path):
     root, toml = synthetic_256
     out = tmp_path / "eval"
@@ -245,6 +257,7 @@ def test_evaluate_end_to_end_and_resume(synthetic_256, tiny_model, tmp_path):
     assert refused.exit_code == 2 and "another model" in refused.output
 
 
+@pytest.mark.slow
 def test_sharded_evaluate_merges_to_the_unsharded_tables(synthetic_256, tiny_model, tmp_path):
     root, toml = synthetic_256
     common = ["evaluate", "--dataset", toml, "--data-dir", root, "--method", "identity",
@@ -292,6 +305,7 @@ def test_pairs_limit_and_input_errors(synthetic_256, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow
 def test_elastix_in_parallel_workers_is_cached(synthetic_256, tmp_path):
     root, toml = synthetic_256
     config = load_dataset_config(toml)
@@ -315,6 +329,7 @@ def test_elastix_in_parallel_workers_is_cached(synthetic_256, tmp_path):
 # --------------------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 def test_elastix_improves_dice_on_a_real_jsrt_pair(data_root):
     from acregnet_cli.datasets.layout import load_split
     from acregnet_cli.evaluation.elastix import register_pair

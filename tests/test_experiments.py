@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from acregnet_cli.applications.experiments import (
+    MODIFICATIONS,
+    erode_borders,
+    modify,
+    plausibility,
+    remove_block,
+)
 from acregnet_cli.cli import main
-from acregnet_cli.applications.experiments import MODIFICATIONS, erode_borders, modify, plausibility, remove_block
 
 
 def mask():
@@ -61,6 +67,7 @@ def test_cross_entropy_is_equal_across_modifications():
     assert all(r["changed_pixels"] == 120 and r["ae"] >= 0 for r in rows)
 
 
+@pytest.mark.slow
 def test_plausibility_command(synthetic_dataset, tmp_path):
     root, config = synthetic_dataset
     runner = CliRunner()
@@ -129,7 +136,11 @@ def test_representation_study_separates_an_obvious_shape_difference():
 
 
 def test_lung_field_modifications_pick_the_lung_by_side():
-    from acregnet_cli.applications.experiments import LUNG_FIELD_MODIFICATIONS, modifications_for, modify
+    from acregnet_cli.applications.experiments import (
+        LUNG_FIELD_MODIFICATIONS,
+        modifications_for,
+        modify,
+    )
 
     labels = np.zeros((40, 40), np.int32)
     labels[5:35, 3:15] = 1  # the lung on the image's left

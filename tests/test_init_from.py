@@ -2,6 +2,7 @@
 
 import h5py
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from acregnet_cli.cli import main
@@ -25,6 +26,7 @@ def train(root, config, run_dir, *extra):
     return CliRunner().invoke(main, args)
 
 
+@pytest.mark.slow
 def test_a_frozen_run_keeps_the_initial_weights_and_a_fresh_one_does_not(synthetic_dataset, untrained_model, tmp_path):
     root, config = synthetic_dataset
     start = learnt(weight_arrays(untrained_model / "vector_cnn.weights.h5"))
@@ -43,6 +45,7 @@ def test_a_frozen_run_keeps_the_initial_weights_and_a_fresh_one_does_not(synthet
     assert any(not np.array_equal(scratch[k], start[k]) for k in start if start[k].size > 1)
 
 
+@pytest.mark.slow
 def test_training_goes_on_from_the_initial_weights(synthetic_dataset, untrained_model, tmp_path):
     root, config = synthetic_dataset
     result = train(root, config, tmp_path / "tuned", "--init-from", str(untrained_model), "--learning-rate", "1e-3")
@@ -54,6 +57,7 @@ def test_training_goes_on_from_the_initial_weights(synthetic_dataset, untrained_
     assert max(moved) > 0 and max(moved) < 3e-3
 
 
+@pytest.mark.slow
 def test_a_bundled_model_is_found_by_name(synthetic_dataset, tmp_path):
     root, config = synthetic_dataset
     result = train(root, config, tmp_path / "tuned", "--init-from", "jsrt")

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
-from acregnet_cli.models.tf1 import import_tf1, read_checkpoint
 from acregnet_cli.models.files import load_autoencoder, load_vector_cnn
+from acregnet_cli.models.tf1 import import_tf1, read_checkpoint
 from acregnet_cli.tf.networks import mask_autoencoder
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "tf1-jsrt-acregnet" / "model.ckpt"
@@ -81,6 +81,7 @@ def test_imported_model_gives_the_original_field_on_real_pairs(reference_checkpo
     assert np.abs(ours - reference).max() < 1e-3
 
 
+@pytest.mark.slow
 def test_imported_model_scores_the_reference_figures_at_256(reference_checkpoint, data_root, tmp_path):
     from medpy.metric.binary import assd, dc, hd
 

@@ -6,8 +6,8 @@ import pytest
 from acregnet_cli.errors import InputError
 from acregnet_cli.evaluation import Method, method_fingerprint, parse_method
 from acregnet_cli.fields import sampled_outside
-from acregnet_cli.registration.engines import NumpyOps, TensorFlowOps
 from acregnet_cli.registration import Registrar
+from acregnet_cli.registration.engines import NumpyOps, TensorFlowOps
 from acregnet_cli.resources import data_dir
 
 SIDE = 32

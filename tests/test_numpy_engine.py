@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from acregnet_cli.tf import layers
+from acregnet_cli.models.files import load_vector_cnn
 from acregnet_cli.np import ops as numpy_ops
 from acregnet_cli.np.vector_cnn import LiteVectorCNN
-from acregnet_cli.models.files import load_vector_cnn
+from acregnet_cli.tf import layers
 
 
 @pytest.mark.parametrize("method", ["legacy", "modern"])
@@ -82,6 +82,7 @@ def test_engines_write_the_same_registration(untrained_model, tmp_path):
     assert np.mean(outputs["numpy"][2] != outputs["tensorflow"][2]) < 1e-3
 
 
+@pytest.mark.slow
 def test_single_registration_does_not_start_tensorflow(untrained_model, tmp_path):
     rng = np.random.RandomState(4)
     for name in ("m.png", "f.png"):
@@ -117,8 +118,8 @@ def test_folding_share_in_tensorflow_matches_numpy_gradient():
 
 
 def test_label_map_path_equals_the_one_hot_path_and_numpy(untrained_model, tmp_path):
-    from acregnet_cli.registration.engines import NumpyOps
     from acregnet_cli.registration import Registrar
+    from acregnet_cli.registration.engines import NumpyOps
 
     model, description = load_vector_cnn(untrained_model)
     rng = np.random.RandomState(3)

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
 from acregnet_cli.evaluation import Method, method_fingerprint, parse_method
-from acregnet_cli.registration.engines import NumpyOps
 from acregnet_cli.registration import Registrar
+from acregnet_cli.registration.engines import NumpyOps
 from acregnet_cli.resources import data_dir
 
 BUNDLED = data_dir() / "models" / "jsrt"
@@ -105,9 +105,8 @@ def test_method_spec_passes_and_fingerprint():
 
 
 def test_register_command_records_the_passes(tmp_path):
-    from PIL import Image
-
     from conftest import synthetic_subject
+    from PIL import Image
 
     paths = []
     for seed in (1, 2):
@@ -128,6 +127,7 @@ def test_register_command_records_the_passes(tmp_path):
     assert bad.exit_code == 2
 
 
+@pytest.mark.slow
 def test_two_passes_improve_real_jsrt_pairs(data_root):
     """The extension's claim on the evaluation protocol's first 20 JSRT pairs, bundled model."""
     from acregnet_cli.datasets.config import load_dataset_config

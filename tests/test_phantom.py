@@ -4,7 +4,12 @@ import numpy as np
 
 from acregnet_cli.datasets.config import load_dataset_config
 from acregnet_cli.datasets.layout import load_split
-from acregnet_cli.datasets.phantom import make_deformed_pair, make_subject, warp_numpy, write_phantom_dataset
+from acregnet_cli.datasets.phantom import (
+    make_deformed_pair,
+    make_subject,
+    warp_numpy,
+    write_phantom_dataset,
+)
 
 
 def test_subjects_have_lungs_and_heart_and_vary():

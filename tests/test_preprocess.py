@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from acregnet_cli.cli import main
-from acregnet_cli.errors import InputError
 from acregnet_cli.datasets.preprocess import pad_square, read_jsrt_img, seeded_split
+from acregnet_cli.errors import InputError
 
 
 def run(*args):

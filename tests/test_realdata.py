@@ -11,6 +11,9 @@ from acregnet_cli.cli import main
 from acregnet_cli.datasets.config import load_dataset_config
 from acregnet_cli.datasets.layout import carve_validation, load_split
 
+# Training runs, subprocesses or real-data sweeps: outside the quick subset.
+pytestmark = pytest.mark.slow
+
 
 def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)

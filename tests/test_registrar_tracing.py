@@ -4,12 +4,18 @@ import logging
 
 import keras
 import numpy as np
+import pytest
 
-from acregnet_cli.tf.networks import vector_cnn
-from acregnet_cli.registration.engines import SharedStepRetracingFilter, TensorFlowOps, _shared_steps
 from acregnet_cli.registration import Registrar
+from acregnet_cli.registration.engines import (
+    SharedStepRetracingFilter,
+    TensorFlowOps,
+    _shared_steps,
+)
+from acregnet_cli.tf.networks import vector_cnn
 
 
+@pytest.mark.slow
 def test_many_models_share_the_warp_steps_and_do_not_warn(caplog):
     rng = np.random.default_rng(0)
     images = rng.random((3, 96, 96)).astype(np.float32)

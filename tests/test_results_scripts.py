@@ -9,6 +9,9 @@ import pytest
 
 from acregnet_cli.evaluation import METRICS, averages, summarize, wilcoxon_tests
 
+# Training runs, subprocesses or real-data sweeps: outside the quick subset.
+pytestmark = pytest.mark.slow
+
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,6 +206,7 @@ def test_fuzz_config_reader_raises_only_input_errors(tmp_path_factory, text):
         assert isinstance(merged["iterations"], int) and isinstance(merged["learning_rate"], float)
 
 
+@pytest.mark.slow
 def test_training_killed_mid_run_resumes_from_last_checkpoint(synthetic_dataset, tmp_path):
     """kill -9 a training process while it checkpoints, then --resume to the end."""
     root, config = synthetic_dataset
@@ -250,6 +250,7 @@ def test_moving_and_fixed_of_different_sizes_register_in_the_fixed_frame(untrain
     assert np.array(Image.open(tmp_path / "out" / "warped_mask.png")).shape == (64, 80)
 
 
+@pytest.mark.slow
 def test_elastix_workers_end_when_evaluate_is_killed(synthetic_dataset_256, tmp_path):
     root, config = synthetic_dataset_256
     process = subprocess.Popen([sys.executable, "-m", "acregnet_cli.cli", "evaluate", "--dataset", str(config),

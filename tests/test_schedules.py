@@ -3,8 +3,6 @@
 import json
 import math
 
-import keras
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -45,6 +43,7 @@ def test_bad_schedule_settings_are_refused(bad):
         learning_rate_schedule(dict({"learning_rate": 1e-3, "iterations": 10}, **bad))
 
 
+@pytest.mark.slow
 def test_training_follows_the_schedule_and_refuses_bad_settings_before_writing(synthetic_dataset, tmp_path):
     import tensorflow as tf
 

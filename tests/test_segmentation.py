@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from acregnet_cli.cli import main
 from acregnet_cli.applications.segmentation import AtlasSet, fuse, local_ncc
+from acregnet_cli.cli import main
 
 
 def run(*args):
@@ -99,6 +99,7 @@ def test_segment_bad_inputs(untrained_model, atlas_folder, tmp_path):
     assert result.exit_code == 2 and "images/ and labels/" in result.output
 
 
+@pytest.mark.slow
 def test_leave_test_out_on_jsrt_with_the_original_model(data_root, tmp_path):
     from pathlib import Path
 

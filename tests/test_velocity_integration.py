@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from acregnet_cli.np import ops as numpy_ops
 from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
-from acregnet_cli.tf.layers import IntegrateVelocity, integrate_velocity, warp_bilinear
 from acregnet_cli.fields import folding_fraction
+from acregnet_cli.np import ops as numpy_ops
+from acregnet_cli.tf.layers import IntegrateVelocity, integrate_velocity, warp_bilinear
 
 
 def sinusoidal_velocity(amplitude, size=64):
@@ -89,8 +89,12 @@ def test_layer_config_round_trip():
 def test_velocity_network_shares_the_weights_file_layout_and_integrates_the_plain_output(tmp_path):
     import keras
 
+    from acregnet_cli.models.files import (
+        load_vector_cnn,
+        load_vector_cnn_lite,
+        write_model_json,
+    )
     from acregnet_cli.np.vector_cnn import LiteVectorCNN
-    from acregnet_cli.models.files import load_vector_cnn, load_vector_cnn_lite, write_model_json
     from acregnet_cli.tf.networks import vector_cnn
 
     keras.utils.set_random_seed(3)
@@ -131,6 +135,7 @@ def train(root, config, run_dir, *extra):
     return CliRunner().invoke(main, args)
 
 
+@pytest.mark.slow
 def test_train_reg_records_the_steps_and_register_uses_them(synthetic_dataset, tmp_path):
     root, config = synthetic_dataset
     run_dir = tmp_path / "velocity"

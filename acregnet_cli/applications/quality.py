@@ -12,7 +12,6 @@ import time
 import numpy as np
 
 from acregnet_cli.metrics import mean_dice
-from acregnet_cli.applications.segmentation import AtlasSet
 
 
 def predicted_quality(image, mask, references, registrar, max_references=20):

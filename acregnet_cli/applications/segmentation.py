@@ -20,9 +20,8 @@ from scipy import ndimage
 from skimage.transform import resize
 
 from acregnet_cli.errors import InputError
-from acregnet_cli.options import FUSIONS
 from acregnet_cli.io.images import read_image, read_label_map
-
+from acregnet_cli.options import FUSIONS
 
 
 @dataclasses.dataclass

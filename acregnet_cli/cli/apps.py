@@ -5,7 +5,13 @@ from pathlib import Path
 import click
 
 from acregnet_cli import options as choices
-from acregnet_cli.cli.common import emit, json_option, model_option, progress, registration_options
+from acregnet_cli.cli.common import (
+    emit,
+    json_option,
+    model_option,
+    progress,
+    registration_options,
+)
 
 
 @click.command("segment")

@@ -5,7 +5,12 @@ from pathlib import Path
 
 import click
 
-from acregnet_cli.cli.common import emit, json_option, model_option, registration_options
+from acregnet_cli.cli.common import (
+    emit,
+    json_option,
+    model_option,
+    registration_options,
+)
 
 
 @click.command("register")

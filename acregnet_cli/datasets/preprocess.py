@@ -18,12 +18,17 @@ Output (readable by the training and evaluation commands)::
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from skimage.transform import resize
 
 from acregnet_cli.errors import InputError
+from acregnet_cli.io.images import (
+    read_image,
+    read_label_map,
+    to_bit_depth,
+    write_png_atomic,
+    write_text_atomic,
+)
 from acregnet_cli.options import LAYOUTS
-from acregnet_cli.io.images import read_image, read_label_map, to_bit_depth, write_png_atomic, write_text_atomic
 
 JSRT_IMG_SIDE = 2048
 JSRT_IMG_MAX = 4095.0

@@ -12,10 +12,9 @@ import shutil
 import numpy as np
 
 from acregnet_cli.errors import InputError
+from acregnet_cli.evaluation.methods import EVALUATION_SIZE
 from acregnet_cli.io.images import atomic_path, write_json_atomic, write_text_atomic
 from acregnet_cli.metrics import METRICS
-from acregnet_cli.evaluation.methods import EVALUATION_SIZE
-
 
 STATE_FILE = "evaluation.json"
 # 2: model fingerprints always hold every registration option and the integration steps

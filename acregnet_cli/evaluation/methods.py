@@ -14,7 +14,6 @@ import numpy as np
 from acregnet_cli.errors import InputError
 from acregnet_cli.options import RegistrationOptions
 
-
 # Images are registered and scored at this size (the paper's 256x256).
 EVALUATION_SIZE = 256
 RESERVED = ("identity", "elastix")

@@ -68,12 +68,37 @@ from pathlib import Path
 import numpy as np
 
 from acregnet_cli.errors import InputError, RunFailure
+from acregnet_cli.evaluation.cache import (
+    _append_cache,
+    _check_complete,
+    _check_state,
+    _read_caches,
+    _read_npz,
+    _state,
+    _write_npz,
+)
+from acregnet_cli.evaluation.methods import (
+    EVALUATION_SIZE,
+    _ElastixRunner,
+    _IdentityRunner,
+    _ModelRunner,
+    method_fingerprint,
+)
+from acregnet_cli.evaluation.report import (
+    box_plot,
+    pairs_figure,
+    summary_latex,
+    summary_markdown,
+)
+from acregnet_cli.evaluation.statistics import (
+    averages,
+    p_value_matrix,
+    pair_table,
+    summarize,
+    wilcoxon_tests,
+)
 from acregnet_cli.io.images import write_json_atomic, write_text_atomic
 from acregnet_cli.metrics import METRICS, label_map_metrics
-from acregnet_cli.evaluation.methods import EVALUATION_SIZE, _ElastixRunner, _IdentityRunner, _ModelRunner, method_fingerprint
-from acregnet_cli.evaluation.cache import _append_cache, _check_complete, _check_state, _read_caches, _read_npz, _state, _write_npz
-from acregnet_cli.evaluation.statistics import averages, p_value_matrix, pair_table, summarize, wilcoxon_tests
-from acregnet_cli.evaluation.report import box_plot, pairs_figure, summary_latex, summary_markdown
 
 # Directories and files this module creates; --overwrite removes only these.
 

@@ -5,10 +5,9 @@ import math
 
 import numpy as np
 
+from acregnet_cli.evaluation.statistics import p_value_matrix
 from acregnet_cli.io.plotting import save_figure
 from acregnet_cli.metrics import METRICS
-from acregnet_cli.evaluation.statistics import p_value_matrix
-
 
 METRIC_TITLES = {"dsc": "DSC", "hd": "HD", "assd": "ASSD"}
 

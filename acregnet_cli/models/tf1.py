@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from acregnet_cli import runtime
+from acregnet_cli.architecture import VECTOR_CNN_LAYERS
 from acregnet_cli.errors import InputError
 from acregnet_cli.models.files import save_weights_atomic, write_model_json
-from acregnet_cli.architecture import VECTOR_CNN_LAYERS
 
 BN_PARTS = ("gamma", "beta", "moving_mean", "moving_variance")
 # Optimizer and bookkeeping variables a training checkpoint may also hold.

@@ -15,7 +15,6 @@ from acregnet_cli.fields import folding_fraction
 from acregnet_cli.options import NUMPY_ENGINE_MAX_PAIRS
 
 
-
 def has_nvidia_gpu():
     """Whether an NVIDIA device node exists (cheap: no TensorFlow import)."""
     return os.path.exists("/dev/nvidia0") or os.path.exists("/proc/driver/nvidia/gpus")

@@ -11,7 +11,14 @@ import time
 
 import numpy as np
 
-from acregnet_cli.fields import crop, folding_fraction, mask_to_index, onehot as _onehot, pad_to_square, sampled_outside
+from acregnet_cli.fields import (
+    crop,
+    folding_fraction,
+    mask_to_index,
+    pad_to_square,
+    sampled_outside,
+)
+from acregnet_cli.fields import onehot as _onehot
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration.engines import TensorFlowOps
 

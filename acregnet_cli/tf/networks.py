@@ -15,8 +15,13 @@ import functools
 import keras
 from keras import layers
 
+from acregnet_cli.architecture import (  # noqa: F401
+    BN_EPSILON,
+    BN_MOMENTUM,
+    KERNEL_STDDEV,
+    VECTOR_CNN_LAYERS,
+)
 from acregnet_cli.tf.layers import FusedBatchNormalization, IntegrateVelocity
-from acregnet_cli.architecture import BN_EPSILON, BN_MOMENTUM, KERNEL_STDDEV, VECTOR_CNN_LAYERS  # noqa: F401
 
 
 def _kernel_initializer():

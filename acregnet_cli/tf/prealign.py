@@ -23,8 +23,8 @@ starts far from its optimum, while the reverse fit, which must enlarge, does not
 import numpy as np
 import tensorflow as tf
 
-from acregnet_cli.options import PREALIGN_KINDS
 from acregnet_cli.errors import InputError
+from acregnet_cli.options import PREALIGN_KINDS
 from acregnet_cli.tf.layers import warp_bilinear
 
 

@@ -1,8 +1,16 @@
 """Two-stage training: the mask autoencoder, then the registration network."""
 
-from acregnet_cli.training.autoencoder import evaluate_autoencoder, mask_augmentation, train_autoencoder
+from acregnet_cli.training.autoencoder import (
+           evaluate_autoencoder,
+           mask_augmentation,
+           train_autoencoder,
+)
 from acregnet_cli.training.loop import learning_rate_schedule
-from acregnet_cli.training.registration import VARIANTS, train_registration, variant_weights
+from acregnet_cli.training.registration import (
+           VARIANTS,
+           train_registration,
+           variant_weights,
+)
 
 __all__ = ["VARIANTS", "evaluate_autoencoder", "learning_rate_schedule", "mask_augmentation", "train_autoencoder",
            "train_registration", "variant_weights"]

@@ -6,14 +6,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acregnet_cli.tf import sampling as generators
-from acregnet_cli.tf import losses
 from acregnet_cli.errors import InputError
 from acregnet_cli.metrics import class_dice
-from acregnet_cli.models.files import (save_weights_atomic,
-                         write_model_json)
+from acregnet_cli.models.files import save_weights_atomic, write_model_json
+from acregnet_cli.tf import losses
+from acregnet_cli.tf import sampling as generators
 from acregnet_cli.tf.networks import mask_autoencoder
-from acregnet_cli.training.loop import check_replicas, replicated, run_loop, start_run, learning_rate_schedule
+from acregnet_cli.training.loop import (
+    check_replicas,
+    learning_rate_schedule,
+    replicated,
+    run_loop,
+    start_run,
+)
 
 
 def mask_augmentation(settings):

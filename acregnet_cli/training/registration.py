@@ -11,15 +11,27 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from acregnet_cli.tf import sampling as generators
-from acregnet_cli.tf import losses
 from acregnet_cli.errors import InputError
+from acregnet_cli.models.files import (
+    integration_steps,
+    load_autoencoder,
+    load_weights_into,
+    save_weights_atomic,
+    vector_cnn_weights,
+    write_model_json,
+)
 from acregnet_cli.options import VARIANT_NAMES
+from acregnet_cli.tf import losses
+from acregnet_cli.tf import sampling as generators
 from acregnet_cli.tf.layers import warp_bilinear
-from acregnet_cli.models.files import (integration_steps, load_autoencoder, load_weights_into, save_weights_atomic,
-                         vector_cnn_weights, write_model_json)
 from acregnet_cli.tf.networks import vector_cnn
-from acregnet_cli.training.loop import check_replicas, replicated, run_loop, start_run, learning_rate_schedule
+from acregnet_cli.training.loop import (
+    check_replicas,
+    learning_rate_schedule,
+    replicated,
+    run_loop,
+    start_run,
+)
 
 # variant: (uses cross-entropy, uses autoencoder), for each of options.VARIANT_NAMES
 VARIANTS = dict(zip(VARIANT_NAMES, ((False, False), (True, False), (False, True), (True, True))))

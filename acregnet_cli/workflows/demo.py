@@ -4,15 +4,16 @@ from pathlib import Path
 
 import numpy as np
 
+from acregnet_cli.datasets.phantom import make_subject
 from acregnet_cli.errors import InputError
 from acregnet_cli.io.images import to_bit_depth, write_json_atomic, write_png_atomic
-from acregnet_cli.metrics import mean_dice
 from acregnet_cli.io.pairs import Pair
-from acregnet_cli.datasets.phantom import make_subject
-
-PHANTOM_CLASSES = (1, 2, 3)
+from acregnet_cli.metrics import mean_dice
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.workflows.register import register_pairs
+
+# The phantom's structures: left lung, right lung, heart (JSRT's label values).
+PHANTOM_CLASSES = (1, 2, 3)
 
 
 def save_overlay(path, moving, fixed, warped, fixed_mask, moving_mask, warped_mask):

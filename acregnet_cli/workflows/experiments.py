@@ -23,7 +23,11 @@ def run_plausibility(dataset, ae_run, output, data_dir=None, masks=20, pixels=12
 
     model = load_model(ae_run, kind="autoencoder")
     runtime.import_tensorflow()
-    from acregnet_cli.applications.experiments import modifications_for, plausibility, write_plausibility_report
+    from acregnet_cli.applications.experiments import (
+        modifications_for,
+        plausibility,
+        write_plausibility_report,
+    )
     from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
     from acregnet_cli.datasets.layout import load_split
 
@@ -60,7 +64,10 @@ def run_codes(dataset, ae_run, output, data_dir=None, folds=20, components=32, s
     runtime.import_tensorflow()
     import numpy as np
 
-    from acregnet_cli.applications.experiments import diagnosis_from_name, representation_study
+    from acregnet_cli.applications.experiments import (
+        diagnosis_from_name,
+        representation_study,
+    )
     from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
     from acregnet_cli.datasets.layout import load_split
     from acregnet_cli.io.images import write_json_atomic

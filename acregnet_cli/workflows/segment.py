@@ -5,13 +5,23 @@ from pathlib import Path
 
 import numpy as np
 
+from acregnet_cli.applications.segmentation import (
+    load_atlases,
+    load_dataset_fold,
+    save_overlay,
+    segment,
+)
 from acregnet_cli.errors import InputError
-from acregnet_cli.io.images import read_image, read_label_map, write_json_atomic, write_png_atomic
-from acregnet_cli.metrics import label_map_metrics
 from acregnet_cli.fields import check_registrable
+from acregnet_cli.io.images import (
+    read_image,
+    read_label_map,
+    write_json_atomic,
+    write_png_atomic,
+)
+from acregnet_cli.metrics import label_map_metrics
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
-from acregnet_cli.applications.segmentation import load_atlases, load_dataset_fold, save_overlay, segment
 
 
 def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model=None, k=5,
