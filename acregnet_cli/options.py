@@ -15,7 +15,7 @@ from acregnet_cli.errors import InputError
 MASK_OUTSIDE = ("edge", "background")
 # Global transforms fitted before the network (acregnet_cli.tf.prealign).
 PREALIGN_KINDS = ("similarity", "affine")
-# Resize between image size and network size (acregnet_cli.tf.layers.resize_images).
+# Resize between image size and network size (acregnet_cli.tf.ops.resize_images).
 RESIZE_METHODS = ("modern", "legacy")
 # Where registration computes: numpy skips TensorFlow's start-up; auto picks per run.
 ENGINES = ("auto", "tensorflow", "numpy")

@@ -4,14 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acregnet_cli.tf.layers import (
-    BilinearWarp,
-    resize_field,
-    resize_field_by_matrices,
-    resize_images,
-    warp_bilinear,
-    warp_labels,
-)
+from acregnet_cli.tf.ops import resize_field, resize_field_by_matrices, resize_images, warp_bilinear, warp_labels
+from acregnet_cli.tf.layers import BilinearWarp
 
 
 def random_batch(shape, seed=0):

@@ -1,4 +1,5 @@
-"""The TensorFlow-free inference path: same numbers as TensorFlow, no TensorFlow import."""
+"""The TensorFlow-free inference path end to end: the NumPy network, the same registration
+as TensorFlow, no TensorFlow import (operation by operation: test_engine_parity.py)."""
 
 import json
 import subprocess
@@ -9,28 +10,7 @@ import pytest
 from PIL import Image
 
 from acregnet_cli.models.files import load_vector_cnn
-from acregnet_cli.np import ops as numpy_ops
 from acregnet_cli.np.vector_cnn import LiteVectorCNN
-from acregnet_cli.tf import layers
-
-
-@pytest.mark.parametrize("method", ["legacy", "modern"])
-@pytest.mark.parametrize("shape,size", [((2, 256, 256, 1), 64), ((1, 64, 64, 2), 256), ((1, 90, 120, 3), (64, 50))])
-def test_resize_matches_tensorflow(method, shape, size):
-    images = np.random.RandomState(0).rand(*shape).astype(np.float32)
-    np.testing.assert_allclose(numpy_ops.resize_images(images, size, method),
-                               layers.resize_images(images, size, method).numpy(), atol=1e-5)
-
-
-def test_field_resize_and_warp_match_tensorflow():
-    rng = np.random.RandomState(1)
-    field = (rng.rand(2, 64, 64, 2).astype(np.float32) - 0.5) * 8
-    np.testing.assert_allclose(numpy_ops.resize_field(field, 256, "legacy"),
-                               layers.resize_field(field, 256, "legacy").numpy(), atol=1e-4)
-    image = rng.rand(2, 64, 64, 4).astype(np.float32)
-    field = (rng.rand(2, 64, 64, 2).astype(np.float32) - 0.5) * 200  # far outside too: clamping
-    np.testing.assert_allclose(numpy_ops.warp_bilinear(image, field), layers.warp_bilinear(image, field).numpy(),
-                               atol=1e-5)
 
 
 def test_lite_network_reads_keras_weights_and_matches_keras(untrained_model):
@@ -98,23 +78,6 @@ def test_single_registration_does_not_start_tensorflow(untrained_model, tmp_path
     )
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert output.strip().splitlines()[-1] == "False False"
-
-
-def test_folding_share_in_tensorflow_matches_numpy_gradient():
-    from acregnet_cli.fields import folding_fraction, jacobian_determinant
-    from acregnet_cli.registration.engines import folding_fractions_tf
-
-    rng = np.random.RandomState(0)
-    fields = rng.normal(0, 0.8, (3, 9, 7, 2)).astype(np.float32)  # rough enough to fold in places
-    fields[1] = 0.0  # identity: no folding
-    expected = [folding_fraction(f) for f in fields]
-    assert expected[1] == 0.0 and 0.0 < expected[0] < 1.0
-    np.testing.assert_allclose(folding_fractions_tf(fields).numpy(), expected, atol=1e-7)
-    # A fold by hand: columns mapped backwards (x -> -x) everywhere.
-    flipped = np.zeros((5, 5, 2), np.float32)
-    flipped[..., 1] = -2.0 * np.arange(5)[None, :]
-    assert np.all(jacobian_determinant(flipped) < 0)
-    assert float(folding_fractions_tf(flipped[None])[0]) == 1.0
 
 
 def test_label_map_path_equals_the_one_hot_path_and_numpy(untrained_model, tmp_path):

@@ -9,7 +9,7 @@ from acregnet_cli.evaluation import Method, method_fingerprint, parse_method
 from acregnet_cli.registration import Registrar
 from acregnet_cli.registration.engines import NumpyOps
 from acregnet_cli.resources import data_dir
-from acregnet_cli.tf.layers import warp_bilinear
+from acregnet_cli.tf.ops import warp_bilinear
 from acregnet_cli.tf.prealign import estimate_prealignment, overlap_ncc, transform_field
 
 SIZE = 64

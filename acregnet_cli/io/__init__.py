@@ -1,0 +1,2 @@
+"""Reading and writing: images, masks, NIfTI fields and summaries (atomically), pairs
+CSV files, and figures."""

@@ -1,4 +1,4 @@
-"""NumPy versions of the resize and warp operations of :mod:`acregnet_cli.tf.layers`.
+"""The NumPy engine's operations: the functions of :mod:`acregnet_cli.tf.ops`, same names.
 
 They reproduce TensorFlow's results to float rounding (tests check it) and let a
 single registration run without starting TensorFlow (see :mod:`acregnet_cli.np.vector_cnn`).
@@ -79,8 +79,19 @@ def warp_bilinear(image, field):
     return top + (bottom - top) * wy
 
 
+def warp_labels(image, labels, field, classes):
+    """Warp (B, H, W) images and (B, H, W) class indices below ``classes`` by one field,
+    as :func:`acregnet_cli.tf.ops.warp_labels`: the labels are the arg-max of the warped
+    one-hot encoding. Returns (warped images, warped class indices as uint8)."""
+    labels = np.asarray(labels)
+    onehot = (labels[..., None] == np.arange(classes)).astype(np.float32)
+    stack = np.concatenate([np.asarray(image, np.float32)[..., None], onehot], axis=-1)
+    warped = warp_bilinear(stack, field)
+    return warped[..., 0], np.argmax(warped[..., 1:], axis=-1).astype(np.uint8)
+
+
 def integrate_velocity(velocity, steps):
-    """Scaling and squaring of a (B, H, W, 2) velocity field, as :func:`layers.integrate_velocity`."""
+    """Scaling and squaring of a (B, H, W, 2) velocity field, as :func:`acregnet_cli.tf.ops.integrate_velocity`."""
     displacement = np.asarray(velocity, dtype=np.float32) * np.float32(0.5 ** steps)
     for _ in range(steps):
         displacement = displacement + warp_bilinear(displacement, displacement)

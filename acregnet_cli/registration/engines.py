@@ -79,9 +79,9 @@ class TensorFlowOps:
     def __init__(self, model, jit=True):
         import tensorflow as tf
 
-        from acregnet_cli.tf import layers
+        from acregnet_cli.tf import ops as tf_ops
 
-        self._tf, self._layers = tf, layers
+        self._tf, self._tf_ops = tf, tf_ops
         # TensorFlow counts retracing per Python code object, so a lambda here would
         # pool the traces of every model of a process (evaluate loads several) and warn;
         # a partial is its own key.
@@ -94,19 +94,19 @@ class TensorFlowOps:
         return self._predict(self._tf.convert_to_tensor(pair, self._tf.float32)).numpy()
 
     def resize_images(self, images, size, method):
-        return self._layers.resize_images(self._tf.convert_to_tensor(images, self._tf.float32), size, method).numpy()
+        return self._tf_ops.resize_images(self._tf.convert_to_tensor(images, self._tf.float32), size, method).numpy()
 
     def resize_field(self, field, size, method):
-        return self._layers.resize_field(self._tf.convert_to_tensor(field, self._tf.float32), size, method).numpy()
+        return self._tf_ops.resize_field(self._tf.convert_to_tensor(field, self._tf.float32), size, method).numpy()
 
     def warp(self, image, field):
-        return self._layers.warp_bilinear(self._tf.convert_to_tensor(image, self._tf.float32),
+        return self._tf_ops.warp_bilinear(self._tf.convert_to_tensor(image, self._tf.float32),
                                           self._tf.convert_to_tensor(field, self._tf.float32)).numpy()
 
     def warp_labels(self, images, indices, small_fields, side, method, classes):
         """Like :meth:`warp_fields` for (B, S, S) images and (B, S, S) class indices
         below ``classes``; the labels are those of the warped one-hot mask's arg-max
-        (see :func:`layers.warp_labels`).
+        (see :func:`tf_ops.warp_labels`).
 
         Returns (fields, warped images, warped class indices, folding shares).
         """
@@ -140,9 +140,9 @@ def _call_model(model, pair):
 def _warp_fields_graph(stacks, fields, masks, onehot):
     import tensorflow as tf
 
-    from acregnet_cli.tf import layers
+    from acregnet_cli.tf import ops as tf_ops
 
-    warped = layers.warp_bilinear(stacks, fields)
+    warped = tf_ops.warp_bilinear(stacks, fields)
     empty = tf.zeros([], tf.float32)
     labels = tf.cast(tf.argmax(warped[..., 1:], axis=-1), tf.uint8) if masks else empty
     # Only what the caller keeps leaves the graph: the one-hot stack is large.
@@ -150,16 +150,16 @@ def _warp_fields_graph(stacks, fields, masks, onehot):
 
 
 def _warp_labels_graph(images, indices, fields, classes):
-    from acregnet_cli.tf import layers
+    from acregnet_cli.tf import ops as tf_ops
 
-    warped, labels = layers.warp_labels(images, indices, fields, classes)
+    warped, labels = tf_ops.warp_labels(images, indices, fields, classes)
     return warped, labels, folding_fractions_tf(fields)
 
 
 def _resize_fields_graph(small, side, method):
-    from acregnet_cli.tf import layers
+    from acregnet_cli.tf import ops as tf_ops
 
-    return layers.resize_field_by_matrices(small, side, method)
+    return tf_ops.resize_field_by_matrices(small, side, method)
 
 
 class SharedStepRetracingFilter(logging.Filter):

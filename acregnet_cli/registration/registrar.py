@@ -56,7 +56,7 @@ class Registrar:
     size : int
         The network's input size.
     resize : {'modern', 'legacy'}
-        Resize between image size and network size (see :func:`acregnet_cli.tf.layers.resize_images`).
+        Resize between image size and network size (see :func:`acregnet_cli.tf.ops.resize_images`).
     batch_size : int
         Pairs per network call in :meth:`register_many`.
     ops : TensorFlowOps or NumpyOps, optional

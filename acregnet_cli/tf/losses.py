@@ -1,7 +1,7 @@
 """Loss terms of RegNet, CE-RegNet, AE-RegNet and AC-RegNet.
 
 Each function takes batched tensors and returns a scalar averaged over the batch,
-with the reductions of the original TensorFlow release (see the README).
+with the reductions of the original TensorFlow release (see docs/method.md).
 """
 
 import tensorflow as tf

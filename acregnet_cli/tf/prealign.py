@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from acregnet_cli.errors import InputError
 from acregnet_cli.options import PREALIGN_KINDS
-from acregnet_cli.tf.layers import warp_bilinear
+from acregnet_cli.tf.ops import warp_bilinear
 
 
 def _pixel_grid(size):

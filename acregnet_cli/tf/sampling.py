@@ -8,7 +8,7 @@ import math
 
 import tensorflow as tf
 
-from acregnet_cli.tf.layers import warp_labels
+from acregnet_cli.tf.ops import warp_labels
 
 
 def one_hot_masks(labels, num_classes):
@@ -78,7 +78,7 @@ def random_affine_fields(generator, batch_size, height, width, rotation=0.0, sca
     Returns
     -------
     Tensor, shape (batch_size, height, width, 2), float32, in pixels, channel 0
-    along rows (the convention of :func:`acregnet_cli.tf.layers.warp_bilinear`).
+    along rows (the convention of :func:`acregnet_cli.tf.ops.warp_bilinear`).
     """
     def draw(shape, bound):
         return generator.uniform(shape, minval=-bound, maxval=bound)
