@@ -16,7 +16,7 @@ modules (``errors``, ``options``, ``fields``, ``metrics``, ``runtime``, ...).
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Public name -> the module that defines it.
 _PUBLIC = {

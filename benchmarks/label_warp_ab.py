@@ -6,9 +6,9 @@ same 128 JSRT test pairs at 256x256 (phantoms without ``ACREGNET_DATA``):
 
 - ``onehot+kernel``: the mask as one-hot channels warped bilinearly and arg-maxed,
   the field upsampled by TensorFlow's resize kernel (the engine before 2026-11-28);
-- ``votes+kernel``: the labels by corner votes (:func:`acregnet_cli.tf.layers.warp_labels`);
+- ``votes+kernel``: the labels by corner votes (:func:`acregnet_cli.tf.tf_ops.warp_labels`);
 - ``onehot+matrices``: the field upsampled by two matrix products
-  (:func:`acregnet_cli.tf.layers.resize_field_by_matrices`);
+  (:func:`acregnet_cli.tf.tf_ops.resize_field_by_matrices`);
 - ``votes+matrices``: both (the engine now).
 
 Reports pairs per second (best and median of ``--rounds``) at batch 32 and 64, and
@@ -42,7 +42,7 @@ def main():
     import tensorflow as tf
     from run_benchmarks import load_pairs, machine_description
 
-    from acregnet_cli.tf import layers
+    from acregnet_cli.tf import ops as tf_ops
     from acregnet_cli.models import resolve_model as _resolve_model
     from acregnet_cli.models.files import load_vector_cnn
     from acregnet_cli.registration.engines import folding_fractions_tf
@@ -55,10 +55,10 @@ def main():
 
     def onehot_graph(images, indices, fields, classes):
         stacks = tf.concat([images[..., None], tf.one_hot(tf.cast(indices, tf.int32), classes)], axis=-1)
-        warped = layers.warp_bilinear(stacks, fields)
+        warped = tf_ops.warp_bilinear(stacks, fields)
         return warped[..., 0], tf.cast(tf.argmax(warped[..., 1:], axis=-1), tf.uint8), folding_fractions_tf(fields)
 
-    kernel = tf.function(lambda small, side, method: layers.resize_field(small, side, method))
+    kernel = tf.function(lambda small, side, method: tf_ops.resize_field(small, side, method))
     matrices, votes = registrar.ops._resize_fields, registrar.ops._warp_labels
     onehot = tf.function(onehot_graph, jit_compile=True)
     settings = {"onehot+kernel": (kernel, onehot), "votes+kernel": (kernel, votes),
