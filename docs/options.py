@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from acregnet_cli.cli import main
+from acregnet_cli.cli import all_commands
 
 DOCS = Path(__file__).resolve().parent / "commands"
 # Which page documents which command.
@@ -28,12 +28,8 @@ PAGES = {
 BLOCK = re.compile(r"<!-- options: (?P<name>[\w -]+) -->\n.*?<!-- /options -->\n", re.S)
 
 
-def commands(group=main, prefix=""):
-    for name, command in group.commands.items():
-        if isinstance(command, click.Group):
-            yield from commands(command, f"{prefix}{name} ")
-        else:
-            yield f"{prefix}{name}", command
+def commands():
+    return all_commands()
 
 
 def _cell(text):

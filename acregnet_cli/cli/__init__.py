@@ -34,5 +34,14 @@ for module in (train, register, evaluate, apps, experiment, data):
     for command in module.COMMANDS:
         main.add_command(command)
 
+def all_commands(group=main, prefix=""):
+    """Every command as (``"name"`` or ``"group name"``, click command), groups walked."""
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from all_commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
