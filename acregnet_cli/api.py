@@ -4,7 +4,7 @@ import numpy as np
 
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import check_registrable
-from acregnet_cli.io.images import array_to_gray
+from acregnet_cli.io.images import array_to_gray, check_label_map
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
 
@@ -63,8 +63,6 @@ def register(moving, fixed, model="jsrt", mask=None, *, passes=1, mask_outside="
         mask = np.asarray(mask)
         if mask.shape != moving.shape:
             raise InputError(f"mask: shape {mask.shape} differs from the moving image's {moving.shape}")
-        if mask.dtype.kind not in "uib":
-            raise InputError(f"mask: expected integer labels, got {mask.dtype}")
-        mask = mask.astype(np.int32)
+        mask = check_label_map(mask, "mask")
     registrar = make_registrar(model, options)
     return registrar.register(moving, fixed, mask)

@@ -51,8 +51,8 @@ def code_distance_scale(ae_dir, split, pairs=2000, seed=0):
     """Mean and median squared code distance between random pairs of ``split``'s masks."""
     import numpy as np
 
-    from acregnet_cli.tf import sampling as generators
     from acregnet_cli.models.files import load_autoencoder
+    from acregnet_cli.tf import sampling as generators
 
     encoder, _, description = load_autoencoder(ae_dir)
     onehot = generators.one_hot_masks(split.labels, description["num_classes"])
@@ -81,7 +81,7 @@ def main(argv=None):
 
     from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
     from acregnet_cli.datasets.layout import carve_validation, load_split
-    from acregnet_cli.io.images import write_json_atomic, write_text_atomic
+    from acregnet_cli.io.atomic import write_json_atomic, write_text_atomic
 
     config = load_dataset_config(args.dataset)
     root = resolve_data_root(None)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from acregnet_cli.evaluation import wilcoxon_tests
-from acregnet_cli.io.images import write_text_atomic
+from acregnet_cli.io.atomic import write_text_atomic
 from acregnet_cli.metrics import HIGHER_IS_BETTER, METRICS
 
 

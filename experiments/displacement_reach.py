@@ -18,7 +18,7 @@ import numpy as np
 from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
 from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.evaluation import EVALUATION_SIZE, draw_pairs
-from acregnet_cli.io.images import write_text_atomic
+from acregnet_cli.io.atomic import write_text_atomic
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
 

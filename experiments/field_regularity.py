@@ -18,17 +18,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
 from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.errors import InputError
 from acregnet_cli.evaluation import EVALUATION_SIZE, draw_pairs, parse_methods
-from acregnet_cli.io.images import write_text_atomic
+from acregnet_cli.fields import jacobian_determinant
+from acregnet_cli.io.atomic import write_text_atomic
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
-from acregnet_cli.fields import jacobian_determinant
 
 
 def field_regularity(dataset, methods, data_dir=None, seed=0, batch_size=32):

@@ -31,12 +31,12 @@ from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
 from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.errors import InputError
 from acregnet_cli.evaluation import EVALUATION_SIZE, draw_pairs
-from acregnet_cli.io.images import write_text_atomic
+from acregnet_cli.fields import crop, jacobian_determinant
+from acregnet_cli.io.atomic import write_text_atomic
 from acregnet_cli.metrics import dice
 from acregnet_cli.np.ops import integrate_velocity
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
-from acregnet_cli.fields import crop, jacobian_determinant
 
 
 def folding_sources(dataset, model, steps, data_dir=None, seed=0):

@@ -39,9 +39,8 @@ from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
 from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.errors import InputError
 from acregnet_cli.evaluation import EVALUATION_SIZE, METRICS, draw_pairs, parse_methods
-from acregnet_cli.io.images import write_text_atomic
+from acregnet_cli.io.atomic import write_text_atomic
 from acregnet_cli.metrics import label_map_metrics
-from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
 
 # Larger is better for DSC, smaller for the distances.

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from acregnet_cli.datasets.phantom import make_subject
 from acregnet_cli.metrics import mean_dice
 from acregnet_cli.models.files import load_vector_cnn
-from acregnet_cli.datasets.phantom import make_subject
 from acregnet_cli.registration import Registrar
 from acregnet_cli.resources import data_dir
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, stats
 
+from acregnet_cli.applications.quality import predicted_quality
+from acregnet_cli.applications.segmentation import AtlasSet, segment
 from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
 from acregnet_cli.datasets.layout import load_split
 from acregnet_cli.metrics import mean_dice
 from acregnet_cli.models.files import load_vector_cnn
-from acregnet_cli.applications.quality import predicted_quality
 from acregnet_cli.registration import Registrar
-from acregnet_cli.applications.segmentation import AtlasSet, segment
 
 
 def damage(labels, kind, rng, classes=(1, 2, 3)):

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from acregnet_cli.evaluation import METRICS, averages, p_value_matrix
-from acregnet_cli.io.images import write_text_atomic
+from acregnet_cli.io.atomic import write_text_atomic
 
 VARIANTS = ["ac-regnet", "ae-regnet", "ce-regnet", "regnet"]
 

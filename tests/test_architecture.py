@@ -9,7 +9,8 @@ import pytest
 
 import acregnet_cli
 
-PACKAGE = Path(acregnet_cli.__file__).parent
+# The source tree beside the tests (CI tests an installed copy, without setup.py beside it).
+PACKAGE = Path(__file__).resolve().parent.parent / "acregnet_cli"
 # Top to bottom. A module may import from a layer below its own, or from its own
 # subpackage; siblings in one layer do not import each other.
 LAYERS = [

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from acregnet_cli.io.images import write_field_nifti
+from acregnet_cli.io.nifti import write_field_nifti
 
 
 @pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])

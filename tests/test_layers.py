@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acregnet_cli.tf.ops import resize_field, resize_field_by_matrices, resize_images, warp_bilinear, warp_labels
 from acregnet_cli.tf.layers import BilinearWarp
+from acregnet_cli.tf.ops import (
+    resize_field,
+    resize_field_by_matrices,
+    resize_images,
+    warp_bilinear,
+    warp_labels,
+)
 
 
 def random_batch(shape, seed=0):

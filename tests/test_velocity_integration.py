@@ -10,8 +10,8 @@ from acregnet_cli.cli import main
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import folding_fraction
 from acregnet_cli.np import ops as numpy_ops
-from acregnet_cli.tf.ops import integrate_velocity, warp_bilinear
 from acregnet_cli.tf.layers import IntegrateVelocity
+from acregnet_cli.tf.ops import integrate_velocity, warp_bilinear
 
 
 def sinusoidal_velocity(amplitude, size=64):
@@ -154,7 +154,7 @@ def test_bad_steps_or_a_mismatched_init_model_are_refused_before_anything_is_wri
                                                                                      untrained_model, tmp_path):
     root, config = synthetic_dataset
     negative = train(root, config, tmp_path / "a", "--integration-steps", "-1")
-    assert negative.exit_code == 2 and "integration_steps" in negative.output
+    assert negative.exit_code == 2 and "--integration-steps must be in [0, 64]" in negative.output
     assert not (tmp_path / "a").exists()
     mismatched = train(root, config, tmp_path / "b", "--integration-steps", "7", "--init-from", str(untrained_model))
     assert mismatched.exit_code == 2 and "integration_steps = 0" in mismatched.output

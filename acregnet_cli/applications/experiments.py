@@ -138,7 +138,7 @@ def write_plausibility_report(rows, output, title=""):
 
     import pandas as pd
 
-    from acregnet_cli.io.images import write_text_atomic
+    from acregnet_cli.io.atomic import write_text_atomic
 
     output = Path(output)
     table = pd.DataFrame(rows)

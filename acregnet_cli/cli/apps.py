@@ -6,6 +6,7 @@ import click
 
 from acregnet_cli import options as choices
 from acregnet_cli.cli.common import (
+    FRACTION,
     emit,
     json_option,
     model_option,
@@ -24,7 +25,7 @@ from acregnet_cli.cli.common import (
               help="Data root for DATASET:FOLD (default: $ACREGNET_DATA).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder for masks, overlays and segmentation.csv.")
-@click.option("--k", "k", type=int, default=5, show_default=True, help="Atlases per target (highest NCC).")
+@click.option("--k", "k", type=click.IntRange(1, 1000), default=5, show_default=True, help="Atlases per target (highest NCC).")
 @click.option("--fusion", type=click.Choice(choices.FUSIONS), default="majority", show_default=True,
               help="Label fusion: majority vote, or vote weighted by local NCC.")
 @model_option()
@@ -63,8 +64,8 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
               help="Data root for DATASET:FOLD (default: $ACREGNET_DATA).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder for qc.csv, qc_histogram.png and summary.json.")
-@click.option("--threshold", type=float, default=0.92, show_default=True, help="Accept masks with predicted Dice >= this.")
-@click.option("--max-references", type=int, default=20, show_default=True,
+@click.option("--threshold", type=FRACTION, default=0.92, show_default=True, help="Accept masks with predicted Dice >= this.")
+@click.option("--max-references", type=click.IntRange(1, 10000), default=20, show_default=True,
               help="Register onto this many references (those most similar to the image).")
 @model_option()
 @registration_options("passes", "mask_outside", "prealign")

@@ -21,20 +21,78 @@ class AcregnetGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            # click's own form is three lines (usage, hint, error); one line, as every error here.
+            command = f"{exc.ctx.command_path}: " if exc.ctx is not None and exc.ctx is not ctx else ""
+            click.echo(f"acregnet: error: {command}{one_line(exc.format_message())}", err=True)
+            ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except KeyboardInterrupt:
+            # Outputs are written atomically and finished items are kept: a rerun continues.
+            click.echo("acregnet: interrupted; finished work is kept, rerun the command to continue", err=True)
+            ctx.exit(130)
         except AcregnetError as exc:
             if runtime.DEBUG:
                 raise
-            click.echo(f"acregnet: error: {exc}", err=True)
+            click.echo(f"acregnet: error: {one_line(exc)}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            if runtime.DEBUG:
+                raise
+            click.echo(f"acregnet: error: {describe_os_error(exc)}", err=True)
+            ctx.exit(1)
         except Exception as exc:  # anything else is a failure at run time, reported in one line
             if runtime.DEBUG:
                 raise
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            click.echo(f"acregnet: error: {exc.__class__.__name__}: {message} (rerun with --debug for the traceback)",
-                       err=True)
+            click.echo(f"acregnet: error: {exc.__class__.__name__}: {one_line(exc)} (rerun with --debug for the "
+                       "traceback)", err=True)
             ctx.exit(1)
+
+
+def one_line(exc):
+    """An exception's message on one line (libraries' messages may span several)."""
+    return "; ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+
+
+def describe_os_error(exc):
+    """``FILE: reason`` for a failed read or write, naming a full disk as such."""
+    import errno
+
+    reason = exc.strerror or one_line(exc) or exc.__class__.__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "no space left on device"
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+class FiniteFloat(click.ParamType):
+    """A float in a range; NaN and infinities are refused (click's FloatRange lets NaN through)."""
+
+    name = "float"
+
+    def __init__(self, low=None, high=None, low_open=False, high_open=False):
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = value if isinstance(value, float) else click.FLOAT.convert(value, param, ctx)
+        below = self.low is not None and (number <= self.low if self.low_open else number < self.low)
+        above = self.high is not None and (number >= self.high if self.high_open else number > self.high)
+        if not math.isfinite(number) or below or above:
+            self.fail(f"{value!r} is not a finite number in {self.describe()}", param, ctx)
+        return number
+
+    def describe(self):
+        low = "-inf" if self.low is None else self.low
+        high = "inf" if self.high is None else self.high
+        return f"{'(' if self.low_open or self.low is None else '['}{low}, {high}{')' if self.high_open or self.high is None else ']'}"
+
+
+POSITIVE = FiniteFloat(0, None, low_open=True)
+# NumPy's RandomState takes seeds in [0, 2**32).
+SEED = click.IntRange(0, 2**32 - 1)
+FRACTION = FiniteFloat(0, 1)
 
 
 def emit(as_json, data, text):
@@ -129,7 +187,7 @@ def training_options(function):
         click.option("--strategy", type=click.Choice(choices.STRATEGIES), default="default", show_default=True,
                      help="tf.distribute strategy: one device, local GPUs (or CPU devices), or the workers of "
                           "TF_CONFIG."),
-        click.option("--cpu-devices", type=int, help="Split the CPU into this many logical devices (for mirrored)."),
+        click.option("--cpu-devices", type=click.IntRange(1, 256), help="Split the CPU into this many logical devices (for mirrored)."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
         click.option("--overwrite", is_flag=True, help="Start afresh in a non-empty run directory."),
         click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),

@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 
 from acregnet_cli import options as choices
-from acregnet_cli.cli.common import emit, json_option, model_option, progress
+from acregnet_cli.cli.common import SEED, emit, json_option, model_option, progress
 
 
 @click.command("preprocess")
@@ -14,7 +14,7 @@ from acregnet_cli.cli.common import emit, json_option, model_option, progress
               help="Data root to write (usable as --data-dir).")
 @click.option("--layout", type=click.Choice(choices.LAYOUTS), help="Source layout (default: detected).")
 @click.option("--sizes", default="256,64", show_default=True, help="Output sizes, comma separated.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the 60/20/20 split.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the 60/20/20 split.")
 @click.option("--split-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with train.txt/validation.txt/test.txt naming the subjects (instead of a seeded split).")
 @click.option("--align-to", help="Align every image to this subject with a similarity transform (elastix).")
@@ -38,9 +38,9 @@ def preprocess_command(source, output, layout, sizes, seed, split_dir, align_to,
 @click.command("phantom")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the phantom dataset into.")
-@click.option("-n", "--count", type=int, default=10, show_default=True, help="Number of subjects.")
-@click.option("--size", type=int, default=256, show_default=True, help="Image size in pixels.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("-n", "--count", type=click.IntRange(2, 100000), default=10, show_default=True, help="Number of subjects.")
+@click.option("--size", type=click.IntRange(32, 4096), default=256, show_default=True, help="Image size in pixels.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option("--overwrite", is_flag=True, help="Replace phantoms already in OUTPUT.")
 @json_option("Print what was written as JSON.")
 def phantom_command(output, count, size, seed, overwrite, as_json):
@@ -62,7 +62,7 @@ def phantom_command(output, count, size, seed, overwrite, as_json):
 @click.option("-o", "--output", default="acregnet-demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Folder for the demo's files.")
 @model_option("Model to demonstrate (default: the bundled JSRT model).")
-@click.option("--seed", type=int, default=1, show_default=True, help="Which phantom pair to draw.")
+@click.option("--seed", type=SEED, default=1, show_default=True, help="Which phantom pair to draw.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier demo in OUTPUT.")
 @json_option("Print the result as JSON.")
 def demo_command(output, model, seed, overwrite, as_json):

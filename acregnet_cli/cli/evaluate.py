@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from acregnet_cli.cli.common import emit, json_option
+from acregnet_cli.cli.common import SEED, emit, json_option
 
 
 @click.command("evaluate")
@@ -19,12 +19,13 @@ from acregnet_cli.cli.common import emit, json_option
                    "fitted before the network, an extension); repeat for several.")
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (results cached there are reused by a rerun).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random test pairs.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Elastix worker processes.")
-@click.option("--pairs-limit", type=int, help="Evaluate only the first K of the 2N pairs (quick runs).")
-@click.option("--figure-pairs", type=int, default=3, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the random test pairs.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Elastix worker processes.")
+@click.option("--pairs-limit", type=click.IntRange(1), help="Evaluate only the first K of the 2N pairs (quick runs).")
+@click.option("--figure-pairs", type=click.IntRange(0, 100), default=3, show_default=True,
               help="Pairs shown in figure_pairs.png (0: no figure).")
-@click.option("--batch-size", type=int, default=32, show_default=True, help="Pairs per network call.")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
+              help="Pairs per network call.")
 @click.option("--shard", help="Do only pairs I mod N (I/N, 0-based) and write no tables; a later run without "
                              "--shard merges the shards' results.")
 @click.option("--merge-only", is_flag=True, help="Register nothing: write the tables from the shards' results, or fail "

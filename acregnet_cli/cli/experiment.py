@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from acregnet_cli.cli.common import dataset_options, emit, json_option
+from acregnet_cli.cli.common import SEED, dataset_options, emit, json_option
 
 
 @click.group("experiment")
@@ -17,9 +17,9 @@ def experiment():
 @click.option("--ae-run", required=True, help="Autoencoder: train-ae run directory or bundled name (e.g. jsrt-ae).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for plausibility.{csv,md,png}.")
-@click.option("-n", "--masks", type=int, default=20, show_default=True, help="Test masks to modify.")
-@click.option("--pixels", type=int, default=120, show_default=True, help="Pixels changed by every modification.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the modifications.")
+@click.option("-n", "--masks", type=click.IntRange(1), default=20, show_default=True, help="Test masks to modify.")
+@click.option("--pixels", type=click.IntRange(1), default=120, show_default=True, help="Pixels changed by every modification.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the modifications.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier report in OUTPUT.")
 @json_option("Print the summary as JSON.")
 def plausibility_command(dataset, data_dir, ae_run, output, masks, pixels, seed, overwrite, as_json):
@@ -48,9 +48,9 @@ def plausibility_command(dataset, data_dir, ae_run, output, masks, pixels, seed,
 @click.option("--ae-run", required=True, help="Autoencoder of the same dataset: train-ae run directory or bundled name.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for codes.json.")
-@click.option("--folds", type=int, default=20, show_default=True, help="Cross-validation folds.")
-@click.option("--components", type=int, default=32, show_default=True, help="PCA components (the code's length).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the folds and the balanced set.")
+@click.option("--folds", type=click.IntRange(2), default=20, show_default=True, help="Cross-validation folds.")
+@click.option("--components", type=click.IntRange(1), default=32, show_default=True, help="PCA components (the code's length).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the folds and the balanced set.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier codes.json in OUTPUT.")
 @json_option("Print the results as JSON.")
 def codes_command(dataset, data_dir, ae_run, output, folds, components, seed, overwrite, as_json):

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from acregnet_cli.cli.common import (
+    POSITIVE,
     emit,
     json_option,
     model_option,
@@ -22,9 +23,9 @@ from acregnet_cli.cli.common import (
 @click.option("--mask", "moving_mask", type=click.Path(path_type=Path), help="Label map of the moving image to warp.")
 @click.option("--pairs", "pairs_file", type=click.Path(path_type=Path),
               help="CSV of pairs (columns moving, fixed[, moving_mask, name]) registered in one process.")
-@click.option("--spacing", type=float,
+@click.option("--spacing", type=POSITIVE,
               help="Pixel spacing written into the NIfTI field (default: the fixed DICOM's, else 1).")
-@click.option("--max-side", type=int, default=4096, show_default=True,
+@click.option("--max-side", type=click.IntRange(64, 65536), default=4096, show_default=True,
               help="Reduce larger images by an integer factor before registering (memory bound).")
 @registration_options("resize", "batch_size", "engine", "passes", "mask_outside", "prealign")
 @click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "

@@ -6,6 +6,7 @@ loudly instead of being ignored.
 """
 
 import dataclasses
+import math
 import os
 from pathlib import Path
 
@@ -59,8 +60,56 @@ def _check_value(source, key, value, expected):
     return value
 
 
+# The range of every numeric training setting: (low, high, low excluded, high excluded).
+# Checked for the shipped defaults, a --config file and the command line alike, before
+# TensorFlow starts, so that a typo fails in one line and leaves nothing behind.
+SETTING_RANGES = {
+    "iterations": (1, 10**8, False, False),
+    "batch_size": (1, 4096, False, False),
+    "learning_rate": (0.0, 1.0, True, False),
+    "final_lr_fraction": (0.0, 1.0, False, False),
+    "code_size": (1, 4096, False, False),
+    "size": (8, 1024, False, False),
+    "swap_probability": (0.0, 1.0, False, False),
+    "augment_rotation": (0.0, 180.0, False, False),
+    "augment_scale": (0.0, 0.9, False, False),
+    "augment_shift": (0.0, 0.5, False, False),
+    "checkpoint_every": (1, 10**8, False, False),
+    "log_every": (1, 10**8, False, False),
+    "seed": (0, 2**31 - 1, False, False),
+    "validation_fraction": (0.0, 1.0, False, True),
+    "lambda_r": (0.0, 1e6, False, False),
+    "lambda_ce": (0.0, 1e6, False, False),
+    "lambda_ae": (0.0, 1e6, False, False),
+    "dropout": (0.0, 1.0, False, True),
+    "integration_steps": (0, 64, False, False),
+}
+
+
+def _setting_choices():
+    from acregnet_cli.options import CE_FORMS, LR_SCHEDULES
+
+    return {"lr_schedule": LR_SCHEDULES, "ce_form": CE_FORMS}
+
+
+def _check_range(source, key, value):
+    where = f"--{key.replace('_', '-')}" if source == "command-line option" else f"{source}: {key}"
+    if key in SETTING_RANGES:
+        low, high, low_open, high_open = SETTING_RANGES[key]
+        inside = math.isfinite(value) and (low < value if low_open else low <= value) and \
+            (value < high if high_open else value <= high)
+        if not inside:
+            interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+            raise InputError(f"{where} must be in {interval}, got {value!r}")
+    choices = _setting_choices().get(key)
+    if choices is not None and value not in choices:
+        raise InputError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def merge_settings(defaults, overrides, source):
-    """Return ``defaults`` updated with ``overrides``, rejecting unknown keys and wrong types."""
+    """Return ``defaults`` updated with ``overrides``, rejecting unknown keys, wrong types
+    and values out of range (:data:`SETTING_RANGES`)."""
     merged = dict(defaults)
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
@@ -68,7 +117,7 @@ def merge_settings(defaults, overrides, source):
             f"{source}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(defaults))}"
         )
     for key, value in overrides.items():
-        merged[key] = _check_value(source, key, value, defaults[key])
+        merged[key] = _check_range(source, key, _check_value(source, key, value, defaults[key]))
     return merged
 
 

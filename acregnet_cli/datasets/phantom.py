@@ -156,7 +156,8 @@ def write_phantom_dataset(output, count, size=256, seed=0, test_fraction=0.2, ov
     from pathlib import Path
 
     from acregnet_cli.errors import InputError
-    from acregnet_cli.io.images import to_bit_depth, write_png_atomic, write_text_atomic
+    from acregnet_cli.io.atomic import write_png_atomic, write_text_atomic
+    from acregnet_cli.io.images import to_bit_depth
 
     output = Path(output)
     config_path = output / "phantom.toml"

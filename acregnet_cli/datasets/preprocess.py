@@ -21,13 +21,8 @@ import numpy as np
 from skimage.transform import resize
 
 from acregnet_cli.errors import InputError
-from acregnet_cli.io.images import (
-    read_image,
-    read_label_map,
-    to_bit_depth,
-    write_png_atomic,
-    write_text_atomic,
-)
+from acregnet_cli.io.atomic import write_png_atomic, write_text_atomic
+from acregnet_cli.io.images import read_image, read_label_map, to_bit_depth
 from acregnet_cli.options import LAYOUTS
 
 JSRT_IMG_SIDE = 2048
@@ -177,9 +172,12 @@ def read_given_split(folder, names):
 def parse_sizes(text):
     """Output sizes from the command line's comma-separated text, e.g. ``"256,64"``."""
     try:
-        return [int(s) for s in str(text).split(",") if s.strip()]
+        sizes = [int(s) for s in str(text).split(",") if s.strip()]
     except ValueError:
         raise InputError(f"--sizes {text!r}: expected integers separated by commas") from None
+    if not sizes or any(not 8 <= size <= 4096 for size in sizes):
+        raise InputError(f"--sizes {text!r}: each size must be from 8 to 4096 pixels")
+    return sizes
 
 
 def preprocess(source, output, layout=None, sizes=(256, 64), seed=0, split_dir=None, align_to=None,

@@ -13,7 +13,7 @@ import numpy as np
 
 from acregnet_cli.errors import InputError
 from acregnet_cli.evaluation.methods import EVALUATION_SIZE
-from acregnet_cli.io.images import atomic_path, write_json_atomic, write_text_atomic
+from acregnet_cli.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from acregnet_cli.metrics import METRICS
 
 STATE_FILE = "evaluation.json"

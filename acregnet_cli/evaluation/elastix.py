@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from acregnet_cli.errors import InputError, RunFailure
-from acregnet_cli.io.images import atomic_path
+from acregnet_cli.io.atomic import atomic_path
 from acregnet_cli.resources import config_dir
 
 PARAMETER_FILES = ("affine.txt", "bspline.txt")

@@ -97,7 +97,7 @@ from acregnet_cli.evaluation.statistics import (
     summarize,
     wilcoxon_tests,
 )
-from acregnet_cli.io.images import write_json_atomic, write_text_atomic
+from acregnet_cli.io.atomic import write_json_atomic, write_text_atomic
 from acregnet_cli.metrics import METRICS, label_map_metrics
 
 # Directories and files this module creates; --overwrite removes only these.

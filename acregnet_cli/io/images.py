@@ -6,10 +6,8 @@ folder which is then renamed over the target, so a killed process leaves either
 the old file or the new one, never a torn one.
 """
 
-import contextlib
-import json
 import os
-import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,60 +20,6 @@ from acregnet_cli.errors import InputError
 Image.MAX_IMAGE_PIXELS = 20000 * 20000
 
 
-@contextlib.contextmanager
-def atomic_path(path, overwrite=True):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
-
-    Parameters
-    ----------
-    path : str or Path
-        Final location.
-    overwrite : bool
-        If False and ``path`` exists, raise :class:`InputError` before any work.
-    """
-    path = Path(path)
-    if not overwrite and path.exists():
-        raise InputError(f"{path}: exists already (use --overwrite to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
-    os.close(handle)
-    # mkstemp creates 0600 files; results are ordinary files, so honour the umask.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_text_atomic(path, text, overwrite=True):
-    """Write ``text`` to ``path`` atomically."""
-    with atomic_path(path, overwrite) as tmp:
-        Path(tmp).write_text(text)
-
-
-def write_json_atomic(path, data, overwrite=True):
-    """Write ``data`` as indented JSON to ``path`` atomically."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", overwrite)
-
-
-def write_npy_atomic(path, array, overwrite=True):
-    """Save a NumPy array (``.npy``) atomically."""
-    with atomic_path(path, overwrite) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, np.asarray(array), allow_pickle=False)
-
-
-def write_png_atomic(path, array, overwrite=True):
-    """Write a 2-D uint8 or uint16 array as a grayscale PNG atomically."""
-    array = np.asarray(array)
-    if array.dtype not in (np.uint8, np.uint16):
-        raise TypeError(f"PNG output needs uint8 or uint16, got {array.dtype}")
-    with atomic_path(path, overwrite) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")
 
 
 def _pil_to_gray(image, path):
@@ -165,6 +109,13 @@ def image_spacing(path):
     return _read_dicom(path)[1] if is_dicom(path) else None
 
 
+def _bomb_checked(path):
+    """``path``, with Pillow's decompression-bomb warning (images over its pixel limit)
+    turned into an error in the caller's ``warnings.catch_warnings()`` block."""
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+    return path
+
+
 def read_image(path, max_side=None):
     """Read a radiograph as a 2-D float32 array scaled to [0, 1].
 
@@ -206,14 +157,21 @@ def read_image(path, max_side=None):
             gray = _box_reduce(gray, factor)
     else:
         try:
-            with Image.open(path) as image:
+            with warnings.catch_warnings(), Image.open(_bomb_checked(path)) as image:
                 image.load()
                 if max_side and max(image.size) > max_side and image.mode not in ("P", "1"):
+                    if image.mode.startswith("I;16"):
+                        # Pillow reduces 32-bit integer images but not the 16-bit modes;
+                        # "I" holds every 16-bit value exactly.
+                        image = image.convert("I")
                     image = image.reduce(int(np.ceil(max(image.size) / max_side)))
                 gray, top = _pil_to_gray(image, path)
                 bits = 16 if image.mode.startswith("I") else 8
         except UnidentifiedImageError:
             raise InputError(f"{path}: not a readable image (unknown or corrupt format)") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise InputError(f"{path}: image larger than {Image.MAX_IMAGE_PIXELS} pixels (a decompression bomb, "
+                             "or a radiograph far larger than any detector)") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise InputError(f"{path}: cannot decode image ({exc})") from None
     return _finish_gray(gray, top, path), bits
@@ -296,7 +254,7 @@ def read_label_map(path):
     if not path.exists():
         raise InputError(f"{path}: mask file not found")
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings(), Image.open(_bomb_checked(path)) as image:
             image.load()
             if image.mode in ("RGB", "RGBA"):
                 rgb = np.asarray(image.convert("RGB"))
@@ -309,11 +267,51 @@ def read_label_map(path):
                 labels = np.asarray(image)
     except UnidentifiedImageError:
         raise InputError(f"{path}: not a readable mask image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{path}: mask larger than {Image.MAX_IMAGE_PIXELS} pixels") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: cannot decode mask ({exc})") from None
     if labels.ndim != 2 or labels.size == 0:
         raise InputError(f"{path}: mask must be a 2-D label image, got shape {labels.shape}")
-    return labels.astype(np.int32)
+    return check_label_map(labels, path)
+
+
+# A label map holds a few structures (the datasets here: 2 to 4 values); more distinct
+# values than this means a grey image or a lossy (JPEG) mask, not labels.
+MAX_LABELS = 64
+
+
+def check_label_map(labels, name):
+    """A label map as int32, or an InputError naming ``name``: NaN, fractional values,
+    values beyond int32, or more than :data:`MAX_LABELS` distinct values are refused.
+
+    Examples
+    --------
+    >>> check_label_map(np.array([[0, 255], [255, 0]], np.uint8), "mask").dtype
+    dtype('int32')
+    >>> check_label_map(np.array([[0.0, 0.5], [1.0, 1.0]]), "mask")
+    Traceback (most recent call last):
+    ...
+    acregnet_cli.errors.InputError: mask: label map holds fractional values (e.g. 0.5); labels are whole numbers
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)):
+            raise InputError(f"{name}: label map holds NaN or infinite values")
+        fractional = labels != np.round(labels)
+        if fractional.any():
+            raise InputError(f"{name}: label map holds fractional values (e.g. {labels[fractional][0]:g}); "
+                             "labels are whole numbers")
+    elif labels.dtype.kind not in "uib":
+        raise InputError(f"{name}: label map of type {labels.dtype}; expected integer labels")
+    if labels.size and (labels.min() < np.iinfo(np.int32).min or labels.max() > np.iinfo(np.int32).max):
+        raise InputError(f"{name}: label values beyond 32-bit integers")
+    labels = labels.astype(np.int32)
+    values = np.unique(labels)
+    if len(values) > MAX_LABELS:
+        raise InputError(f"{name}: {len(values)} distinct values, a label map has at most {MAX_LABELS} "
+                         "(a grey image, or a mask saved as lossy JPEG?)")
+    return labels
 
 
 def to_bit_depth(image, bits):
@@ -323,68 +321,3 @@ def to_bit_depth(image, bits):
     return np.clip(np.rint(np.asarray(image, dtype=np.float64) * top), 0, top).astype(dtype)
 
 
-def nifti_vector_field_bytes(field, spacing=1.0):
-    """Uncompressed NIfTI-1 bytes of a 2-D displacement field in ITK's convention.
-
-    The header is what ITK writes for a 2-D vector image with identity direction:
-    dim = (5, W, H, 1, 1, 2), intent NIFTI_INTENT_VECTOR, float32 data with the
-    components as the slowest axis, and qform/sform giving ITK's LPS axes in NIfTI's
-    RAS frame (x and y negated). Written here, not through SimpleITK, because
-    importing SimpleITK cost a single registration a fifth of its time.
-    """
-    field = np.asarray(field, dtype=np.float32)
-    height, width = field.shape[:2]
-    spacing = float(spacing)
-    components = np.stack([field[..., 1], field[..., 0]]) * spacing  # (x, y) = (columns, rows)
-    header = np.zeros(1, dtype=_NIFTI1_HEADER)
-    header["sizeof_hdr"] = 348
-    header["regular"] = b"r"
-    header["dim"] = (5, width, height, 1, 1, 2, 1, 1)
-    header["intent_code"] = 1007
-    header["datatype"], header["bitpix"] = 16, 32
-    header["pixdim"] = (1.0, spacing, spacing, 1.0, 1.0, 1.0, 1.0, 1.0)
-    header["vox_offset"] = 352.0
-    header["scl_slope"] = 1.0
-    header["xyzt_units"] = 2 | 8  # millimetres, seconds
-    header["qform_code"], header["sform_code"] = 1, 1
-    header["quatern_d"] = 1.0  # 180 degrees about z: LPS to RAS
-    header["srow_x"] = (-spacing, 0.0, 0.0, 0.0)
-    header["srow_y"] = (0.0, -spacing, 0.0, 0.0)
-    header["srow_z"] = (0.0, 0.0, 1.0, 0.0)
-    header["magic"] = b"n+1"
-    return header.tobytes() + bytes(4) + components.astype("<f4").tobytes()
-
-
-_NIFTI1_HEADER = np.dtype([
-    ("sizeof_hdr", "<i4"), ("data_type", "S10"), ("db_name", "S18"), ("extents", "<i4"),
-    ("session_error", "<i2"), ("regular", "S1"), ("dim_info", "u1"), ("dim", "<i2", 8),
-    ("intent_p1", "<f4"), ("intent_p2", "<f4"), ("intent_p3", "<f4"), ("intent_code", "<i2"),
-    ("datatype", "<i2"), ("bitpix", "<i2"), ("slice_start", "<i2"), ("pixdim", "<f4", 8),
-    ("vox_offset", "<f4"), ("scl_slope", "<f4"), ("scl_inter", "<f4"), ("slice_end", "<i2"),
-    ("slice_code", "u1"), ("xyzt_units", "u1"), ("cal_max", "<f4"), ("cal_min", "<f4"),
-    ("slice_duration", "<f4"), ("toffset", "<f4"), ("glmax", "<i4"), ("glmin", "<i4"),
-    ("descrip", "S80"), ("aux_file", "S24"), ("qform_code", "<i2"), ("sform_code", "<i2"),
-    ("quatern_b", "<f4"), ("quatern_c", "<f4"), ("quatern_d", "<f4"), ("qoffset_x", "<f4"),
-    ("qoffset_y", "<f4"), ("qoffset_z", "<f4"), ("srow_x", "<f4", 4), ("srow_y", "<f4", 4),
-    ("srow_z", "<f4", 4), ("intent_name", "S16"), ("magic", "S4"),
-])
-assert _NIFTI1_HEADER.itemsize == 348
-
-
-def write_field_nifti(path, field, spacing=1.0, overwrite=True):
-    """Write a displacement field as an ITK/NIfTI vector image (``.nii`` or ``.nii.gz``).
-
-    ``field`` follows the project's convention (H, W, 2) with channel 0 along rows
-    and channel 1 along columns, in pixels. The file follows ITK's: components
-    ordered (x, y) = (columns, rows) and expressed in physical units
-    (pixels times ``spacing``), so that ITK and elastix tools read it as a
-    displacement field directly.
-    """
-    import gzip
-
-    payload = nifti_vector_field_bytes(field, spacing)
-    with atomic_path(path, overwrite) as tmp:
-        if str(path).endswith(".gz"):
-            # Level 1: float mantissas barely compress, higher levels only cost time.
-            payload = gzip.compress(payload, compresslevel=1, mtime=0)
-        Path(tmp).write_bytes(payload)

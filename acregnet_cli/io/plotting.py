@@ -1,6 +1,6 @@
 """Figures without pyplot's global state: make a Figure, draw, save it atomically as PNG."""
 
-from acregnet_cli.io.images import atomic_path
+from acregnet_cli.io.atomic import atomic_path
 
 
 def new_figure(width, height):

@@ -23,7 +23,7 @@ import logging
 from pathlib import Path
 
 from acregnet_cli.errors import InputError
-from acregnet_cli.io.images import atomic_path, write_json_atomic, write_text_atomic
+from acregnet_cli.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 
 MODEL_JSON = "model.json"
 # What a registration takes when no model is named.

@@ -11,6 +11,7 @@ The NumPy engine (:mod:`acregnet_cli.np.ops`) has the same functions under the s
 
 import tensorflow as tf
 
+
 def warp_bilinear(image, field):
     """Warp ``image`` by the displacement ``field`` with bilinear interpolation.
 

@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from acregnet_cli.errors import InputError
-from acregnet_cli.io.images import write_text_atomic
+from acregnet_cli.io.atomic import write_text_atomic
 from acregnet_cli.models.files import write_settings
 from acregnet_cli.options import LR_SCHEDULES
 

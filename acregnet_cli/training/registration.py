@@ -23,8 +23,8 @@ from acregnet_cli.models.files import (
 from acregnet_cli.options import VARIANT_NAMES
 from acregnet_cli.tf import losses
 from acregnet_cli.tf import sampling as generators
-from acregnet_cli.tf.ops import warp_bilinear
 from acregnet_cli.tf.networks import vector_cnn
+from acregnet_cli.tf.ops import warp_bilinear
 from acregnet_cli.training.loop import (
     check_replicas,
     learning_rate_schedule,

@@ -6,7 +6,8 @@ import numpy as np
 
 from acregnet_cli.datasets.phantom import make_subject
 from acregnet_cli.errors import InputError
-from acregnet_cli.io.images import to_bit_depth, write_json_atomic, write_png_atomic
+from acregnet_cli.io.atomic import write_json_atomic, write_png_atomic
+from acregnet_cli.io.images import to_bit_depth
 from acregnet_cli.io.pairs import Pair
 from acregnet_cli.metrics import mean_dice
 from acregnet_cli.options import RegistrationOptions

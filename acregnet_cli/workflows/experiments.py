@@ -70,7 +70,7 @@ def run_codes(dataset, ae_run, output, data_dir=None, folds=20, components=32, s
     )
     from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
     from acregnet_cli.datasets.layout import load_split
-    from acregnet_cli.io.images import write_json_atomic
+    from acregnet_cli.io.atomic import write_json_atomic
 
     config = load_dataset_config(dataset)
     encoder, _ = model.autoencoder()

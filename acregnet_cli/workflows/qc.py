@@ -9,12 +9,8 @@ import numpy as np
 from acregnet_cli.applications.quality import predicted_quality
 from acregnet_cli.applications.segmentation import load_atlases
 from acregnet_cli.errors import InputError
-from acregnet_cli.io.images import (
-    read_image,
-    read_label_map,
-    write_json_atomic,
-    write_text_atomic,
-)
+from acregnet_cli.io.atomic import write_json_atomic, write_text_atomic
+from acregnet_cli.io.images import read_image, read_label_map
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
 

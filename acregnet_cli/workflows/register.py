@@ -11,17 +11,15 @@ import numpy as np
 
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import check_registrable
+from acregnet_cli.io.atomic import write_json_atomic, write_npy_atomic, write_png_atomic
 from acregnet_cli.io.images import (
     image_spacing,
     read_image,
     read_label_map,
     stored_shape,
     to_bit_depth,
-    write_field_nifti,
-    write_json_atomic,
-    write_npy_atomic,
-    write_png_atomic,
 )
+from acregnet_cli.io.nifti import write_field_nifti
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
 

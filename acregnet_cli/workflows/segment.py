@@ -13,12 +13,8 @@ from acregnet_cli.applications.segmentation import (
 )
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import check_registrable
-from acregnet_cli.io.images import (
-    read_image,
-    read_label_map,
-    write_json_atomic,
-    write_png_atomic,
-)
+from acregnet_cli.io.atomic import write_json_atomic, write_png_atomic
+from acregnet_cli.io.images import read_image, read_label_map
 from acregnet_cli.metrics import label_map_metrics
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from acregnet_cli.errors import InputError
-from acregnet_cli.io.images import write_text_atomic
+from acregnet_cli.io.atomic import write_text_atomic
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 _SHARD_FILE = re.compile(r"^(?P<name>.+)\.shard-(?P<index>\d+)-of-(?P<count>\d+)\.csv$")

@@ -23,7 +23,7 @@ def _train(stage, dataset, data_dir, run_dir, config_file, overrides, strategy, 
            summarize):
     runtime.import_tensorflow()
     from acregnet_cli.datasets.config import load_training_settings
-    from acregnet_cli.io.images import write_json_atomic
+    from acregnet_cli.io.atomic import write_json_atomic
     from acregnet_cli.training.distribute import make_strategy, worker_identity
 
     settings = load_training_settings(stage, config_file, **overrides)

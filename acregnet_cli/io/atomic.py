@@ -1,0 +1,86 @@
+"""Atomic writes: data goes to a temporary file in the target folder, renamed over the
+target, so a killed process leaves either the old file or the new one, never a torn one;
+a write that fails names the file (and a full disk as such)."""
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from acregnet_cli.errors import InputError, RunFailure
+
+
+@contextlib.contextmanager
+def atomic_path(path, overwrite=True):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final location.
+    overwrite : bool
+        If False and ``path`` exists, raise :class:`InputError` before any work.
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise InputError(f"{path}: exists already (use --overwrite to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+    os.close(handle)
+    # mkstemp creates 0600 files; results are ordinary files, so honour the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        # Writers (Pillow, h5py, gzip) often name neither the file nor a full disk.
+        raise RunFailure(f"{path}: could not be written ({_write_failure(exc, path.parent)})") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_failure(exc, folder):
+    import errno
+    import shutil
+
+    try:
+        full = shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        full = False
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or full:
+        return "no space left on device"
+    return exc.strerror or " ".join(str(exc).split()) or exc.__class__.__name__
+
+
+def write_text_atomic(path, text, overwrite=True):
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path, overwrite) as tmp:
+        Path(tmp).write_text(text)
+
+
+def write_json_atomic(path, data, overwrite=True):
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", overwrite)
+
+
+def write_npy_atomic(path, array, overwrite=True):
+    """Save a NumPy array (``.npy``) atomically."""
+    with atomic_path(path, overwrite) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, np.asarray(array), allow_pickle=False)
+
+
+def write_png_atomic(path, array, overwrite=True):
+    """Write a 2-D uint8 or uint16 array as a grayscale PNG atomically."""
+    array = np.asarray(array)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"PNG output needs uint8 or uint16, got {array.dtype}")
+    with atomic_path(path, overwrite) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")

@@ -1,0 +1,74 @@
+"""Displacement fields as NIfTI-1 files in ITK's convention, written without SimpleITK."""
+
+from pathlib import Path
+
+import numpy as np
+
+from acregnet_cli.io.atomic import atomic_path
+
+
+def nifti_vector_field_bytes(field, spacing=1.0):
+    """Uncompressed NIfTI-1 bytes of a 2-D displacement field in ITK's convention.
+
+    The header is what ITK writes for a 2-D vector image with identity direction:
+    dim = (5, W, H, 1, 1, 2), intent NIFTI_INTENT_VECTOR, float32 data with the
+    components as the slowest axis, and qform/sform giving ITK's LPS axes in NIfTI's
+    RAS frame (x and y negated). Written here, not through SimpleITK, because
+    importing SimpleITK cost a single registration a fifth of its time.
+    """
+    field = np.asarray(field, dtype=np.float32)
+    height, width = field.shape[:2]
+    spacing = float(spacing)
+    components = np.stack([field[..., 1], field[..., 0]]) * spacing  # (x, y) = (columns, rows)
+    header = np.zeros(1, dtype=_NIFTI1_HEADER)
+    header["sizeof_hdr"] = 348
+    header["regular"] = b"r"
+    header["dim"] = (5, width, height, 1, 1, 2, 1, 1)
+    header["intent_code"] = 1007
+    header["datatype"], header["bitpix"] = 16, 32
+    header["pixdim"] = (1.0, spacing, spacing, 1.0, 1.0, 1.0, 1.0, 1.0)
+    header["vox_offset"] = 352.0
+    header["scl_slope"] = 1.0
+    header["xyzt_units"] = 2 | 8  # millimetres, seconds
+    header["qform_code"], header["sform_code"] = 1, 1
+    header["quatern_d"] = 1.0  # 180 degrees about z: LPS to RAS
+    header["srow_x"] = (-spacing, 0.0, 0.0, 0.0)
+    header["srow_y"] = (0.0, -spacing, 0.0, 0.0)
+    header["srow_z"] = (0.0, 0.0, 1.0, 0.0)
+    header["magic"] = b"n+1"
+    return header.tobytes() + bytes(4) + components.astype("<f4").tobytes()
+
+
+_NIFTI1_HEADER = np.dtype([
+    ("sizeof_hdr", "<i4"), ("data_type", "S10"), ("db_name", "S18"), ("extents", "<i4"),
+    ("session_error", "<i2"), ("regular", "S1"), ("dim_info", "u1"), ("dim", "<i2", 8),
+    ("intent_p1", "<f4"), ("intent_p2", "<f4"), ("intent_p3", "<f4"), ("intent_code", "<i2"),
+    ("datatype", "<i2"), ("bitpix", "<i2"), ("slice_start", "<i2"), ("pixdim", "<f4", 8),
+    ("vox_offset", "<f4"), ("scl_slope", "<f4"), ("scl_inter", "<f4"), ("slice_end", "<i2"),
+    ("slice_code", "u1"), ("xyzt_units", "u1"), ("cal_max", "<f4"), ("cal_min", "<f4"),
+    ("slice_duration", "<f4"), ("toffset", "<f4"), ("glmax", "<i4"), ("glmin", "<i4"),
+    ("descrip", "S80"), ("aux_file", "S24"), ("qform_code", "<i2"), ("sform_code", "<i2"),
+    ("quatern_b", "<f4"), ("quatern_c", "<f4"), ("quatern_d", "<f4"), ("qoffset_x", "<f4"),
+    ("qoffset_y", "<f4"), ("qoffset_z", "<f4"), ("srow_x", "<f4", 4), ("srow_y", "<f4", 4),
+    ("srow_z", "<f4", 4), ("intent_name", "S16"), ("magic", "S4"),
+])
+assert _NIFTI1_HEADER.itemsize == 348
+
+
+def write_field_nifti(path, field, spacing=1.0, overwrite=True):
+    """Write a displacement field as an ITK/NIfTI vector image (``.nii`` or ``.nii.gz``).
+
+    ``field`` follows the project's convention (H, W, 2) with channel 0 along rows
+    and channel 1 along columns, in pixels. The file follows ITK's: components
+    ordered (x, y) = (columns, rows) and expressed in physical units
+    (pixels times ``spacing``), so that ITK and elastix tools read it as a
+    displacement field directly.
+    """
+    import gzip
+
+    payload = nifti_vector_field_bytes(field, spacing)
+    with atomic_path(path, overwrite) as tmp:
+        if str(path).endswith(".gz"):
+            # Level 1: float mantissas barely compress, higher levels only cost time.
+            payload = gzip.compress(payload, compresslevel=1, mtime=0)
+        Path(tmp).write_bytes(payload)
