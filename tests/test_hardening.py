@@ -1,0 +1,149 @@
+"""Bad input and faults, as a careless or hostile user brings them: each gets one line naming
+the file or option, exit 2 (1 for a failure at run time, 130 for Ctrl-C), no traceback, and
+nothing written. One table holds the cases; each row is one class of defect."""
+
+import errno
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from acregnet_cli.cli import main
+from acregnet_cli.datasets.phantom import make_subject
+from acregnet_cli.errors import RunFailure
+
+
+def png_header_only(path, width, height):
+    """A PNG that declares ``width`` x ``height`` pixels in a few bytes (a decompression bomb)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    rng = np.random.RandomState(4)
+    (moving, mask), (fixed, _) = make_subject(rng, 128), make_subject(rng, 128)
+    Image.fromarray((moving * 255).astype(np.uint8)).save(folder / "m.png")
+    Image.fromarray((fixed * 255).astype(np.uint8)).save(folder / "f.png")
+    Image.fromarray(mask).save(folder / "mask.png")
+    Image.fromarray((np.arange(128 * 128).reshape(128, 128) % 1000).astype(np.uint16)).save(folder / "noise_mask.png")
+    Image.fromarray(np.where(mask > 0, np.nan, 0).astype(np.float32)).save(folder / "nan_mask.tif")
+    Image.fromarray((mask * 0.5).astype(np.float32)).save(folder / "fraction_mask.tif")
+    png_header_only(folder / "bomb.png", 30000, 30000)
+    big = (np.tile(np.linspace(0, 65535, 300), (300, 1))).astype(np.uint16)
+    Image.fromarray(big).save(folder / "big16.png")
+    (folder / "settings.toml").write_text("batch_size = 4611686018427387904\n")
+    (folder / "dropout.toml").write_text("dropout = 1.0\n")
+    return folder
+
+
+def register(files, *extra):
+    return ["register", str(files / "m.png"), str(files / "f.png"), *extra]
+
+
+def train(files, *extra):
+    return ["train-reg", "--dataset", "jsrt", "--data-dir", str(files), "--variant", "regnet", *extra]
+
+
+# (case, arguments, what the one line must say)
+CASES = [
+    ("decompression bomb", lambda f: ["register", str(f / "bomb.png"), str(f / "f.png")], "bomb.png: image larger than"),
+    ("bomb as mask", lambda f: register(f, "--mask", str(f / "bomb.png")), "bomb.png: mask larger than"),
+    ("mask with 1000 values", lambda f: register(f, "--mask", str(f / "noise_mask.png")),
+     "noise_mask.png: 1000 distinct values"),
+    ("float mask with NaN", lambda f: register(f, "--mask", str(f / "nan_mask.tif")), "NaN or infinite"),
+    ("fractional float mask", lambda f: register(f, "--mask", str(f / "fraction_mask.tif")), "fractional values"),
+    ("--max-side too small", lambda f: register(f, "--max-side", "10"), "'--max-side'"),
+    ("--max-side negative", lambda f: register(f, "--max-side", "-1"), "'--max-side'"),
+    ("--batch-size 0", lambda f: register(f, "--batch-size", "0"), "'--batch-size'"),
+    ("--batch-size negative", lambda f: register(f, "--batch-size", "-3"), "'--batch-size'"),
+    ("--spacing nan", lambda f: register(f, "--spacing", "nan"), "'--spacing'"),
+    ("--spacing 0", lambda f: register(f, "--spacing", "0"), "'--spacing'"),
+    ("--spacing negative", lambda f: register(f, "--spacing", "-1"), "'--spacing'"),
+    ("--passes 0", lambda f: register(f, "--passes", "0"), "'--passes'"),
+    ("qc --threshold nan", lambda f: ["qc", str(f / "mask.png"), "--images", str(f / "m.png"), "--references",
+                                      "jsrt:test", "--threshold", "nan", "-o", str(f / "out")], "'--threshold'"),
+    ("qc --max-references 0", lambda f: ["qc", str(f / "mask.png"), "--images", str(f / "m.png"), "--references",
+                                         "jsrt:test", "--max-references", "0", "-o", str(f / "out")],
+     "'--max-references'"),
+    ("segment --k 0", lambda f: ["segment", str(f / "m.png"), "--atlases", "jsrt:train", "--k", "0",
+                                 "-o", str(f / "out")], "'--k'"),
+    ("preprocess --sizes 0", lambda f: ["preprocess", str(f), "-o", str(f / "out"), "--sizes", "0"], "--sizes"),
+    ("preprocess --sizes huge", lambda f: ["preprocess", str(f), "-o", str(f / "out"), "--sizes", "100000"],
+     "--sizes"),
+    ("evaluate --jobs 0", lambda f: ["evaluate", "--dataset", "jsrt", "--method", "identity", "--jobs", "0",
+                                     "-o", str(f / "out")], "'--jobs'"),
+    ("--iterations negative", lambda f: train(f, "--iterations", "-5", "-o", str(f / "out")),
+     "--iterations must be in [1,"),
+    ("--batch-size 0 (training)", lambda f: train(f, "--batch-size", "0", "-o", str(f / "out")),
+     "--batch-size must be in [1,"),
+    ("--log-every 0", lambda f: train(f, "--log-every", "0", "-o", str(f / "out")), "--log-every must be in"),
+    ("--checkpoint-every 0", lambda f: train(f, "--checkpoint-every", "0", "-o", str(f / "out")),
+     "--checkpoint-every must be in"),
+    ("--learning-rate nan", lambda f: train(f, "--learning-rate", "nan", "-o", str(f / "out")),
+     "--learning-rate must be in (0.0, 1.0]"),
+    ("--learning-rate negative", lambda f: train(f, "--learning-rate", "-0.1", "-o", str(f / "out")),
+     "--learning-rate must be in"),
+    ("--lambda-ce negative", lambda f: train(f, "--lambda-ce", "-1", "-o", str(f / "out")), "--lambda-ce must be in"),
+    ("--seed negative", lambda f: train(f, "--seed", "-1", "-o", str(f / "out")), "--seed must be in"),
+    ("batch size 2**62 in TOML", lambda f: train(f, "--config", str(f / "settings.toml"), "-o", str(f / "out")),
+     "settings.toml: batch_size must be in [1, 4096]"),
+    ("dropout 1.0 in TOML", lambda f: train(f, "--config", str(f / "dropout.toml"), "-o", str(f / "out")),
+     "dropout.toml: dropout must be in [0.0, 1.0)"),
+]
+
+
+@pytest.mark.parametrize("case,arguments,expected", CASES, ids=[case for case, _, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(files, tmp_path, monkeypatch, case, arguments, expected):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [str(a) for a in arguments(files)])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("acregnet: error:"), result.output
+    assert expected in lines[0]
+    assert "Traceback" not in result.output
+    assert not (files / "out").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_sixteen_bit_image_over_max_side_is_reduced(files, tmp_path):
+    result = CliRunner().invoke(main, ["register", str(files / "big16.png"), str(files / "f.png"), "--max-side", "128",
+                                       "-o", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"moving_size": [\n    100,\n    100\n  ]' in result.output  # 300 px reduced by 3
+
+
+def test_ctrl_c_is_one_line_and_exit_130(files, tmp_path, monkeypatch):
+    import acregnet_cli.workflows.register as workflow
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workflow, "register_pairs", interrupted)
+    result = CliRunner().invoke(main, register(files, "-o", str(tmp_path / "out")))
+    assert result.exit_code == 130
+    assert result.output.strip() == "acregnet: interrupted; finished work is kept, rerun the command to continue"
+
+
+def test_a_full_disk_names_the_file_and_the_cause(files, tmp_path, monkeypatch):
+    from acregnet_cli.io import atomic
+
+    def full(handle, array, allow_pickle=False):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.np, "save", full)
+    with pytest.raises(RunFailure, match=r"field\.npy: could not be written \(no space left on device\)"):
+        atomic.write_npy_atomic(tmp_path / "field.npy", np.zeros(3))
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+    result = CliRunner().invoke(main, register(files, "-o", str(tmp_path / "out")))
+    assert result.exit_code == 1
+    assert result.output.strip().endswith("field.npy: could not be written (no space left on device)")
+    assert len(result.output.strip().splitlines()) == 1
