@@ -147,3 +147,26 @@ def test_a_full_disk_names_the_file_and_the_cause(files, tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert result.output.strip().endswith("field.npy: could not be written (no space left on device)")
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_resume_continues_the_recorded_run_and_refuses_a_conflicting_setting(synthetic_dataset, tmp_path):
+    root, config = synthetic_dataset
+    common = ["train-ae", "--dataset", str(config), "--data-dir", str(root), "--quiet", "-o", str(tmp_path / "ae")]
+    first = CliRunner().invoke(main, common + ["--iterations", "4", "--batch-size", "4", "--checkpoint-every", "2",
+                                              "--log-every", "2"])
+    assert first.exit_code == 0, first.output
+    recorded = (tmp_path / "ae" / "config.toml").read_text()
+    conflicting = CliRunner().invoke(main, common + ["--resume", "--batch-size", "8"])
+    assert conflicting.exit_code == 2
+    assert conflicting.output.strip() == (f"acregnet: error: --batch-size 8 differs from the resumed run's 4 "
+                                          f"({tmp_path / 'ae' / 'config.toml'}); a resumed run continues as recorded")
+    assert (tmp_path / "ae" / "config.toml").read_text() == recorded
+    # Just --resume: the run's own 4 iterations, batch 4, checkpoints every 2 (not the defaults).
+    again = CliRunner().invoke(main, common + ["--resume", "--json"])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "ae" / "config.toml").read_text() == recorded
+    extended = CliRunner().invoke(main, common + ["--resume", "--iterations", "6", "--json"])
+    assert extended.exit_code == 0, extended.output
+    assert "iterations = 6" in (tmp_path / "ae" / "config.toml").read_text()
+    assert "batch_size = 4" in (tmp_path / "ae" / "config.toml").read_text()

@@ -7,29 +7,53 @@ make the distribution strategy, train, and let the chief write ``summary.json``.
 from pathlib import Path
 
 from acregnet_cli import runtime
+from acregnet_cli.errors import InputError
 
 
-def _load_training_data(dataset, data_dir, size, validation_fraction, seed):
-    from acregnet_cli.datasets.config import load_dataset_config, resolve_data_root
-    from acregnet_cli.datasets.layout import carve_validation, load_split
+def resumed_settings(stage, run_dir, config_file, overrides):
+    """The settings a resumed run continues with: those its ``config.toml`` recorded.
 
-    config = load_dataset_config(dataset)
-    split = load_split(config, resolve_data_root(data_dir), "train", size)
-    train, validation = carve_validation(split, validation_fraction, seed)
-    return config, train, validation
+    A setting given again (on the command line or in ``config_file``) must equal the
+    recorded one; otherwise the run would silently change under its own record. The one
+    exception is ``iterations``: a larger count extends the run (and is recorded).
+    """
+    from acregnet_cli.datasets.config import load_training_settings, merge_settings, read_toml
+
+    recorded_path = Path(run_dir) / "config.toml"
+    if not recorded_path.is_file():
+        raise InputError(f"{run_dir}: nothing to resume (no config.toml)")
+    recorded = read_toml(recorded_path)
+    defaults = load_training_settings(stage)
+    settings = merge_settings(defaults, {k: v for k, v in recorded.items() if k in defaults}, str(recorded_path))
+    given = dict(read_toml(config_file)) if config_file is not None else {}
+    given.update({k: v for k, v in overrides.items() if v is not None})
+    merge_settings(defaults, given, "command-line option")  # types and ranges of what was given
+    if "iterations" in given:
+        settings["iterations"] = given.pop("iterations")
+    for key, value in given.items():
+        if key in settings and value != settings[key]:
+            raise InputError(f"--{key.replace('_', '-')} {value!r} differs from the resumed run's {settings[key]!r} "
+                             f"({recorded_path}); a resumed run continues as recorded")
+    return settings
 
 
 def _train(stage, dataset, data_dir, run_dir, config_file, overrides, strategy, cpu_devices, default_run, trainer,
-           summarize):
+           summarize, resume=False):
+    from acregnet_cli.datasets.config import load_dataset_config, load_training_settings, resolve_data_root
+    from acregnet_cli.datasets.layout import carve_validation, load_split
+
+    config = load_dataset_config(dataset)
+    run_dir = Path(run_dir) if run_dir else Path("runs") / default_run(config)
+    if resume:
+        settings = resumed_settings(stage, run_dir, config_file, overrides)
+    else:
+        settings = load_training_settings(stage, config_file, **overrides)
+    split = load_split(config, resolve_data_root(data_dir), "train", settings["size"])
+    train, validation = carve_validation(split, settings["validation_fraction"], settings["seed"])
     runtime.import_tensorflow()
-    from acregnet_cli.datasets.config import load_training_settings
     from acregnet_cli.io.atomic import write_json_atomic
     from acregnet_cli.training.distribute import make_strategy, worker_identity
 
-    settings = load_training_settings(stage, config_file, **overrides)
-    config, train, validation = _load_training_data(dataset, data_dir, settings["size"],
-                                                    settings["validation_fraction"], settings["seed"])
-    run_dir = Path(run_dir) if run_dir else Path("runs") / default_run(config)
     distribution = make_strategy(strategy, cpu_devices)
     outcome = trainer(settings, config, train, run_dir, distribution)
     if not worker_identity(distribution)[0]:
@@ -67,7 +91,7 @@ def train_autoencoder_run(dataset, data_dir=None, run_dir=None, config_file=None
                 summary[f"{name}_reconstruction_dice"] = dict(zip(config.class_names[1:], map(float, dice)))
 
     return _train("train_ae", dataset, data_dir, run_dir, config_file, overrides or {}, strategy, cpu_devices,
-                  lambda config: f"{config.name}-ae", trainer, summarize)
+                  lambda config: f"{config.name}-ae", trainer, summarize, resume)
 
 
 def train_registration_run(dataset, variant="ac-regnet", ae_run=None, init_from=None, data_dir=None, run_dir=None,
@@ -97,7 +121,7 @@ def train_registration_run(dataset, variant="ac-regnet", ae_run=None, init_from=
             summary["validation"] = validation_scores(run_dir, validation, config)
 
     return _train("train_reg", dataset, data_dir, run_dir, config_file, overrides or {}, strategy, cpu_devices,
-                  lambda config: f"{config.name}-{variant}", trainer, summarize)
+                  lambda config: f"{config.name}-{variant}", trainer, summarize, resume)
 
 
 def validation_scores(run_dir, validation, config, pairs=64, seed=0):
