@@ -170,3 +170,78 @@ def test_resume_continues_the_recorded_run_and_refuses_a_conflicting_setting(syn
     assert extended.exit_code == 0, extended.output
     assert "iterations = 6" in (tmp_path / "ae" / "config.toml").read_text()
     assert "batch_size = 4" in (tmp_path / "ae" / "config.toml").read_text()
+
+
+def write_pairs(folder, rows, header="moving,fixed,moving_mask,name", bom=False):
+    text = header + "\n" + "\n".join(rows) + "\n"
+    (folder / "pairs.csv").write_text(("\ufeff" if bom else "") + text)
+    return folder / "pairs.csv"
+
+
+def copy_inputs(files, folder):
+    import shutil
+
+    for name in ("m.png", "f.png", "mask.png"):
+        shutil.copy(files / name, folder / name)
+
+
+def test_a_pairs_csv_from_a_spreadsheet_with_a_byte_order_mark_is_read(files, tmp_path):
+    copy_inputs(files, tmp_path)
+    pairs = write_pairs(tmp_path, ["m.png,f.png,mask.png,one"], bom=True)
+    result = CliRunner().invoke(main, ["register", "--pairs", str(pairs), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "one" / "summary.json").is_file()
+
+
+BATCH_CASES = [
+    ("ragged row", ["m.png,f.png,mask.png,one,surplus"], "line 2: 1 cell(s) more than the header's 4 columns"),
+    ("the table's own name", ["m.png,f.png,,registrations.csv"], "taken by a file the batch writes itself"),
+    ("a shard table's name", ["m.png,f.png,,registrations.shard-0-of-2.csv"], "taken by a file the batch writes"),
+    ("corrupt images in later rows are found before any work",
+     ["m.png,f.png,,good", "m.png,broken.png,,bad1", "text.png,f.png,,bad2", "m.png,f.png,small_mask.png,bad3"],
+     "3 bad pair(s), nothing registered: bad1: "),
+]
+
+
+@pytest.mark.parametrize("case,rows,expected", BATCH_CASES, ids=[c for c, _, _ in BATCH_CASES])
+def test_bad_pairs_tables_are_one_line_exit_2_and_nothing_written(files, tmp_path, case, rows, expected):
+    copy_inputs(files, tmp_path)
+    (tmp_path / "broken.png").write_bytes((files / "f.png").read_bytes()[:300])  # truncated
+    (tmp_path / "text.png").write_text("not an image")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "small_mask.png")
+    pairs = write_pairs(tmp_path, rows)
+    result = CliRunner().invoke(main, ["register", "--pairs", str(pairs), "-o", str(tmp_path / "out")])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and expected in lines[0], result.output
+    assert not (tmp_path / "out").exists()
+    if case.startswith("corrupt"):
+        for name in ("broken.png", "text.png", "small_mask.png"):
+            assert name in lines[0]
+
+
+def test_a_corrupt_summary_is_an_unfinished_pair_and_a_rerun_says_when_all_is_done(files, tmp_path):
+    copy_inputs(files, tmp_path)
+    pairs = write_pairs(tmp_path, ["m.png,f.png,mask.png,one", "f.png,m.png,,two"])
+    command = ["register", "--pairs", str(pairs), "-o", str(tmp_path / "out")]
+    assert CliRunner().invoke(main, command).exit_code == 0
+    (tmp_path / "out" / "one" / "summary.json").write_text('{"output": "torn')
+    again = CliRunner().invoke(main, command)
+    assert again.exit_code == 0, again.output
+    assert "one:" in again.output and "two:" not in again.output  # only the torn pair is redone
+    import json
+
+    assert json.loads((tmp_path / "out" / "one" / "summary.json").read_text())["output"].endswith("one")
+    done = CliRunner().invoke(main, command)
+    assert done.exit_code == 0 and done.output.strip() == (
+        "nothing to do: all 2 pair(s) are registered already (--overwrite redoes them)")
+
+
+def test_json_outputs_never_hold_nan(tmp_path):
+    import json
+
+    from acregnet_cli.io.atomic import write_json_atomic
+
+    write_json_atomic(tmp_path / "s.json", {"dice": float("nan"), "hd": np.float32("inf"), "n": np.int64(3)})
+    text = (tmp_path / "s.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"dice": None, "hd": None, "n": 3}

@@ -61,7 +61,6 @@ Output folder
     method.
 """
 
-import math
 import time
 from pathlib import Path
 
@@ -97,7 +96,7 @@ from acregnet_cli.evaluation.statistics import (
     summarize,
     wilcoxon_tests,
 )
-from acregnet_cli.io.atomic import write_json_atomic, write_text_atomic
+from acregnet_cli.io.atomic import json_safe, write_json_atomic, write_text_atomic
 from acregnet_cli.metrics import METRICS, label_map_metrics
 
 # Directories and files this module creates; --overwrite removes only these.
@@ -283,7 +282,7 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
             timing[method.name]["jobs"] = jobs
 
     if shard_count > 1:
-        result = _json_safe({"dataset": config.name, "seed": int(seed), "pairs": count,
+        result = json_safe({"dataset": config.name, "seed": int(seed), "pairs": count,
                              "shard": [shard_index, shard_count], "methods": [m.name for m in methods],
                              "timing": timing, "wall_seconds": time.perf_counter() - began})
         write_json_atomic(outdir / f"shard-{shard_index}-of-{shard_count}.json", result)
@@ -347,20 +346,7 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
         "files": files + ["summary.json"],
         "output": str(outdir),
     }
-    result = _json_safe(result)
+    result = json_safe(result)
     write_json_atomic(outdir / "summary.json", result)
     say(f"evaluate: done in {result['wall_seconds']:.1f} s; results in {outdir}")
     return result
-
-
-def _json_safe(value):
-    """Replace NaN by None and NumPy scalars by Python ones, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value

@@ -66,8 +66,33 @@ def write_text_atomic(path, text, overwrite=True):
 
 
 def write_json_atomic(path, data, overwrite=True):
-    """Write ``data`` as indented JSON to ``path`` atomically."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", overwrite)
+    """Write ``data`` as indented JSON to ``path`` atomically.
+
+    NaN and infinities, which JSON does not have (Python would write the bare tokens
+    ``NaN``, ``Infinity``), are written as ``null``.
+    """
+    write_text_atomic(path, json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False) + "\n",
+                      overwrite)
+
+
+def json_safe(value):
+    """``value`` with every non-finite float replaced by None, NumPy scalars by Python
+    ones and keys by strings, recursively.
+
+    Examples
+    --------
+    >>> json_safe({"dice": float("nan"), "hd": [1.5, float("inf")]})
+    {'dice': None, 'hd': [1.5, None]}
+    """
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def write_npy_atomic(path, array, overwrite=True):

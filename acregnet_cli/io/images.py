@@ -104,6 +104,31 @@ def stored_shape(path):
         return image.size[1], image.size[0]
 
 
+def probe_image(path):
+    """(rows, columns) of an image file, checked without decoding its pixels: the file
+    exists, is an image Pillow or pydicom knows, within the pixel limit, and (PNG) its
+    chunks are intact. An InputError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {'is a directory' if path.is_dir() else 'file not found'}")
+    if is_dicom(path):
+        try:
+            return stored_shape(path)
+        except Exception as exc:  # pydicom raises many types for broken files
+            raise InputError(f"{path}: not a readable DICOM file ({exc.__class__.__name__})") from None
+    try:
+        with warnings.catch_warnings(), Image.open(_bomb_checked(path)) as image:
+            size = image.size
+            image.verify()
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not a readable image (unknown or corrupt format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{path}: image larger than {Image.MAX_IMAGE_PIXELS} pixels") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: corrupt image ({' '.join(str(exc).split())})") from None
+    return size[1], size[0]
+
+
 def image_spacing(path):
     """Pixel spacing in mm recorded in an image file (DICOM only), else None."""
     return _read_dicom(path)[1] if is_dicom(path) else None

@@ -13,7 +13,6 @@ from pathlib import Path
 from acregnet_cli.errors import InputError
 
 REQUIRED = ("moving", "fixed")
-OPTIONAL = ("moving_mask", "name")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -33,10 +32,17 @@ def default_pair_name(moving, fixed):
     return f"{Path(moving).stem}_to_{Path(fixed).stem}"
 
 
+# Files a batch writes beside the pairs' folders: no pair may be named like them.
+_RESERVED = re.compile(r"^(registrations|segmentation|summary)(\.shard-\d+-of-\d+)?\.(csv|json)$|\.lock$", re.I)
+
+
 def check_output_name(name, source="name"):
-    """Refuse names that could leave the output folder or hide files."""
+    """Refuse names that could leave the output folder, hide files, or take the name of
+    a file the batch writes itself (``registrations.csv``, ...)."""
     if not _SAFE_NAME.match(name) or ".." in name:
         raise InputError(f"{source}: output name {name!r} must be a plain file name (letters, digits, . _ -)")
+    if _RESERVED.search(name):
+        raise InputError(f"{source}: output name {name!r} is taken by a file the batch writes itself")
     return name
 
 
@@ -56,7 +62,8 @@ def read_pairs_csv(path):
     if not path.exists():
         raise InputError(f"{path}: pairs file not found")
     try:
-        with open(path, newline="") as handle:
+        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark before the header.
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             columns = [c.strip() for c in (reader.fieldnames or [])]
             rows = list(reader)
@@ -68,8 +75,9 @@ def read_pairs_csv(path):
     base = path.parent
     problems, pairs, seen = [], [], set()
     for number, raw in enumerate(rows, start=2):  # line 1 is the header
+        extra = raw.pop(None, None)  # cells beyond the header's columns
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-        row_problems = []
+        row_problems = [f"{len(extra)} cell(s) more than the header's {len(columns)} columns"] if extra else []
         files = {}
         for column in REQUIRED + ("moving_mask",):
             value = row.get(column, "")
@@ -90,11 +98,11 @@ def read_pairs_csv(path):
             row_problems.append(f"duplicate output name {name!r}")
         seen.add(name)
         if row_problems:
-            problems.append(f"  line {number}: " + "; ".join(row_problems))
+            problems.append(f"line {number}: " + ", ".join(row_problems))
         else:
             pairs.append(Pair(files["moving"], files["fixed"], files.get("moving_mask"), name, len(pairs)))
     if problems:
-        raise InputError(f"{path}: {len(problems)} bad row(s):\n" + "\n".join(problems))
+        raise InputError(f"{path}: {len(problems)} bad row(s): " + "; ".join(problems))
     if not pairs:
         raise InputError(f"{path}: no pairs listed")
     return pairs

@@ -14,6 +14,7 @@ from acregnet_cli.fields import check_registrable
 from acregnet_cli.io.atomic import write_json_atomic, write_npy_atomic, write_png_atomic
 from acregnet_cli.io.images import (
     image_spacing,
+    probe_image,
     read_image,
     read_label_map,
     stored_shape,
@@ -86,6 +87,18 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
     return summary
 
 
+def _finished(summary_path):
+    """A pair's summary if it finished; None if it did not, or if its summary is torn or
+    corrupt (then the pair is registered again and the summary rewritten)."""
+    import json
+
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) and "output" in summary else None
+
+
 def register_pairs(targets, model=None, options=None, spacing=None, overwrite=False, echo=None, max_side=None,
                    table=None):
     """Register ``[(Pair, output_folder), ...]`` with a model (see :func:`~acregnet_cli.models.load_model`).
@@ -112,14 +125,13 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
     summaries = [None] * len(targets)
     todo = []
     for index, (pair, out) in enumerate(targets):
-        done = Path(out) / SUMMARY
-        if done.exists() and not overwrite:
-            import json
-
-            summaries[index] = json.loads(done.read_text())
-            summaries[index]["skipped"] = True
+        done = None if overwrite else _finished(Path(out) / SUMMARY)
+        if done is not None:
+            summaries[index] = dict(done, skipped=True)
         else:
             todo.append(index)
+    if echo is not None and targets and not todo:
+        echo(f"nothing to do: all {len(targets)} pair(s) are registered already (--overwrite redoes them)")
     startup = time.perf_counter() - began
     # Outputs are written by two threads while the next chunk registers: compressing
     # the NIfTI field and encoding PNGs release the GIL, and writing cost as much as
@@ -171,6 +183,28 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
     return summaries
 
 
+def check_pair_files(pairs, source):
+    """Every pair's files are images (headers and PNG chunks intact) and each mask has its
+    image's size: checked before any work, all bad pairs listed in one InputError."""
+    problems = []
+    for pair in pairs:
+        issues, shapes = [], {}
+        for label, path in (("moving", pair.moving), ("fixed", pair.fixed), ("moving_mask", pair.moving_mask)):
+            if path is None:
+                continue
+            try:
+                shapes[label] = probe_image(path)
+            except InputError as exc:
+                issues.append(str(exc))
+        if "moving_mask" in shapes and "moving" in shapes and shapes["moving_mask"] != shapes["moving"]:
+            issues.append(f"{pair.moving_mask}: mask is {shapes['moving_mask'][1]}x{shapes['moving_mask'][0]}, "
+                          f"its image {shapes['moving'][1]}x{shapes['moving'][0]}")
+        if issues:
+            problems.append(f"{pair.name}: " + ", ".join(issues))
+    if problems:
+        raise InputError(f"{source}: {len(problems)} bad pair(s), nothing registered: " + "; ".join(problems))
+
+
 def register_files(moving=None, fixed=None, output=None, model=None, options=None, moving_mask=None,
                    pairs_file=None, shard=None, spacing=None, max_side=4096, overwrite=False, echo=None):
     """``acregnet register``: one pair of files, or every pair of a CSV, into output folders.
@@ -195,6 +229,7 @@ def register_files(moving=None, fixed=None, output=None, model=None, options=Non
 
         shard_spec = parse_shard(shard)
         pairs = [pair for _, pair in select(read_pairs_csv(pairs_file), shard_spec)]
+        check_pair_files(pairs, pairs_file)
         out_root = Path(output) if output else Path("registered")
         targets = [(pair, out_root / pair.name) for pair in pairs]
         table = out_root / table_name("registrations", shard_spec)

@@ -17,7 +17,11 @@ def resumed_settings(stage, run_dir, config_file, overrides):
     recorded one; otherwise the run would silently change under its own record. The one
     exception is ``iterations``: a larger count extends the run (and is recorded).
     """
-    from acregnet_cli.datasets.config import load_training_settings, merge_settings, read_toml
+    from acregnet_cli.datasets.config import (
+        load_training_settings,
+        merge_settings,
+        read_toml,
+    )
 
     recorded_path = Path(run_dir) / "config.toml"
     if not recorded_path.is_file():
@@ -39,7 +43,11 @@ def resumed_settings(stage, run_dir, config_file, overrides):
 
 def _train(stage, dataset, data_dir, run_dir, config_file, overrides, strategy, cpu_devices, default_run, trainer,
            summarize, resume=False):
-    from acregnet_cli.datasets.config import load_dataset_config, load_training_settings, resolve_data_root
+    from acregnet_cli.datasets.config import (
+        load_dataset_config,
+        load_training_settings,
+        resolve_data_root,
+    )
     from acregnet_cli.datasets.layout import carve_validation, load_split
 
     config = load_dataset_config(dataset)
