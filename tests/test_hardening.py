@@ -245,3 +245,72 @@ def test_json_outputs_never_hold_nan(tmp_path):
     text = (tmp_path / "s.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"dice": None, "hd": None, "n": 3}
+
+
+def model_copy(tmp_path, name="model", **changes):
+    """A copy of the bundled jsrt model with ``model.json`` fields changed."""
+    import json
+    import shutil
+
+    from acregnet_cli.resources import data_dir
+
+    folder = tmp_path / name
+    shutil.copytree(data_dir() / "models" / "jsrt", folder)
+    description = json.loads((folder / "model.json").read_text())
+    description.update(changes)
+    (folder / "model.json").write_text(json.dumps(description))
+    return folder
+
+
+MODEL_CASES = [
+    ("size 200000", {"size": 200000}, "size must be an integer from 8 to 1024, got 200000"),
+    ("negative size", {"size": -8}, "size must be an integer from 8 to 1024, got -8"),
+    ("unknown resize", {"resize": "cubic"}, "resize must be one of modern, legacy, got 'cubic'"),
+    ("dropout 7.5", {"dropout": 7.5}, "dropout must be a number from 0.0 to 0.999, got 7.5"),
+    ("weights outside the folder", {"weights": "../../etc/passwd"}, "weights must be a file name beside model.json"),
+    ("unknown architecture", {"architecture": "unet"}, "architecture must be one of"),
+]
+
+
+@pytest.mark.parametrize("engine", ["numpy", "tensorflow"])
+@pytest.mark.parametrize("case,changes,expected", MODEL_CASES, ids=[c for c, _, _ in MODEL_CASES])
+def test_a_bad_model_description_names_the_file_and_the_field(files, tmp_path, engine, case, changes, expected):
+    model = model_copy(tmp_path, **changes)
+    result = CliRunner().invoke(main, register(files, "--model", str(model), "--engine", engine,
+                                               "-o", str(tmp_path / "out")))
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert f"{model / 'model.json'}: {expected}" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def write_weights(model, change):
+    """Rewrite one array of the model's weights file through h5py."""
+    import h5py
+
+    with h5py.File(model / "vector_cnn.weights.h5", "r+") as handle:
+        change(handle["layers"]["conv2d_3"]["vars"])
+
+
+@pytest.mark.parametrize("engine", ["numpy", "tensorflow"])
+@pytest.mark.parametrize("case", ["wrong shape", "NaN"])
+def test_weights_of_the_wrong_shape_or_with_nan_are_refused_by_both_engines(files, tmp_path, engine, case):
+    model = model_copy(tmp_path)
+
+    def change(variables):
+        if case == "NaN":
+            kernel = variables["0"][()]
+            kernel[0, 0, 0, 0] = np.nan
+            variables["0"][...] = kernel
+        else:
+            del variables["0"]
+            variables.create_dataset("0", data=np.zeros((3, 3, 16, 7), np.float32))
+
+    write_weights(model, change)
+    result = CliRunner().invoke(main, register(files, "--model", str(model), "--engine", engine,
+                                               "-o", str(tmp_path / "out")))
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert str(model / "vector_cnn.weights.h5") in lines[0]
+    assert ("NaN" in lines[0]) if case == "NaN" else ("do not fit" in lines[0])
+    assert not (tmp_path / "out").exists()

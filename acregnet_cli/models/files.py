@@ -138,17 +138,64 @@ def read_model_json(path):
         raise InputError(f"{json_path}: unreadable model description ({exc})") from None
     if not isinstance(description, dict) or "architecture" not in description:
         raise InputError(f"{json_path}: model description lacks 'architecture'")
+    check_description(description, json_path)
     return json_path.parent, description
 
 
+# Every field of model.json that changes what is built: (type, low, high) or choices.
+# A model file is untrusted input: a size of 200000 would allocate hundreds of GiB.
+_FIELDS = {
+    "size": (int, 8, 1024),
+    "dropout": (float, 0.0, 0.999),
+    "integration_steps": (int, 0, 64),
+    "num_classes": (int, 2, 64),
+    "code_size": (int, 1, 4096),
+    "format_version": (int, 1, FORMAT_VERSION),
+}
+_CHOICES = {"architecture": ("vector_cnn", "mask_autoencoder"), "resize": ("modern", "legacy")}
+_FILES = ("weights", "encoder_weights", "decoder_weights")
+
+
+def check_description(description, source):
+    """Refuse a ``model.json`` whose fields are of the wrong type, out of range, unknown
+    choices or weight file names that leave the model's folder; the error names the file
+    and the field."""
+    for key, (kind, low, high) in _FIELDS.items():
+        if key not in description:
+            continue
+        value = description[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int) \
+                or not low <= value <= high:
+            raise InputError(f"{source}: {key} must be {'a number' if kind is float else 'an integer'} from "
+                             f"{low} to {high}, got {value!r}")
+    for key, choices in _CHOICES.items():
+        if key in description and description[key] not in choices:
+            raise InputError(f"{source}: {key} must be one of {', '.join(choices)}, got {description[key]!r}")
+    for key in _FILES:
+        if key in description:
+            name = description[key]
+            if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+                raise InputError(f"{source}: {key} must be a file name beside model.json, got {name!r}")
+    if description["architecture"] == "mask_autoencoder":
+        missing = [key for key in ("size", "num_classes", "code_size") if key not in description]
+        if missing:
+            raise InputError(f"{source}: an autoencoder's description lacks {', '.join(missing)}")
+
+
 def load_weights_into(model, path):
-    """Load a weights file into a built model; a clear InputError if it does not fit."""
+    """Load a weights file into a built model; a clear InputError if it does not fit or
+    holds NaN or infinite values."""
+    import numpy as np
+
     try:
         model.load_weights(str(path))
     except FileNotFoundError:
         raise InputError(f"{path}: weights file not found") from None
     except Exception as exc:  # h5py and Keras raise many types for bad files
         raise InputError(f"{path}: weights do not fit the {model.name} architecture or the file is corrupt ({exc})") from None
+    bad = [weight.path for weight in model.weights if not np.all(np.isfinite(weight.numpy()))]
+    if bad:
+        raise InputError(f"{path}: weights hold NaN or infinite values ({bad[0]})")
 
 
 def vector_cnn_weights(path):

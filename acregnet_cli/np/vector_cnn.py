@@ -26,12 +26,18 @@ def read_vector_cnn_weights(path):
     import h5py
 
     kernels, norms = {}, {}
+    channels = 2  # the (moving, fixed) pair; each layer takes what the one before gave
     with h5py.File(path, "r") as handle:
-        for index, (name, _) in enumerate(VECTOR_CNN_LAYERS):
+        for index, (name, width) in enumerate(VECTOR_CNN_LAYERS):
             conv = handle["layers"][_stored_name("conv2d", index)]["vars"]
             norm = handle["layers"][_stored_name("batch_normalization", index)]["vars"]
             kernels[name] = np.asarray(conv["0"], dtype=np.float32)
             norms[name] = tuple(np.asarray(norm[str(i)], dtype=np.float32) for i in range(4))
+            if kernels[name].shape != (3, 3, channels, width) or any(v.shape != (width,) for v in norms[name]):
+                raise ValueError(f"layer {name} has kernel {kernels[name].shape}, expected {(3, 3, channels, width)}")
+            if not all(np.all(np.isfinite(v)) for v in (kernels[name],) + norms[name]):
+                raise ValueError(f"layer {name} holds NaN or infinite weights")
+            channels = width
     return kernels, norms
 
 

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from acregnet_cli.errors import RunFailure
 from acregnet_cli.fields import (
     crop,
     folding_fraction,
@@ -246,6 +247,8 @@ class Registrar:
             began = time.perf_counter()
             fields = self.predict_small(np.stack([p["moving_small"] for p in chunk]),
                                         np.stack([p["fixed_small"] for p in chunk]))
+            if not np.all(np.isfinite(fields)):
+                raise RunFailure("the network predicted NaN or infinite displacements (are its weights corrupt?)")
             per_pair = (time.perf_counter() - began) / len(chunk)
             for result in self.finish_many(chunk, fields):
                 result.seconds_model = per_pair
