@@ -314,3 +314,68 @@ def test_weights_of_the_wrong_shape_or_with_nan_are_refused_by_both_engines(file
     assert str(model / "vector_cnn.weights.h5") in lines[0]
     assert ("NaN" in lines[0]) if case == "NaN" else ("do not fit" in lines[0])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_second_writer_is_refused_and_shards_share_a_folder(tmp_path):
+    from acregnet_cli.errors import InputError
+    from acregnet_cli.io.atomic import folder_lock
+
+    out = tmp_path / "out"
+    with folder_lock(out):
+        with pytest.raises(InputError, match=r"out: in use by another acregnet run \(pid \d+\)"):
+            with folder_lock(out):
+                pass
+    assert not out.exists()  # nothing was written: no folder left behind
+    with folder_lock(out, (0, 2)), folder_lock(out, (1, 2)):  # two shards, one folder
+        with pytest.raises(InputError, match="in use"):
+            with folder_lock(out, (1, 2)):
+                pass
+    assert all(p.name.endswith(".lock") for p in out.iterdir())
+
+
+def test_a_second_register_into_the_same_folder_is_refused_while_the_first_runs(files, tmp_path):
+    from acregnet_cli.io.atomic import folder_lock
+
+    with folder_lock(tmp_path / "out"):  # the first run, holding the folder
+        result = CliRunner().invoke(main, register(files, "-o", str(tmp_path / "out")))
+    assert result.exit_code == 2 and "in use by another acregnet run" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_temporary_files_of_a_killed_run_are_removed_on_rerun(files, tmp_path):
+    copy_inputs(files, tmp_path)
+    pairs = write_pairs(tmp_path, ["m.png,f.png,mask.png,one"])
+    stale = tmp_path / "out" / "one" / ".warped.png.abc123.tmp.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"torn")
+    result = CliRunner().invoke(main, ["register", "--pairs", str(pairs), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert not stale.exists() and (tmp_path / "out" / "one" / "warped.png").is_file()
+
+
+@pytest.mark.slow
+def test_segment_and_qc_reruns_keep_what_was_done(files, tmp_path, data_root):
+    import csv
+
+    targets = sorted((data_root / "data" / "JSRT" / "LR_256" / "images").glob("JPCLN00*.png"))[:2]
+    out = tmp_path / "seg"
+    command = ["segment", *map(str, targets), "--atlases", "jsrt:train", "--data-dir", str(data_root), "--k", "2",
+               "-o", str(out)]
+    assert CliRunner().invoke(main, command).exit_code == 0
+    first = list(csv.DictReader(open(out / "segmentation.csv")))
+    (out / f"{targets[0].stem}_overlay.png").unlink()  # killed between the mask and its overlay
+    assert CliRunner().invoke(main, command).exit_code == 0
+    again = list(csv.DictReader(open(out / "segmentation.csv")))
+    assert [r["atlases"] for r in again] == [r["atlases"] for r in first] and all(r["atlases"] for r in again)
+    assert (out / f"{targets[0].stem}_overlay.png").is_file()
+    masks = [out / f"{t.stem}_mask.png" for t in targets]
+    qc = ["qc", "--references", "jsrt:test", "--data-dir", str(data_root), "--max-references", "2",
+          "-o", str(tmp_path / "qc")]
+    assert CliRunner().invoke(main, qc + [str(masks[0]), "--images", str(targets[0])]).exit_code == 0
+    second = CliRunner().invoke(main, qc + [str(masks[1]), "--images", str(targets[1]), "--json"])
+    assert second.exit_code == 0, second.output
+    rows = list(csv.DictReader(open(tmp_path / "qc" / "qc.csv")))
+    assert [r["mask"] for r in rows] == [str(masks[0]), str(masks[1])]  # the first run's row is kept
+    fresh = CliRunner().invoke(main, qc + [str(masks[1]), "--images", str(targets[1]), "--overwrite"])
+    assert fresh.exit_code == 0
+    assert len(list(csv.DictReader(open(tmp_path / "qc" / "qc.csv")))) == 1

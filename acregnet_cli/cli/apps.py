@@ -69,8 +69,10 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
               help="Register onto this many references (those most similar to the image).")
 @model_option()
 @registration_options("passes", "mask_outside", "prealign")
+@click.option("--overwrite", is_flag=True, help="Check every mask again (otherwise masks in OUTPUT/qc.csv are kept).")
 @json_option("Print the summary as JSON.")
-def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, options, as_json):
+def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, options, overwrite,
+               as_json):
     """Quality control of segmentations by reverse classification accuracy.
 
     Each mask, with its image, is registered onto reference images with ground truth;
@@ -81,7 +83,8 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
     from acregnet_cli.workflows.qc import run_qc
 
     summary, _ = run_qc(list(masks), list(images), references, data_dir, output, model, threshold=threshold,
-                        max_references=max_references, echo=progress(as_json), options=options)
+                        max_references=max_references, echo=progress(as_json), options=options,
+                        overwrite=overwrite)
     emit(as_json, summary, f"{summary['masks']} masks checked, {summary['rejected']} under {threshold}: "
                            f"{output}/qc.csv")
 

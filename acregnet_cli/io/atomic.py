@@ -109,3 +109,64 @@ def write_png_atomic(path, array, overwrite=True):
         raise TypeError(f"PNG output needs uint8 or uint16, got {array.dtype}")
     with atomic_path(path, overwrite) as tmp:
         Image.fromarray(array).save(tmp, format="PNG")
+
+
+LOCK_NAME = ".acregnet.lock"
+
+
+def shard_lock_name(shard):
+    """The lock of shard (I, N) of a run: shards share an output folder by design."""
+    return LOCK_NAME if shard[1] == 1 else f".acregnet.shard-{shard[0]}-of-{shard[1]}.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder, shard=(0, 1)):
+    """Hold ``folder`` for one writer: a second process that asks gets an InputError at
+    once, instead of mixing its files with the first one's. Shards of one run (``shard``
+    = (I, N), N > 1) share the folder; each shard is held on its own.
+
+    The lock is an advisory ``flock`` on ``folder/.acregnet.lock``, released by the
+    system when the holder ends, however it ends (kill -9 included), so no stale lock
+    outlives a crash. Once held, the temporary files that killed writers left behind
+    (``.NAME.*.tmp*``, see :func:`atomic_path`) are removed: no one else can be writing
+    them (not by a shard: other shards may be).
+    """
+    import fcntl
+
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / shard_lock_name(shard)
+    handle = open(lock, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise InputError(f"{folder}: in use by another acregnet run ({holder}); wait for it to end, "
+                             "or write elsewhere") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        if shard[1] == 1:
+            remove_stale_temporaries(folder)
+        yield folder
+    finally:
+        handle.close()
+        if created and [p.name for p in folder.iterdir()] == [lock.name]:
+            # Nothing was written: leave no trace of the attempt.
+            lock.unlink()
+            folder.rmdir()
+
+
+def remove_stale_temporaries(folder):
+    """Delete the temporary files of :func:`atomic_path` under ``folder``; return how many."""
+    removed = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if name.startswith(".") and ".tmp" in name and not name.endswith(".lock"):
+                os.unlink(os.path.join(root, name))
+                removed += 1
+    return removed

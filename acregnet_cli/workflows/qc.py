@@ -9,7 +9,7 @@ import numpy as np
 from acregnet_cli.applications.quality import predicted_quality
 from acregnet_cli.applications.segmentation import load_atlases
 from acregnet_cli.errors import InputError
-from acregnet_cli.io.atomic import write_json_atomic, write_text_atomic
+from acregnet_cli.io.atomic import folder_lock, write_json_atomic, write_text_atomic
 from acregnet_cli.io.images import read_image, read_label_map
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
@@ -48,12 +48,15 @@ def match_images(mask_paths, images):
 
 
 def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, threshold=0.92,
-           max_references=20, echo=None, options=None):
+           max_references=20, echo=None, options=None, overwrite=False):
     """Predict the quality of each mask; write qc.csv, qc_histogram.png and summary.json.
 
     ``images`` are the masks' images in order, or one folder to find them in (see
     :func:`match_images`); ``model`` is anything :func:`~acregnet_cli.models.load_model`
-    takes; ``options`` are :class:`~acregnet_cli.options.RegistrationOptions`.
+    takes; ``options`` are :class:`~acregnet_cli.options.RegistrationOptions`. A rerun
+    into the same folder keeps the rows of masks checked before (and skips those masks)
+    unless ``overwrite``; the table is written every few masks, so a killed run loses
+    little. ``accepted`` follows this run's ``threshold`` for every row.
     """
     image_paths = match_images(mask_paths, images)
     if len(mask_paths) != len(image_paths):
@@ -63,30 +66,52 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
     references, _ = load_atlases(reference_spec, data_dir)
     options = (options or RegistrationOptions()).replace(engine="tensorflow")
     registrar = make_registrar(model, options, keep_onehot=False)
-    rows = []
-    for index, (mask_path, image_path) in enumerate(zip(mask_paths, image_paths)):
-        image, _ = read_image(image_path)
-        mask = read_label_map(mask_path)
-        if mask.shape != image.shape:
-            raise InputError(f"{mask_path}: mask {mask.shape} differs from its image {image_path} {image.shape}")
-        quality, info = predicted_quality(image, mask, references, registrar, max_references)
-        rows.append({"mask": str(mask_path), "image": str(image_path), "predicted_dice": round(quality, 5),
-                     "best_reference": info["reference"], "accepted": quality >= threshold,
-                     "seconds": round(info["seconds"], 3)})
-        if echo:
-            echo(f"[{index + 1}/{len(mask_paths)}] {Path(mask_path).name}: predicted Dice {quality:.3f}"
-                 f" ({'accept' if quality >= threshold else 'REJECT'})")
     output = Path(output)
+    with folder_lock(output):
+        rows = {} if overwrite else _earlier_rows(output / "qc.csv")
+        for index, (mask_path, image_path) in enumerate(zip(mask_paths, image_paths)):
+            if str(mask_path) in rows:
+                continue
+            image, _ = read_image(image_path)
+            mask = read_label_map(mask_path)
+            if mask.shape != image.shape:
+                raise InputError(f"{mask_path}: mask {mask.shape} differs from its image {image_path} {image.shape}")
+            quality, info = predicted_quality(image, mask, references, registrar, max_references)
+            rows[str(mask_path)] = {"mask": str(mask_path), "image": str(image_path),
+                                    "predicted_dice": round(quality, 5), "best_reference": info["reference"],
+                                    "accepted": quality >= threshold, "seconds": round(info["seconds"], 3)}
+            if echo:
+                echo(f"[{index + 1}/{len(mask_paths)}] {Path(mask_path).name}: predicted Dice {quality:.3f}"
+                     f" ({'accept' if quality >= threshold else 'REJECT'})")
+            if len(rows) % 25 == 0:
+                _write_rows(output / "qc.csv", rows.values(), threshold)
+        rows = _write_rows(output / "qc.csv", rows.values(), threshold)
+        qualities = [r["predicted_dice"] for r in rows]
+        save_histogram(output / "qc_histogram.png", qualities, threshold)
+        summary = {"masks": len(rows), "threshold": threshold, "rejected": sum(not r["accepted"] for r in rows),
+                   "mean_predicted_dice": float(np.mean(qualities)), "max_references": max_references,
+                   **options.summary(),
+                   "seconds_per_mask": float(np.mean([r["seconds"] for r in rows]))}
+        write_json_atomic(output / "summary.json", summary)
+    return summary, rows
+
+
+def _earlier_rows(path):
+    """qc.csv of an earlier run, by mask, with numbers as numbers (a torn table: none)."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        return {row["mask"]: dict(row, predicted_dice=float(row["predicted_dice"]), seconds=float(row["seconds"]))
+                for row in rows}
+    except (OSError, KeyError, ValueError, UnicodeDecodeError, csv.Error):
+        return {}
+
+
+def _write_rows(path, rows, threshold):
+    rows = [dict(row, accepted=row["predicted_dice"] >= threshold) for row in rows]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    write_text_atomic(output / "qc.csv", buffer.getvalue())
-    qualities = [r["predicted_dice"] for r in rows]
-    save_histogram(output / "qc_histogram.png", qualities, threshold)
-    summary = {"masks": len(rows), "threshold": threshold, "rejected": sum(not r["accepted"] for r in rows),
-               "mean_predicted_dice": float(np.mean(qualities)), "max_references": max_references,
-               **options.summary(),
-               "seconds_per_mask": float(np.mean([r["seconds"] for r in rows]))}
-    write_json_atomic(output / "summary.json", summary)
-    return summary, rows
+    write_text_atomic(path, buffer.getvalue())
+    return rows

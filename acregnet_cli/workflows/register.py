@@ -11,7 +11,7 @@ import numpy as np
 
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import check_registrable
-from acregnet_cli.io.atomic import write_json_atomic, write_npy_atomic, write_png_atomic
+from acregnet_cli.io.atomic import folder_lock, write_json_atomic, write_npy_atomic, write_png_atomic
 from acregnet_cli.io.images import (
     image_spacing,
     probe_image,
@@ -233,6 +233,7 @@ def register_files(moving=None, fixed=None, output=None, model=None, options=Non
         out_root = Path(output) if output else Path("registered")
         targets = [(pair, out_root / pair.name) for pair in pairs]
         table = out_root / table_name("registrations", shard_spec)
+        held = (out_root, shard_spec)
     else:
         if moving is None or fixed is None:
             raise InputError("give MOVING and FIXED images, or --pairs CSV")
@@ -251,5 +252,7 @@ def register_files(moving=None, fixed=None, output=None, model=None, options=Non
         if (out / SUMMARY).exists() and not overwrite:
             raise InputError(f"{out}: holds a registration already (use --overwrite to replace it)")
         targets = [(pair, out)]
-    return register_pairs(targets, model, options, spacing=spacing, overwrite=overwrite, echo=echo,
-                          max_side=max_side, table=table)
+        held = (out, (0, 1))
+    with folder_lock(*held):
+        return register_pairs(targets, model, options, spacing=spacing, overwrite=overwrite, echo=echo,
+                              max_side=max_side, table=table)

@@ -13,7 +13,7 @@ from acregnet_cli.applications.segmentation import (
 )
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import check_registrable
-from acregnet_cli.io.atomic import write_json_atomic, write_png_atomic
+from acregnet_cli.io.atomic import folder_lock, write_json_atomic, write_png_atomic
 from acregnet_cli.io.images import read_image, read_label_map
 from acregnet_cli.metrics import label_map_metrics
 from acregnet_cli.options import RegistrationOptions
@@ -33,7 +33,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     :func:`~acregnet_cli.models.load_model` takes; ``options`` are
     :class:`~acregnet_cli.options.RegistrationOptions` (passes, mask outside, prealign).
     """
-    from acregnet_cli.workflows.sharding import select, table_name
+    from acregnet_cli.workflows.sharding import select
 
     began = time.perf_counter()
     output = Path(output)
@@ -58,13 +58,41 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     options = (options or RegistrationOptions()).replace(engine="tensorflow")
     registrar = make_registrar(model, options, keep_onehot=True)
     model_path = registrar.model_handle.path
+    with folder_lock(output, shard):
+        return _segment_targets(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion,
+                                overlay, overwrite, echo, began, model_path, options)
+
+
+def _earlier_rows(path):
+    """The rows of an earlier run's table, by target (a torn or foreign table: none)."""
+    import csv
+
+    try:
+        with open(path, newline="") as handle:
+            return {row["target"]: row for row in csv.DictReader(handle) if row.get("target")}
+    except (OSError, KeyError, UnicodeDecodeError, csv.Error):
+        return {}
+
+
+def _segment_targets(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion, overlay,
+                     overwrite, echo, began, model_path, options):
+    from acregnet_cli.workflows.sharding import table_name, write_table
+
+    table = output / table_name("segmentation", shard)
+    earlier = {} if overwrite else _earlier_rows(table)
     rows, scores = [], []
     class_values = [v for v in atlases.values if v != 0]
     for index, (position, name, image) in enumerate(targets):
         mask_path = output / f"{name}_mask.png"
         if mask_path.exists() and not overwrite:
             labels = read_label_map(mask_path)
-            info = {"atlases": [], "ncc": [], "seconds": 0.0, "skipped": True}
+            # What the earlier run recorded for this target stays in the table.
+            done = earlier.get(name, {})
+            info = {"atlases": done.get("atlases", "").split(), "seconds": float(done.get("seconds") or 0.0),
+                    "ncc": [float(v) for v in done.get("ncc", "").split()], "skipped": True}
+            if overlay and not (output / f"{name}_overlay.png").exists():
+                # Killed between the mask and its overlay: draw the overlay now.
+                save_overlay(output / f"{name}_overlay.png", image, labels, f"{name}: {fusion} of {k} atlases")
         else:
             labels, info = segment(image, atlases, registrar, k=k, fusion=fusion)
             dtype = np.uint8 if labels.max(initial=0) <= 255 else np.uint16
@@ -84,9 +112,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
         rows.append(row)
         if echo:
             echo(f"[{index + 1}/{len(targets)}] {name}" + (f" dice {row['dsc_mean']:.3f}" if name in truth else ""))
-    from acregnet_cli.workflows.sharding import write_table
-
-    write_table(output / table_name("segmentation", shard), rows)
+    write_table(table, rows)
     summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path), **options.summary(),
                "atlases": len(atlases.names), "seconds": time.perf_counter() - began,
                "seconds_per_target": float(np.mean([r["seconds"] for r in rows if r["seconds"] > 0] or [0.0]))}
