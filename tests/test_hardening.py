@@ -379,3 +379,29 @@ def test_segment_and_qc_reruns_keep_what_was_done(files, tmp_path, data_root):
     fresh = CliRunner().invoke(main, qc + [str(masks[1]), "--images", str(targets[1]), "--overwrite"])
     assert fresh.exit_code == 0
     assert len(list(csv.DictReader(open(tmp_path / "qc" / "qc.csv")))) == 1
+
+
+MERGE_CASES = [
+    ("no position column", {"registrations.shard-0-of-1.csv": "name,output\na,b\n"}, "not a shard table"),
+    ("position not a number", {"registrations.shard-0-of-1.csv": "position,name\nx,a\n"}, "malformed shard table"),
+    ("ragged row", {"registrations.shard-0-of-1.csv": "position,name\n0,a,extra\n"}, "malformed shard table"),
+    ("not UTF-8", {"registrations.shard-0-of-1.csv": b"position,name\n0,\xff\xfe\n"}, "unreadable shard table"),
+    ("a stale split beside a new one", {"registrations.shard-0-of-2.csv": "position,name\n0,a\n",
+                                        "registrations.shard-1-of-2.csv": "position,name\n1,b\n",
+                                        "registrations.shard-0-of-3.csv": "position,name\n0,a\n",
+                                        "registrations.shard-1-of-3.csv": "position,name\n1,b\n",
+                                        "registrations.shard-2-of-3.csv": "position,name\n2,c\n"},
+     "registrations is split both 2-way and 3-way"),
+    ("positions twice", {"registrations.shard-0-of-2.csv": "position,name\n0,a\n",
+                         "registrations.shard-1-of-2.csv": "position,name\n0,a\n"}, "list some positions twice"),
+]
+
+
+@pytest.mark.parametrize("case,tables,expected", MERGE_CASES, ids=[c for c, _, _ in MERGE_CASES])
+def test_merge_refuses_malformed_or_mixed_shard_tables(tmp_path, case, tables, expected):
+    for name, content in tables.items():
+        (tmp_path / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    result = CliRunner().invoke(main, ["merge", str(tmp_path)])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and expected in lines[0], result.output
+    assert not (tmp_path / "registrations.csv").exists()

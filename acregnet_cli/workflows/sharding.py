@@ -66,17 +66,43 @@ def merge_tables(folder):
             groups.setdefault((match["name"], int(match["count"])), {})[int(match["index"])] = path
     if not groups:
         raise InputError(f"{folder}: no shard tables (*.shard-I-of-N.csv) to merge")
+    splits = {}
+    for name, count in groups:
+        splits.setdefault(name, []).append(count)
+    for name, counts in splits.items():
+        if len(counts) > 1:
+            raise InputError(f"{folder}: {name} is split both {' and '.join(f'{c}-way' for c in sorted(counts))}; "
+                             "remove the shard tables of the stale split, then merge")
     merged = []
     for (name, count), parts in sorted(groups.items()):
         missing = sorted(set(range(count)) - set(parts))
         if missing:
             raise InputError(f"{folder}: {name} has {len(parts)} of {count} shards; missing shard(s) "
                              + ", ".join(str(m) for m in missing))
-        rows = []
-        for index in range(count):
-            with open(parts[index], newline="") as handle:
-                rows.extend(csv.DictReader(handle))
-        rows.sort(key=lambda row: int(row["position"]))
+        rows = [row for index in range(count) for row in _shard_rows(parts[index])]
+        positions = [row["position"] for row in rows]
+        if len(set(positions)) != len(positions):
+            raise InputError(f"{folder}: {name}'s shard tables list some positions twice (shards of different runs?)")
+        rows.sort(key=lambda row: row["position"])
         write_table(folder / f"{name}.csv", rows)
         merged.append(folder / f"{name}.csv")
     return merged
+
+
+def _shard_rows(path):
+    """The rows of one shard table, ``position`` as an integer; an InputError naming the
+    file for anything else (a torn, foreign or hand-edited table)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        for row in rows:
+            if None in row:
+                raise ValueError("a row has more cells than the header")
+            row["position"] = int(row["position"])
+    except KeyError:
+        raise InputError(f"{path}: not a shard table (no 'position' column)") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # before ValueError: a UnicodeDecodeError is one
+        raise InputError(f"{path}: unreadable shard table ({' '.join(str(exc).split())})") from None
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: malformed shard table ({exc})") from None
+    return rows
