@@ -98,3 +98,4 @@ def test_batch_must_split_over_replicas(setup):
     command[command.index("--batch-size") + 1] = "7"
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 2 and "does not split evenly over 2 replicas" in result.stderr
+    assert not (tmp / "odd").exists()  # a failed start leaves nothing that would refuse the corrected command

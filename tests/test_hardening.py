@@ -405,3 +405,20 @@ def test_merge_refuses_malformed_or_mixed_shard_tables(tmp_path, case, tables, e
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1 and expected in lines[0], result.output
     assert not (tmp_path / "registrations.csv").exists()
+
+
+def test_a_training_that_fails_before_its_first_checkpoint_leaves_nothing(synthetic_dataset, tmp_path, monkeypatch):
+    import acregnet_cli.training.registration as stage
+
+    def fails(*args, **kwargs):
+        raise RunFailure("simulated failure after the run's start")
+
+    monkeypatch.setattr(stage, "run_loop", fails)
+    root, config = synthetic_dataset
+    command = ["train-reg", "--dataset", str(config), "--data-dir", str(root), "--variant", "regnet",
+               "--iterations", "2", "--batch-size", "2", "--quiet", "-o", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1 and "simulated failure" in result.output
+    assert not (tmp_path / "run").exists()
+    monkeypatch.undo()
+    assert CliRunner().invoke(main, command).exit_code == 0  # the corrected command is not refused

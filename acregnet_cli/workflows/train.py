@@ -41,6 +41,23 @@ def resumed_settings(stage, run_dir, config_file, overrides):
     return settings
 
 
+def _undo_failed_start(run_dir, before):
+    """After a run that failed before its first checkpoint, remove what its start wrote
+    (config.toml, log.csv, the folder itself if it was made), so that the corrected
+    command is not refused for a non-empty run directory. A run that checkpointed keeps
+    everything: ``--resume`` continues it."""
+    import shutil
+
+    checkpoints = run_dir / "checkpoints"
+    if checkpoints.is_dir() and any(checkpoints.iterdir()):
+        return
+    if before is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for path in set(run_dir.iterdir()) - before:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
 def _train(stage, dataset, data_dir, run_dir, config_file, overrides, strategy, cpu_devices, default_run, trainer,
            summarize, resume=False):
     from acregnet_cli.datasets.config import (
@@ -63,7 +80,13 @@ def _train(stage, dataset, data_dir, run_dir, config_file, overrides, strategy, 
     from acregnet_cli.training.distribute import make_strategy, worker_identity
 
     distribution = make_strategy(strategy, cpu_devices)
-    outcome = trainer(settings, config, train, run_dir, distribution)
+    before = set(run_dir.iterdir()) if run_dir.is_dir() else None
+    try:
+        outcome = trainer(settings, config, train, run_dir, distribution)
+    except BaseException:
+        if not resume:
+            _undo_failed_start(run_dir, before)
+        raise
     if not worker_identity(distribution)[0]:
         return None  # only the chief writes the run directory
     summary = dict(outcome, run_dir=str(run_dir), dataset=config.name, strategy=strategy,
