@@ -175,7 +175,12 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
         return replicated(strategy, replica_step, batch_size, moving_idx, fixed_idx)
 
     fields = ["loss", "ncc", "tv"] + (["ce"] if lambda_ce > 0 else []) + (["ae"] if lambda_ae > 0 else [])
-    state = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), model=model, optimizer=optimizer, sampler=sampler)
+    # Dropout draws its masks from per-layer seed generators that the model's own
+    # checkpoint leaves out; kept here, a resumed run draws the masks the uninterrupted
+    # run would have drawn.
+    dropout_seeds = [layer.seed_generator.state for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    state = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), model=model, optimizer=optimizer, sampler=sampler,
+                                dropout_seeds=dropout_seeds)
 
     def finish():
         save_weights_atomic(model, run_dir / "vector_cnn.weights.h5")
