@@ -239,5 +239,5 @@ def test_autoencoder_training_with_mask_augmentation(synthetic_dataset, tmp_path
     assert "augment_rotation = 10.0" in (tmp_path / "aug" / "config.toml").read_text()
     result = run(*common, "-o", tmp_path / "bad", "--augment-scale", 1.5)
     assert result.exit_code == 2
-    assert "augment_scale must be in [0, 0.9], got 1.5" in result.output
+    assert "--augment-scale must be in [0.0, 0.9], got 1.5" in result.output
     assert not (tmp_path / "bad").exists()

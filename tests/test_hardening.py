@@ -90,7 +90,7 @@ CASES = [
     ("--checkpoint-every 0", lambda f: train(f, "--checkpoint-every", "0", "-o", str(f / "out")),
      "--checkpoint-every must be in"),
     ("--learning-rate nan", lambda f: train(f, "--learning-rate", "nan", "-o", str(f / "out")),
-     "--learning-rate must be in (0.0, 1.0]"),
+     "--learning-rate must be in [0.0, 1.0], got nan"),
     ("--learning-rate negative", lambda f: train(f, "--learning-rate", "-0.1", "-o", str(f / "out")),
      "--learning-rate must be in"),
     ("--lambda-ce negative", lambda f: train(f, "--lambda-ce", "-1", "-o", str(f / "out")), "--lambda-ce must be in"),

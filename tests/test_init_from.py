@@ -74,9 +74,14 @@ def test_wrong_size_or_missing_model_is_refused_before_anything_is_written(synth
 
     autoencoder_like = tmp_path / "ae"
     autoencoder_like.mkdir()
-    (autoencoder_like / "model.json").write_text('{"architecture": "autoencoder", "size": 64}')
+    (autoencoder_like / "model.json").write_text(
+        '{"architecture": "mask_autoencoder", "size": 64, "num_classes": 4, "code_size": 32}')
     wrong_kind = train(root, config, tmp_path / "b", "--init-from", str(autoencoder_like))
     assert wrong_kind.exit_code == 2 and "not a registration network" in wrong_kind.output
+    assert not (tmp_path / "b").exists()
+    (autoencoder_like / "model.json").write_text('{"architecture": "autoencoder", "size": 64}')
+    unknown = train(root, config, tmp_path / "b", "--init-from", str(autoencoder_like))
+    assert unknown.exit_code == 2 and "architecture must be one of vector_cnn, mask_autoencoder" in unknown.output
     assert not (tmp_path / "b").exists()
 
 

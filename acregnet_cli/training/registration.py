@@ -178,7 +178,9 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     # Dropout draws its masks from per-layer seed generators that the model's own
     # checkpoint leaves out; kept here, a resumed run draws the masks the uninterrupted
     # run would have drawn.
-    dropout_seeds = [layer.seed_generator.state for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    # (A Dropout of rate 0 draws nothing and has no generator.)
+    dropout_seeds = [layer.seed_generator.state for layer in model.layers
+                     if isinstance(layer, keras.layers.Dropout) and getattr(layer, "seed_generator", None) is not None]
     state = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), model=model, optimizer=optimizer, sampler=sampler,
                                 dropout_seeds=dropout_seeds)
 

@@ -80,7 +80,7 @@ def _segment_targets(targets, atlases, registrar, output, truth, spacing, config
 
     table = output / table_name("segmentation", shard)
     earlier = {} if overwrite else _earlier_rows(table)
-    rows, scores = [], []
+    rows, scores, computed = [], [], []
     class_values = [v for v in atlases.values if v != 0]
     for index, (position, name, image) in enumerate(targets):
         mask_path = output / f"{name}_mask.png"
@@ -110,12 +110,16 @@ def _segment_targets(targets, atlases, registrar, output, truth, spacing, config
             row.update({f"{metric}_mean": value for metric, value in mean.items()})
             scores.append(row)
         rows.append(row)
+        if not info.get("skipped"):
+            computed.append(info["seconds"])
         if echo:
             echo(f"[{index + 1}/{len(targets)}] {name}" + (f" dice {row['dsc_mean']:.3f}" if name in truth else ""))
     write_table(table, rows)
     summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path), **options.summary(),
                "atlases": len(atlases.names), "seconds": time.perf_counter() - began,
-               "seconds_per_target": float(np.mean([r["seconds"] for r in rows if r["seconds"] > 0] or [0.0]))}
+               "skipped": len(rows) - len(computed),
+               # This run's targets only: rows kept from an earlier run carry that run's time.
+               "seconds_per_target": float(np.mean(computed or [0.0]))}
     if scores:
         summary["mean_dice"] = float(np.nanmean([r["dsc_mean"] for r in scores]))
         for value, class_name in zip(class_values, (config.class_names[1:] if config else class_values)):

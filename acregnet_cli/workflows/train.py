@@ -10,12 +10,17 @@ from acregnet_cli import runtime
 from acregnet_cli.errors import InputError
 
 
+# Settings a resumed run may change: when it stops, checkpoints and logs.
+RUN_CONTROLS = ("iterations", "checkpoint_every", "log_every")
+
+
 def resumed_settings(stage, run_dir, config_file, overrides):
     """The settings a resumed run continues with: those its ``config.toml`` recorded.
 
     A setting given again (on the command line or in ``config_file``) must equal the
-    recorded one; otherwise the run would silently change under its own record. The one
-    exception is ``iterations``: a larger count extends the run (and is recorded).
+    recorded one; otherwise the run would silently change under its own record. The
+    exceptions change how the run goes, not what it learns: ``iterations`` (a larger count
+    extends the run), ``checkpoint_every`` and ``log_every``; they are recorded.
     """
     from acregnet_cli.datasets.config import (
         load_training_settings,
@@ -32,8 +37,9 @@ def resumed_settings(stage, run_dir, config_file, overrides):
     given = dict(read_toml(config_file)) if config_file is not None else {}
     given.update({k: v for k, v in overrides.items() if v is not None})
     merge_settings(defaults, given, "command-line option")  # types and ranges of what was given
-    if "iterations" in given:
-        settings["iterations"] = given.pop("iterations")
+    for key in RUN_CONTROLS:
+        if key in given:
+            settings[key] = given.pop(key)
     for key, value in given.items():
         if key in settings and value != settings[key]:
             raise InputError(f"--{key.replace('_', '-')} {value!r} differs from the resumed run's {settings[key]!r} "
