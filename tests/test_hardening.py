@@ -422,3 +422,15 @@ def test_a_training_that_fails_before_its_first_checkpoint_leaves_nothing(synthe
     assert not (tmp_path / "run").exists()
     monkeypatch.undo()
     assert CliRunner().invoke(main, command).exit_code == 0  # the corrected command is not refused
+
+
+def test_a_training_run_directory_is_held_by_one_process(synthetic_dataset, tmp_path):
+    from acregnet_cli.io.atomic import folder_lock
+
+    root, config = synthetic_dataset
+    with folder_lock(tmp_path / "run"):  # another training, still running
+        result = CliRunner().invoke(main, ["train-reg", "--dataset", str(config), "--data-dir", str(root),
+                                           "--variant", "regnet", "--iterations", "2", "--quiet",
+                                           "-o", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "in use by another acregnet run" in result.output
+    assert [p.name for p in (tmp_path / "run").iterdir()] == [".acregnet.lock"]

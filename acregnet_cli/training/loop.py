@@ -137,7 +137,9 @@ class _WindowMean:
 def prepare_run_dir(run_dir, resume, overwrite):
     run_dir = Path(run_dir)
     checkpoints = run_dir / "checkpoints"
-    if run_dir.exists() and any(run_dir.iterdir()) and not (resume or overwrite):
+    # The lock a workflow holds on the run directory (io.atomic.folder_lock) is not content.
+    content = [p for p in run_dir.iterdir() if not p.name.endswith(".lock")] if run_dir.exists() else []
+    if content and not (resume or overwrite):
         raise InputError(f"{run_dir}: run directory is not empty (use --resume to continue it or --overwrite)")
     if resume and not checkpoints.exists():
         raise InputError(f"{run_dir}: nothing to resume (no checkpoints/ folder)")

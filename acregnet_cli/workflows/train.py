@@ -6,6 +6,8 @@ make the distribution strategy, train, and let the chief write ``summary.json``.
 
 from pathlib import Path
 
+import contextlib
+
 from acregnet_cli import runtime
 from acregnet_cli.errors import InputError
 
@@ -49,19 +51,17 @@ def resumed_settings(stage, run_dir, config_file, overrides):
 
 def _undo_failed_start(run_dir, before):
     """After a run that failed before its first checkpoint, remove what its start wrote
-    (config.toml, log.csv, the folder itself if it was made), so that the corrected
+    (config.toml, log.csv; the folder itself goes with the lock if it was made), so that the corrected
     command is not refused for a non-empty run directory. A run that checkpointed keeps
     everything: ``--resume`` continues it."""
     import shutil
 
     checkpoints = run_dir / "checkpoints"
-    if checkpoints.is_dir() and any(checkpoints.iterdir()):
-        return
-    if before is None:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    if not run_dir.is_dir() or (checkpoints.is_dir() and any(checkpoints.iterdir())):
         return
     for path in set(run_dir.iterdir()) - before:
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if not path.name.endswith(".lock"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _train(stage, dataset, data_dir, run_dir, config_file, overrides, strategy, cpu_devices, default_run, trainer,
@@ -82,19 +82,29 @@ def _train(stage, dataset, data_dir, run_dir, config_file, overrides, strategy, 
     split = load_split(config, resolve_data_root(data_dir), "train", settings["size"])
     train, validation = carve_validation(split, settings["validation_fraction"], settings["seed"])
     runtime.import_tensorflow()
-    from acregnet_cli.io.atomic import write_json_atomic
+    from acregnet_cli.io.atomic import folder_lock
     from acregnet_cli.training.distribute import make_strategy, worker_identity
 
     distribution = make_strategy(strategy, cpu_devices)
-    before = set(run_dir.iterdir()) if run_dir.is_dir() else None
-    try:
-        outcome = trainer(settings, config, train, run_dir, distribution)
-    except BaseException:
-        if not resume:
-            _undo_failed_start(run_dir, before)
-        raise
-    if not worker_identity(distribution)[0]:
-        return None  # only the chief writes the run directory
+    # One process trains into a run directory at a time; the workers of a multi-worker
+    # run share it by design (only the chief writes there).
+    hold = folder_lock(run_dir) if strategy != "multi-worker" else contextlib.nullcontext()
+    with hold:
+        before = {p for p in run_dir.iterdir() if not p.name.endswith(".lock")} if run_dir.is_dir() else set()
+        try:
+            outcome = trainer(settings, config, train, run_dir, distribution)
+        except BaseException:
+            if not resume:
+                _undo_failed_start(run_dir, before)
+            raise
+        if not worker_identity(distribution)[0]:
+            return None  # only the chief writes the run directory
+        return _summarize_run(outcome, run_dir, config, strategy, distribution, train, validation, summarize)
+
+
+def _summarize_run(outcome, run_dir, config, strategy, distribution, train, validation, summarize):
+    from acregnet_cli.io.atomic import write_json_atomic
+
     summary = dict(outcome, run_dir=str(run_dir), dataset=config.name, strategy=strategy,
                    replicas=distribution.num_replicas_in_sync,
                    seconds_per_iteration=outcome["seconds"] / max(1, outcome["iterations"] - outcome["resumed_from"]))
