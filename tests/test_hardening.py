@@ -432,5 +432,5 @@ def test_a_training_run_directory_is_held_by_one_process(synthetic_dataset, tmp_
         result = CliRunner().invoke(main, ["train-reg", "--dataset", str(config), "--data-dir", str(root),
                                            "--variant", "regnet", "--iterations", "2", "--quiet",
                                            "-o", str(tmp_path / "run")])
-    assert result.exit_code == 2 and "in use by another acregnet run" in result.output
-    assert [p.name for p in (tmp_path / "run").iterdir()] == [".acregnet.lock"]
+        assert result.exit_code == 2 and "in use by another acregnet run" in result.output
+        assert [p.name for p in (tmp_path / "run").iterdir()] == [".acregnet.lock"]  # the refused run wrote nothing
