@@ -155,6 +155,7 @@ def test_register_command_prealigns_and_records_it(tmp_path):
     assert not (tmp_path / "numpy").exists()
 
 
+@pytest.mark.slow
 def test_segment_and_qc_take_the_registration_options(tmp_path):
     import json
 

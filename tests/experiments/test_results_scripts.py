@@ -12,7 +12,7 @@ from acregnet_cli.evaluation import METRICS, averages, summarize, wilcoxon_tests
 # Training runs, subprocesses or real-data sweeps: outside the quick subset.
 pytestmark = pytest.mark.slow
 
-RESULTS = Path(__file__).resolve().parent.parent / "experiments"
+RESULTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
 def load_script(name):

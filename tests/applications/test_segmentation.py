@@ -105,7 +105,7 @@ def test_leave_test_out_on_jsrt_with_the_original_model(data_root, tmp_path):
 
     from acregnet_cli.models.tf1 import import_tf1
 
-    reference = Path(__file__).resolve().parents[2] / "shared" / "reference" / "tf1-jsrt-acregnet" / "model.ckpt"
+    reference = Path(__file__).resolve().parents[3] / "shared" / "reference" / "tf1-jsrt-acregnet" / "model.ckpt"
     if not Path(str(reference) + ".index").exists():
         pytest.skip("original checkpoint not available")
     import_tf1(reference, tmp_path / "model")

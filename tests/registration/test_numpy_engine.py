@@ -80,6 +80,7 @@ def test_single_registration_does_not_start_tensorflow(untrained_model, tmp_path
     assert output.strip().splitlines()[-1] == "False False"
 
 
+@pytest.mark.slow
 def test_label_map_path_equals_the_one_hot_path_and_numpy(untrained_model, tmp_path):
     from acregnet_cli.registration import Registrar
     from acregnet_cli.registration.engines import NumpyOps

@@ -13,7 +13,7 @@ from acregnet_cli.models.files import load_autoencoder, load_vector_cnn
 from acregnet_cli.models.tf1 import import_tf1, read_checkpoint
 from acregnet_cli.tf.networks import mask_autoencoder
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "tf1-jsrt-acregnet" / "model.ckpt"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "tf1-jsrt-acregnet" / "model.ckpt"
 
 
 def run(*args):

@@ -407,6 +407,7 @@ def test_merge_refuses_malformed_or_mixed_shard_tables(tmp_path, case, tables, e
     assert not (tmp_path / "registrations.csv").exists()
 
 
+@pytest.mark.slow
 def test_a_training_that_fails_before_its_first_checkpoint_leaves_nothing(synthetic_dataset, tmp_path, monkeypatch):
     import acregnet_cli.training.registration as stage
 
@@ -424,6 +425,7 @@ def test_a_training_that_fails_before_its_first_checkpoint_leaves_nothing(synthe
     assert CliRunner().invoke(main, command).exit_code == 0  # the corrected command is not refused
 
 
+@pytest.mark.slow
 def test_a_training_run_directory_is_held_by_one_process(synthetic_dataset, tmp_path):
     from acregnet_cli.io.atomic import folder_lock
 
