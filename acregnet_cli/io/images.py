@@ -6,6 +6,7 @@ folder which is then renamed over the target, so a killed process leaves either
 the old file or the new one, never a torn one.
 """
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -116,16 +117,9 @@ def probe_image(path):
             return stored_shape(path)
         except Exception as exc:  # pydicom raises many types for broken files
             raise InputError(f"{path}: not a readable DICOM file ({exc.__class__.__name__})") from None
-    try:
-        with warnings.catch_warnings(), Image.open(_bomb_checked(path)) as image:
-            size = image.size
-            image.verify()
-    except UnidentifiedImageError:
-        raise InputError(f"{path}: not a readable image (unknown or corrupt format)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"{path}: image larger than {Image.MAX_IMAGE_PIXELS} pixels") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: corrupt image ({' '.join(str(exc).split())})") from None
+    with _pillow_open(path) as image:
+        size = image.size
+        image.verify()
     return size[1], size[0]
 
 
@@ -134,11 +128,25 @@ def image_spacing(path):
     return _read_dicom(path)[1] if is_dicom(path) else None
 
 
-def _bomb_checked(path):
-    """``path``, with Pillow's decompression-bomb warning (images over its pixel limit)
-    turned into an error in the caller's ``warnings.catch_warnings()`` block."""
-    warnings.simplefilter("error", Image.DecompressionBombWarning)
-    return path
+@contextlib.contextmanager
+def _pillow_open(path, what="image"):
+    """Open ``path`` with Pillow; every way that fails is an InputError naming the file.
+
+    Pillow's decompression-bomb warning (an image over its pixel limit, which it still
+    decodes) is an error here, like the bomb error it raises at twice the limit.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                yield image
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not a readable {what} (unknown or corrupt format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{path}: {what} larger than {Image.MAX_IMAGE_PIXELS} pixels (a decompression bomb, "
+                         "or a radiograph far larger than any detector)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: cannot decode {what} ({' '.join(str(exc).split())})") from None
 
 
 def read_image(path, max_side=None):
@@ -181,24 +189,16 @@ def read_image(path, max_side=None):
             factor = int(np.ceil(max(gray.shape) / max_side))
             gray = _box_reduce(gray, factor)
     else:
-        try:
-            with warnings.catch_warnings(), Image.open(_bomb_checked(path)) as image:
-                image.load()
-                if max_side and max(image.size) > max_side and image.mode not in ("P", "1"):
-                    if image.mode.startswith("I;16"):
-                        # Pillow reduces 32-bit integer images but not the 16-bit modes;
-                        # "I" holds every 16-bit value exactly.
-                        image = image.convert("I")
-                    image = image.reduce(int(np.ceil(max(image.size) / max_side)))
-                gray, top = _pil_to_gray(image, path)
-                bits = 16 if image.mode.startswith("I") else 8
-        except UnidentifiedImageError:
-            raise InputError(f"{path}: not a readable image (unknown or corrupt format)") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise InputError(f"{path}: image larger than {Image.MAX_IMAGE_PIXELS} pixels (a decompression bomb, "
-                             "or a radiograph far larger than any detector)") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise InputError(f"{path}: cannot decode image ({exc})") from None
+        with _pillow_open(path) as image:
+            image.load()
+            if max_side and max(image.size) > max_side and image.mode not in ("P", "1"):
+                if image.mode.startswith("I;16"):
+                    # Pillow reduces 32-bit integer images but not the 16-bit modes;
+                    # "I" holds every 16-bit value exactly.
+                    image = image.convert("I")
+                image = image.reduce(int(np.ceil(max(image.size) / max_side)))
+            gray, top = _pil_to_gray(image, path)
+            bits = 16 if image.mode.startswith("I") else 8
     return _finish_gray(gray, top, path), bits
 
 
@@ -278,24 +278,16 @@ def read_label_map(path):
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: mask file not found")
-    try:
-        with warnings.catch_warnings(), Image.open(_bomb_checked(path)) as image:
-            image.load()
-            if image.mode in ("RGB", "RGBA"):
-                rgb = np.asarray(image.convert("RGB"))
-                if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
-                    raise InputError(f"{path}: colour mask; expected one label value per pixel")
-                labels = rgb[..., 0]
-            elif image.mode == "P":
-                labels = np.asarray(image)
-            else:
-                labels = np.asarray(image)
-    except UnidentifiedImageError:
-        raise InputError(f"{path}: not a readable mask image") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"{path}: mask larger than {Image.MAX_IMAGE_PIXELS} pixels") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: cannot decode mask ({exc})") from None
+    with _pillow_open(path, "mask") as image:
+        image.load()
+        if image.mode in ("RGB", "RGBA"):
+            rgb = np.asarray(image.convert("RGB"))
+            if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+                raise InputError(f"{path}: colour mask; expected one label value per pixel")
+            labels = rgb[..., 0]
+        else:
+            # Palette masks keep their indices as the labels (the palette's colours are display).
+            labels = np.asarray(image)
     if labels.ndim != 2 or labels.size == 0:
         raise InputError(f"{path}: mask must be a 2-D label image, got shape {labels.shape}")
     return check_label_map(labels, path)
