@@ -84,3 +84,147 @@ def mask_to_index(label_map):
         values = np.unique(label_map)
         index = np.searchsorted(values, label_map)
     return index.astype(np.uint8 if len(values) <= 256 else np.int32), values
+
+
+# --------------------------------------------------------------------------- using a saved field
+# A field u maps each pixel p of the fixed image to p + u(p) in the moving image. Bilinear
+# sampling with the border clamped is scipy's map_coordinates with order 1 and mode
+# "nearest" (the edge value extends), the engines' warp to float rounding.
+
+
+def _sample(array, rows, columns, order=1):
+    from scipy import ndimage
+
+    return ndimage.map_coordinates(array, [rows, columns], order=order, mode="nearest")
+
+
+def _grid(shape):
+    return np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+
+
+def check_field(field, name="field"):
+    """An (H, W, 2) finite float field, or an InputError naming ``name``."""
+    field = np.asarray(field)
+    if field.ndim != 3 or field.shape[-1] != 2 or min(field.shape[:2]) < 2:
+        raise InputError(f"{name}: a displacement field is (H, W, 2), got shape {field.shape}")
+    if field.dtype.kind not in "fiu" or not np.all(np.isfinite(field)):
+        raise InputError(f"{name}: field holds NaN, infinite or non-numeric values")
+    return field.astype(np.float64)
+
+
+def warp_image(image, field):
+    """``moving(p + u(p))`` for a 2-D image: bilinear, border clamped (as ``register`` warps).
+
+    Examples
+    --------
+    >>> image = np.arange(16.0).reshape(4, 4)
+    >>> shift = np.zeros((4, 4, 2)); shift[..., 1] = 1.0       # sample one column to the right
+    >>> warp_image(image, shift)[0].tolist()
+    [1.0, 2.0, 3.0, 3.0]
+    """
+    field = check_field(field)
+    rows, columns = _grid(field.shape[:2])
+    return _sample(np.asarray(image, np.float64), rows + field[..., 0], columns + field[..., 1])
+
+
+def warp_labels(labels, field):
+    """A label map warped label-safely: each class warped as a one-hot channel, then the
+    arg-max, written with the map's own values (as ``register --mask`` warps masks).
+
+    Examples
+    --------
+    >>> labels = np.array([[0, 0, 7, 7]] * 4)
+    >>> shift = np.zeros((4, 4, 2)); shift[..., 1] = -1.0
+    >>> warp_labels(labels, shift)[0].tolist()
+    [0, 0, 0, 7]
+    """
+    field = check_field(field)
+    index, values = mask_to_index(labels)
+    rows, columns = _grid(field.shape[:2])
+    rows, columns = rows + field[..., 0], columns + field[..., 1]
+    votes = np.stack([_sample((index == k).astype(np.float64), rows, columns) for k in range(len(values))], axis=-1)
+    return values[np.argmax(votes, axis=-1)]
+
+
+def compose_fields(first, second):
+    """The field of warping by ``first`` and then by ``second``: ``second(p) + first(p + second(p))``.
+
+    ``warp_image(warp_image(m, first), second)`` equals ``warp_image(m, compose_fields(first,
+    second))`` up to interpolation, with one interpolation of the image instead of two.
+
+    Examples
+    --------
+    >>> a = np.zeros((5, 5, 2)); a[..., 0] = 1.0
+    >>> b = np.zeros((5, 5, 2)); b[..., 1] = 2.0
+    >>> compose_fields(a, b)[2, 2].tolist()
+    [1.0, 2.0]
+    """
+    first, second = check_field(first, "first"), check_field(second, "second")
+    rows, columns = _grid(second.shape[:2])
+    rows, columns = rows + second[..., 0], columns + second[..., 1]
+    return second + np.stack([_sample(first[..., c], rows, columns) for c in range(2)], axis=-1)
+
+
+def invert_field(field, iterations=100, tolerance=1e-4):
+    """The inverse of ``p -> p + u(p)`` by fixed-point iteration: ``v(q) = -u(q + v(q))``.
+
+    Parameters
+    ----------
+    field : (H, W, 2) array
+    iterations : int
+    tolerance : float
+        Stop when no pixel's update exceeds this (pixels).
+
+    Returns
+    -------
+    inverse : (H, W, 2) float64
+        ``q -> q + v(q)`` undoes the field where it does not fold.
+    residual : (H, W) float64
+        ``|v(q) + u(q + v(q))|``: where the iteration could not converge (folded regions,
+        or points the field does not reach), it stays large.
+
+    Examples
+    --------
+    >>> shift = np.zeros((6, 6, 2)); shift[..., 0] = 1.5
+    >>> inverse, residual = invert_field(shift)
+    >>> float(inverse[3, 3, 0]), float(residual.max()) < 1e-6
+    (-1.5, True)
+    """
+    field = check_field(field)
+    rows, columns = _grid(field.shape[:2])
+    inverse = -field.copy()
+    for _ in range(int(iterations)):
+        sampled = np.stack([_sample(field[..., c], rows + inverse[..., 0], columns + inverse[..., 1])
+                            for c in range(2)], axis=-1)
+        update = -sampled - inverse
+        inverse += update
+        if np.abs(update).max() < tolerance:
+            break
+    sampled = np.stack([_sample(field[..., c], rows + inverse[..., 0], columns + inverse[..., 1])
+                        for c in range(2)], axis=-1)
+    return inverse, np.hypot(*(inverse + sampled).transpose(2, 0, 1))
+
+
+def map_points(points, field):
+    """Where fixed-image points land in the moving image: ``p + u(p)``, u interpolated.
+
+    ``points`` is (N, 2) in pixels, (row, column). To map moving-image points into the
+    fixed image, map them through the inverse field (:func:`invert_field`).
+
+    Examples
+    --------
+    >>> shift = np.zeros((8, 8, 2)); shift[..., 1] = 3.0
+    >>> map_points([[2.0, 1.5]], shift).tolist()
+    [[2.0, 4.5]]
+    """
+    field = check_field(field)
+    points = np.asarray(points, np.float64)
+    if points.ndim != 2 or points.shape[1] != 2 or not np.all(np.isfinite(points)):
+        raise InputError(f"points: expected (N, 2) finite (row, column) coordinates, got shape {points.shape}")
+    height, width = field.shape[:2]
+    outside = (points[:, 0] < -0.5) | (points[:, 0] > height - 0.5) | (points[:, 1] < -0.5) | (points[:, 1] > width - 0.5)
+    if outside.any():
+        raise InputError(f"points: {int(outside.sum())} point(s) outside the {width}x{height} image "
+                         f"(first: {points[outside][0].tolist()})")
+    displacement = np.stack([_sample(field[..., c], points[:, 0], points[:, 1]) for c in range(2)], axis=-1)
+    return points + displacement
