@@ -72,3 +72,46 @@ def write_field_nifti(path, field, spacing=1.0, overwrite=True):
             # Level 1: float mantissas barely compress, higher levels only cost time.
             payload = gzip.compress(payload, compresslevel=1, mtime=0)
         Path(tmp).write_bytes(payload)
+
+
+def read_field(path):
+    """A displacement field in the project's convention, (H, W, 2) pixels, rows then columns.
+
+    ``path`` is a ``register`` output folder (its ``field.npy``), a ``field.npy``, or a
+    NIfTI displacement field in ITK's convention (``field.nii.gz``, or one that
+    SimpleITK, elastix's ``transformix -def all`` or ANTs wrote): components (x, y) in
+    physical units, converted back to pixels by the image's spacing. Anything else,
+    a rotated grid included, is refused in one line naming the file.
+    """
+    from acregnet_cli.errors import InputError
+    from acregnet_cli.fields import check_field
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "field.npy"
+    if not path.is_file():
+        raise InputError(f"{path}: field file not found")
+    if path.suffix == ".npy":
+        try:
+            field = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not a readable .npy field ({' '.join(str(exc).split())})") from None
+        return check_field(field, path)
+    if not (path.name.endswith(".nii") or path.name.endswith(".nii.gz")):
+        raise InputError(f"{path}: expected a register output folder, field.npy or a NIfTI field (.nii, .nii.gz)")
+    import SimpleITK as sitk
+
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise InputError(f"{path}: not a readable NIfTI file ({str(exc).strip().splitlines()[-1]})") from None
+    if image.GetDimension() != 2 or image.GetNumberOfComponentsPerPixel() != 2:
+        raise InputError(f"{path}: not a 2-D displacement field (dimension {image.GetDimension()}, "
+                         f"{image.GetNumberOfComponentsPerPixel()} component(s) per pixel)")
+    if not np.allclose(image.GetDirection(), (1, 0, 0, 1), atol=1e-6):
+        raise InputError(f"{path}: the field's grid is rotated (direction {image.GetDirection()}); "
+                         "only axis-aligned fields are read")
+    array = sitk.GetArrayFromImage(image).astype(np.float64)  # (H, W, 2): x then y, physical
+    spacing_x, spacing_y = image.GetSpacing()
+    field = np.stack([array[..., 1] / spacing_y, array[..., 0] / spacing_x], axis=-1)
+    return check_field(field, path)

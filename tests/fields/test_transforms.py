@@ -99,3 +99,67 @@ def test_a_saved_field_reproduces_what_register_wrote(tmp_path):
     written = np.asarray(Image.open(tmp_path / "out" / "warped.png")).astype(int)
     again = to_bit_depth(np.clip(warp_image(image, field), 0, 1), 8).astype(int)
     assert np.abs(again - written).max() <= 1  # to one grey level
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory):
+    from acregnet_cli.cli import main
+    from acregnet_cli.datasets.phantom import make_subject
+
+    folder = tmp_path_factory.mktemp("registered")
+    rng = np.random.RandomState(12)
+    (moving, mask), (fixed, _) = make_subject(rng, 128), make_subject(rng, 128)
+    Image.fromarray((moving * 255).astype(np.uint8)).save(folder / "m.png")
+    Image.fromarray((fixed * 255).astype(np.uint8)).save(folder / "f.png")
+    Image.fromarray(mask).save(folder / "mask.png")
+    result = CliRunner().invoke(main, ["register", str(folder / "m.png"), str(folder / "f.png"), "--mask",
+                                       str(folder / "mask.png"), "-o", str(folder / "out")])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.mark.parametrize("field", ["out", "out/field.npy", "out/field.nii.gz"])
+def test_warp_reproduces_what_register_wrote(registered, tmp_path, field):
+    from acregnet_cli.cli import main
+
+    images = CliRunner().invoke(main, ["warp", str(registered / field), str(registered / "m.png"),
+                                       "-o", str(tmp_path / "w")])
+    assert images.exit_code == 0, images.output
+    written = np.asarray(Image.open(registered / "out" / "warped.png")).astype(int)
+    assert np.abs(np.asarray(Image.open(tmp_path / "w" / "m.png")).astype(int) - written).max() <= 1
+    masks = CliRunner().invoke(main, ["warp", str(registered / field), str(registered / "mask.png"), "--labels",
+                                      "-o", str(tmp_path / "w")])
+    assert masks.exit_code == 0, masks.output
+    expected = np.asarray(Image.open(registered / "out" / "warped_mask.png"))
+    assert np.mean(np.asarray(Image.open(tmp_path / "w" / "mask.png")) != expected) < 1e-3
+
+
+def test_warp_says_when_an_image_looks_like_a_label_map(registered, tmp_path):
+    from acregnet_cli.cli import main
+
+    result = CliRunner().invoke(main, ["warp", str(registered / "out"), str(registered / "mask.png"),
+                                       "-o", str(tmp_path / "w")])
+    assert result.exit_code == 0
+    assert "4 distinct values; warped as an image (give --labels" in result.output
+
+
+@pytest.mark.parametrize("case", ["wrong size", "not a field", "nan field", "missing"])
+def test_warp_refuses_bad_fields_and_inputs_in_one_line(registered, tmp_path, case):
+    from acregnet_cli.cli import main
+
+    field, image = registered / "out", registered / "m.png"
+    if case == "wrong size":
+        Image.fromarray(np.zeros((50, 60), np.uint8)).save(tmp_path / "small.png")
+        image, expected = tmp_path / "small.png", "60x50 pixels, the field's grid 128x128"
+    elif case == "not a field":
+        np.save(tmp_path / "field.npy", np.zeros((128, 128, 3), np.float32))
+        field, expected = tmp_path / "field.npy", "a displacement field is (H, W, 2)"
+    elif case == "nan field":
+        np.save(tmp_path / "field.npy", np.full((128, 128, 2), np.nan, np.float32))
+        field, expected = tmp_path / "field.npy", "NaN"
+    else:
+        field, expected = tmp_path / "nowhere.npy", "field file not found"
+    result = CliRunner().invoke(main, ["warp", str(field), str(image), "-o", str(tmp_path / "w")])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and expected in lines[0], result.output
+    assert not (tmp_path / "w").exists()
