@@ -99,3 +99,19 @@ def untrained_model(tmp_path_factory):
     write_model_json(folder, dict(architecture="vector_cnn", size=64, dropout=0.5, resize="modern",
                                   weights="vector_cnn.weights.h5"))
     return folder
+
+
+def write_phantom_pair(folder, seed, size=128):
+    """Two different phantom subjects and the first one's mask as m.png, f.png, mask.png
+    (8-bit) in ``folder``; returns the three paths."""
+    from PIL import Image
+
+    from acregnet_cli.datasets.phantom import make_subject
+
+    rng = np.random.RandomState(seed)
+    (moving, mask), (fixed, _) = make_subject(rng, size), make_subject(rng, size)
+    paths = Path(folder) / "m.png", Path(folder) / "f.png", Path(folder) / "mask.png"
+    Image.fromarray((moving * 255).astype(np.uint8)).save(paths[0])
+    Image.fromarray((fixed * 255).astype(np.uint8)).save(paths[1])
+    Image.fromarray(mask).save(paths[2])
+    return paths

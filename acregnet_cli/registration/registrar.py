@@ -299,10 +299,10 @@ def make_registrar(model=None, options=None, keep_onehot=False, pairs=1):
     if engine == "numpy":
         # NumPy gains nothing from batching: one pair's arrays stay in cache
         # (benchmarks/results: one at a time was twice as fast as batches of 32).
-        ops, batch_size = NumpyOps(model.numpy()), 1
+        network = model.numpy()
+        ops, batch_size = NumpyOps(network), 1
     else:
-        ops, batch_size = None, options.batch_size
-    network = ops._model if ops is not None else model.keras()
+        network, ops, batch_size = model.keras(), None, options.batch_size
     registrar = Registrar(network, model.size, options.resize or model.resize, batch_size=batch_size, ops=ops,
                           keep_onehot=keep_onehot, passes=options.passes, mask_outside=options.mask_outside,
                           prealign=options.prealign)

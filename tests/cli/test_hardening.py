@@ -9,10 +9,10 @@ import zlib
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_phantom_pair
 from PIL import Image
 
 from acregnet_cli.cli import main
-from acregnet_cli.datasets.phantom import make_subject
 from acregnet_cli.errors import RunFailure
 
 
@@ -30,11 +30,8 @@ def png_header_only(path, width, height):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("inputs")
-    rng = np.random.RandomState(4)
-    (moving, mask), (fixed, _) = make_subject(rng, 128), make_subject(rng, 128)
-    Image.fromarray((moving * 255).astype(np.uint8)).save(folder / "m.png")
-    Image.fromarray((fixed * 255).astype(np.uint8)).save(folder / "f.png")
-    Image.fromarray(mask).save(folder / "mask.png")
+    write_phantom_pair(folder, seed=4)
+    mask = np.asarray(Image.open(folder / "mask.png"))
     Image.fromarray((np.arange(128 * 128).reshape(128, 128) % 1000).astype(np.uint16)).save(folder / "noise_mask.png")
     Image.fromarray(np.where(mask > 0, np.nan, 0).astype(np.float32)).save(folder / "nan_mask.tif")
     Image.fromarray((mask * 0.5).astype(np.float32)).save(folder / "fraction_mask.tif")

@@ -7,8 +7,15 @@ from click.testing import CliRunner
 from PIL import Image
 
 from acregnet_cli.errors import InputError
-from acregnet_cli.fields import (compose_fields, folding_fraction, invert_field, jacobian_determinant, map_points,
-                                 warp_image, warp_labels)
+from acregnet_cli.fields import (
+    compose_fields,
+    folding_fraction,
+    invert_field,
+    jacobian_determinant,
+    map_points,
+    warp_image,
+    warp_labels,
+)
 
 
 def smooth_field(shape, amplitude, seed=0):
@@ -94,15 +101,12 @@ def test_a_saved_field_reproduces_what_register_wrote(registered):
 
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory):
+    from conftest import write_phantom_pair
+
     from acregnet_cli.cli import main
-    from acregnet_cli.datasets.phantom import make_subject
 
     folder = tmp_path_factory.mktemp("registered")
-    rng = np.random.RandomState(12)
-    (moving, mask), (fixed, _) = make_subject(rng, 128), make_subject(rng, 128)
-    Image.fromarray((moving * 255).astype(np.uint8)).save(folder / "m.png")
-    Image.fromarray((fixed * 255).astype(np.uint8)).save(folder / "f.png")
-    Image.fromarray(mask).save(folder / "mask.png")
+    write_phantom_pair(folder, seed=12)
     result = CliRunner().invoke(main, ["register", str(folder / "m.png"), str(folder / "f.png"), "--mask",
                                        str(folder / "mask.png"), "-o", str(folder / "out")])
     assert result.exit_code == 0, result.output
