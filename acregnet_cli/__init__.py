@@ -38,6 +38,8 @@ _PUBLIC = {
     "warp_labels": "acregnet_cli.fields",
     "compose_fields": "acregnet_cli.fields",
     "invert_field": "acregnet_cli.fields",
+    "inversion_report": "acregnet_cli.fields",
+    "jacobian_summary": "acregnet_cli.fields",
     "map_points": "acregnet_cli.fields",
     "AcregnetError": "acregnet_cli.errors",
     "InputError": "acregnet_cli.errors",

@@ -143,8 +143,9 @@ def _check_complete(outdir, methods, split, moving, fixed, count, shown):
         raise InputError(f"{outdir}: cannot merge, shards unfinished: " + "; ".join(missing))
 
 
-def _append_cache(handle, index, moving_name, fixed_name, per_class, seconds):
-    row = {"pair": int(index), "moving": moving_name, "fixed": fixed_name, "seconds": float(seconds)}
+def _append_cache(handle, index, moving_name, fixed_name, per_class, seconds, folded=None):
+    row = {"pair": int(index), "moving": moving_name, "fixed": fixed_name, "seconds": float(seconds),
+           "folded": None if folded is None else float(folded)}
     for metric in METRICS:
         row[metric] = [_to_json_value(v) for v in per_class[metric]]
     handle.write(json.dumps(row) + "\n")

@@ -174,7 +174,7 @@ class _IdentityRunner:
 
     def run(self, split, moving, fixed, indices):
         for i in indices:
-            yield i, split.images[moving[i]], split.labels[moving[i]], 0.0
+            yield i, split.images[moving[i]], split.labels[moving[i]], 0.0, 0.0
 
 
 class _ModelRunner:
@@ -206,7 +206,7 @@ class _ModelRunner:
                 [(split.images[moving[i]], split.images[fixed[i]], split.labels[moving[i]]) for i in chunk])
             per_pair = (time.perf_counter() - began) / len(chunk)
             for i, result in zip(chunk, results):
-                yield i, result.warped, result.warped_mask, per_pair
+                yield i, result.warped, result.warped_mask, per_pair, result.folding_fraction
 
 
 class _ElastixRunner:
@@ -228,6 +228,7 @@ class _ElastixRunner:
                  for key, ids in by_key.items()]
         for key, warped, mask, seconds, _cached in self.runner.run(items):
             for i in by_key[key]:
-                yield i, warped, mask, seconds
+                # The warp stays inside elastix: no field to measure folding on.
+                yield i, warped, mask, seconds, None
 
 

@@ -47,10 +47,13 @@ Output folder
 ``warped/<method>/pair<i>.npz``
     Warped image and mask of the pairs shown in the figure.
 ``pairs.csv``
-    Long table: pair, moving, fixed, method, class, dsc, hd, assd; per class and
-    a ``class = average`` row per pair and method.
+    Long table: pair, moving, fixed, method, class, dsc, hd, assd, folded; per
+    class and a ``class = average`` row per pair and method. ``folded`` is the
+    pair's share of field pixels whose Jacobian determinant is at most 0 (empty for
+    elastix, whose field stays inside it, and for pairs cached before it was kept).
 ``summary.csv``, ``summary.md``, ``summary.tex``
-    Mean (standard deviation) per method and metric, as Table 1.
+    Mean (standard deviation) per method and metric, as Table 1, and the mean
+    folded share with the number of pairs that fold at all.
 ``wilcoxon.csv``, ``wilcoxon_<metric>.csv``
     Paired Wilcoxon signed-rank tests (raw and Bonferroni-corrected p-values) and,
     per metric, the matrix of corrected p-values.
@@ -239,11 +242,11 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
             step = max(1, count // 10)
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             with open(cache_path, "a") as handle:
-                for i, image, mask, seconds in runner.run(split, moving, fixed, needed):
+                for i, image, mask, seconds, folded in runner.run(split, moving, fixed, needed):
                     if i in todo_set:
                         per_class, _ = label_map_metrics(mask, split.labels[fixed[i]], config.num_classes, spacing)
                         cached[i] = _append_cache(handle, i, split.names[moving[i]], split.names[fixed[i]],
-                                                  per_class, seconds)
+                                                  per_class, seconds, folded)
                         computed_seconds.append(seconds)
                         todo_set.discard(i)
                         done += 1

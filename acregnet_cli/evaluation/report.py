@@ -22,15 +22,25 @@ def _headers(unit):
     return ["Method", "DSC", f"HD ({unit})", f"ASSD ({unit})"]
 
 
+def _folded_cell(row):
+    """Mean folded share in percent, and how many of the measured pairs fold at all."""
+    if not row.folded_measured:
+        return "n/a"
+    return f"{100 * row.folded_mean:.3f} ({row.folded_pairs}/{row.folded_measured})"
+
+
 def summary_markdown(summary, unit, title=None, tests=None, methods=None):
     """Table 1-like Markdown: mean (std) per method; p-value matrices when ``tests`` is given."""
     lines = [f"## {title}", ""] if title else []
-    headers = _headers(unit) + ["Pairs"]
+    headers = _headers(unit) + ["Folded % (pairs)", "Pairs"]
     lines.append("| " + " | ".join(headers) + " |")
     lines.append("| " + " | ".join(["---"] + ["---:"] * (len(headers) - 1)) + " |")
     for row in summary.itertuples():
         cells = [str(row.method)] + [_cell(getattr(row, f"{m}_mean"), getattr(row, f"{m}_std")) for m in METRICS]
-        lines.append("| " + " | ".join(cells + [str(row.pairs)]) + " |")
+        lines.append("| " + " | ".join(cells + [_folded_cell(row), str(row.pairs)]) + " |")
+    if title:
+        lines += ["", "Folded: mean share of field pixels whose Jacobian determinant is at most 0, "
+                      "in percent, and how many pairs fold at all (n/a: the method's field is not measured)."]
     if tests is not None and len(tests):
         comparisons = int(tests["comparisons"].iloc[0])
         lines += ["", f"Paired Wilcoxon signed-rank tests, Bonferroni-corrected p-values "

@@ -18,7 +18,8 @@ def pair_table(rows_by_method, split, moving, fixed, class_names):
 
     Returns
     -------
-    DataFrame with columns pair, moving, fixed, method, class, dsc, hd, assd.
+    DataFrame with columns pair, moving, fixed, method, class, dsc, hd, assd, folded
+    (the pair's folded share, the same on each of its rows; NaN where not measured).
     """
     import pandas as pd
 
@@ -28,11 +29,13 @@ def pair_table(rows_by_method, split, moving, fixed, class_names):
             row = rows[index]
             base = {"pair": index, "moving": split.names[moving[index]], "fixed": split.names[fixed[index]],
                     "method": method}
+            folded = row.get("folded")
+            extra = {"folded": float("nan") if folded is None else float(folded)}
             for k, name in enumerate(class_names):
-                records.append(dict(base, **{"class": name}, **{m: row[m][k] for m in METRICS}))
+                records.append(dict(base, **{"class": name}, **{m: row[m][k] for m in METRICS}, **extra))
             records.append(dict(base, **{"class": "average"},
-                                **{m: float(np.mean(row[m])) for m in METRICS}))
-    columns = ["pair", "moving", "fixed", "method", "class"] + list(METRICS)
+                                **{m: float(np.mean(row[m])) for m in METRICS}, **extra))
+    columns = ["pair", "moving", "fixed", "method", "class"] + list(METRICS) + ["folded"]
     return pd.DataFrame.from_records(records, columns=columns)
 
 
@@ -52,7 +55,9 @@ def summarize(table, methods):
     Returns
     -------
     DataFrame with columns method, pairs, then ``<metric>_mean``, ``<metric>_std``,
-    ``<metric>_undefined`` for each metric.
+    ``<metric>_undefined`` for each metric, then ``folded_mean`` (mean share of
+    pixels folded; NaN when no pair was measured) and ``folded_pairs`` (pairs that
+    fold at all, of ``folded_measured``).
     """
     import pandas as pd
 
@@ -67,8 +72,14 @@ def summarize(table, methods):
             record[f"{metric}_mean"] = float(np.mean(finite)) if finite.size else float("nan")
             record[f"{metric}_std"] = float(np.std(finite)) if finite.size else float("nan")
             record[f"{metric}_undefined"] = int(len(values) - finite.size)
+        folded = table[(table["class"] == "average") & (table["method"] == method)]["folded"].to_numpy(dtype=float)
+        folded = folded[np.isfinite(folded)]
+        record["folded_mean"] = float(np.mean(folded)) if folded.size else float("nan")
+        record["folded_pairs"] = int(np.count_nonzero(folded > 0))
+        record["folded_measured"] = int(folded.size)
         records.append(record)
-    columns = ["method", "pairs"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std", "undefined")]
+    columns = ["method", "pairs"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std", "undefined")] + \
+        ["folded_mean", "folded_pairs", "folded_measured"]
     return pd.DataFrame.from_records(records, columns=columns)
 
 

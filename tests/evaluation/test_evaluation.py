@@ -198,7 +198,7 @@ def test_evaluate_end_to_end_and_resume(synthetic_256, tiny_model, tmp_path):
 
     # pairs.csv: 8 pairs x 2 methods x (3 classes + average)
     table = pd.read_csv(out / "pairs.csv")
-    assert list(table.columns) == ["pair", "moving", "fixed", "method", "class", "dsc", "hd", "assd"]
+    assert list(table.columns) == ["pair", "moving", "fixed", "method", "class", "dsc", "hd", "assd", "folded"]
     assert len(table) == 8 * 2 * 4
     assert set(table["class"]) == {"left lung", "right lung", "heart", "average"}
     # identity rows equal the metrics of the untouched masks
@@ -211,6 +211,16 @@ def test_evaluate_end_to_end_and_resume(synthetic_256, tiny_model, tmp_path):
     row = table[(table.method == "identity") & (table.pair == 5) & (table["class"] == "average")].iloc[0]
     assert row.moving == split.names[moving[5]]
     assert row.dsc == pytest.approx(average["dsc"], rel=1e-5) and row.hd == pytest.approx(average["hd"], rel=1e-5)
+    # the folded column: none for identity; for the network, the share of its own field for that pair
+    assert (table[table.method == "identity"]["folded"] == 0).all()
+    from acregnet_cli.fields import folding_fraction
+    from acregnet_cli.registration import make_registrar
+
+    field = make_registrar(tiny_model).register(split.images[moving[5]], split.images[fixed[5]]).field
+    net = table[(table.method == "net") & (table.pair == 5)]["folded"]
+    assert net.nunique() == 1 and net.iloc[0] == pytest.approx(folding_fraction(field), abs=1e-6)
+    assert summary["summary"]["net"]["folded_measured"] == 8
+    assert "Folded % (pairs)" in (out / "summary.md").read_text()
 
     # summary.csv and summary.md agree with pairs.csv
     means = pd.read_csv(out / "summary.csv").set_index("method")

@@ -1,4 +1,4 @@
-"""Displacement fields and label maps in NumPy: the field convention in code.
+"""The field convention in code: padding, checks, warps, composition, points, Jacobian.
 
 A field ``u`` is an (H, W, 2) float array in pixels, channel 0 rows (y) and
 channel 1 columns (x); the warped image is ``warped(p) = moving(p + u(p))``: the
@@ -163,59 +163,6 @@ def compose_fields(first, second):
     rows, columns = _grid(second.shape[:2])
     rows, columns = rows + second[..., 0], columns + second[..., 1]
     return second + np.stack([_sample(first[..., c], rows, columns) for c in range(2)], axis=-1)
-
-
-def invert_field(field, iterations=30, tolerance=1e-4):
-    """The inverse of ``p -> p + u(p)``: ``v`` with ``v(q) + u(q + v(q)) = 0``, by Newton steps.
-
-    Each step solves, per pixel, the 2x2 system of the residual's linearisation
-    (``I + grad u`` at ``q + v(q)``); where that matrix is near singular (folds, strong
-    compression) it falls back to a damped fixed-point step. Plain fixed-point iteration
-    ``v <- -u(q + v)`` stalls wherever ``|grad u| >= 1``, which registration fields of
-    radiographs reach on a tenth of their pixels.
-
-    Parameters
-    ----------
-    field : (H, W, 2) array
-    iterations : int
-    tolerance : float
-        Stop when no pixel's residual exceeds this (pixels).
-
-    Returns
-    -------
-    inverse : (H, W, 2) float64
-        ``q -> q + v(q)`` undoes the field where it does not fold.
-    residual : (H, W) float64
-        ``|v(q) + u(q + v(q))|`` in pixels: large where no inverse exists (folded
-        regions, or moving-image points that no fixed-image pixel samples).
-
-    Examples
-    --------
-    >>> shift = np.zeros((6, 6, 2)); shift[..., 0] = 1.5
-    >>> inverse, residual = invert_field(shift)
-    >>> float(inverse[3, 3, 0]), float(residual.max()) < 1e-6
-    (-1.5, True)
-    """
-    field = check_field(field)
-    rows, columns = _grid(field.shape[:2])
-    # d u_c / d row, d u_c / d column, as np.gradient takes them (the Jacobian's convention).
-    gradients = [np.gradient(field[..., c]) for c in range(2)]
-    channels = [field[..., 0], field[..., 1], gradients[0][0], gradients[0][1], gradients[1][0], gradients[1][1]]
-    inverse = -field.copy()
-    for _ in range(int(iterations)):
-        at = [_sample(channel, rows + inverse[..., 0], columns + inverse[..., 1]) for channel in channels]
-        residual = inverse + np.stack(at[:2], axis=-1)
-        if np.abs(residual).max() < tolerance:
-            break
-        a, b, c, d = 1.0 + at[2], at[3], at[4], 1.0 + at[5]
-        determinant = a * d - b * c
-        safe = determinant > 0.1
-        step = np.where(safe[..., None], np.stack([d * residual[..., 0] - b * residual[..., 1],
-                                                   a * residual[..., 1] - c * residual[..., 0]], axis=-1)
-                        / np.where(safe, determinant, 1.0)[..., None], 0.5 * residual)
-        inverse -= step
-    at = [_sample(field[..., k], rows + inverse[..., 0], columns + inverse[..., 1]) for k in range(2)]
-    return inverse, np.hypot(inverse[..., 0] + at[0], inverse[..., 1] + at[1])
 
 
 def map_points(points, field):
