@@ -1,4 +1,4 @@
-"""``warp``: a field that ``register`` saved, applied to other images and label maps."""
+"""``warp``, ``invert``, ``compose``: what to do with a field after ``register``."""
 
 from pathlib import Path
 
@@ -6,24 +6,88 @@ import click
 
 from acregnet_cli.cli.common import emit, json_option, progress
 
+_FIELD_HELP = "a register/invert/compose output folder, field.npy or a NIfTI field"
+_jacobian_option = click.option("--jacobian", is_flag=True,
+                                help="Also write the field's Jacobian determinant: jacobian.nii.gz and jacobian.png "
+                                     "(folds black, outlined), with its minimum and folded regions in the summary.")
+_output_option = click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+                              help="Output folder.")
+_overwrite_option = click.option("--overwrite", is_flag=True, help="Replace outputs already there.")
+
 
 @click.command("warp")
 @click.argument("field", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the warped files (<input name>.png).")
+@_output_option
 @click.option("--labels", is_flag=True, help="The inputs are label maps: warp them label-safely, as register --mask.")
-@click.option("--overwrite", is_flag=True, help="Replace warped files already in OUTPUT.")
+@click.option("--points", type=click.Path(path_type=Path),
+              help="CSV of landmarks (columns x, y in pixels) to map; written as OUTPUT/<name>.csv.")
+@click.option("--direction", type=click.Choice(["fixed-to-moving", "moving-to-fixed"]), default="fixed-to-moving",
+              show_default=True, help="For --points: fixed-image points to where they sample the moving image "
+                                      "(the field), or moving-image points to the fixed image (the inverse).")
+@_jacobian_option
+@_overwrite_option
 @json_option("Print what was written as JSON.")
-def warp_command(field, inputs, output, labels, overwrite, as_json):
-    """Warp INPUT images (or label maps) by FIELD: a register output folder, field.npy or a NIfTI field.
+def warp_command(field, inputs, output, labels, points, direction, jacobian, overwrite, as_json):
+    """Warp INPUT images (or label maps, or --points) by FIELD: """ + _FIELD_HELP + """.
 
     Example: acregnet warp out/ other_view.png -o warped && acregnet warp out/ heart.png --labels -o warped
     """
-    from acregnet_cli.workflows.fields import warp_files
+    from acregnet_cli.workflows.fields import map_point_files, warp_files
 
-    done = warp_files(field, list(inputs), output, labels=labels, overwrite=overwrite, echo=progress(as_json))
-    emit(as_json, done, f"{len(done)} file(s) warped into {output}")
+    done = []
+    if points is not None:
+        done.append(map_point_files(field, points, output, direction, overwrite))
+    if inputs or jacobian or points is None:
+        done += warp_files(field, list(inputs), output, labels=labels, overwrite=overwrite,
+                           echo=progress(as_json), jacobian=jacobian)
+    emit(as_json, done, f"{len(done)} file(s) written into {output}")
 
 
-COMMANDS = (warp_command,)
+@click.command("invert")
+@click.argument("field", type=click.Path(path_type=Path))
+@_output_option
+@click.option("--iterations", type=click.IntRange(1, 1000), default=30, show_default=True,
+              help="Newton steps at most (fields not from a velocity-field model).")
+@_jacobian_option
+@_overwrite_option
+@json_option("Print the summary as JSON.")
+def invert_command(field, output, iterations, jacobian, overwrite, as_json):
+    """Write the inverse of FIELD (""" + _FIELD_HELP + """) and how well it inverts.
+
+    A velocity-field model's register folder is inverted exactly (its negated velocity,
+    integrated); any other field by Newton's method. The residual of composing the two
+    is reported (mean, 95th percentile, max, in pixels) where an inverse exists.
+
+    Example: acregnet invert out/ -o out-inverse
+    """
+    from acregnet_cli.workflows.fields import invert_files
+
+    summary = invert_files(field, output, iterations=iterations, jacobian=jacobian, overwrite=overwrite)
+    emit(as_json, summary, f"inverse ({summary['method']}) in {output}: residual mean "
+                           f"{summary['residual_mean_px']:.4f} px, p95 {summary['residual_p95_px']:.4f}, max "
+                           f"{summary['residual_max_px']:.3f} over {100 * summary['evaluated_fraction']:.1f}% of "
+                           f"pixels ({100 * summary['folded_fraction']:.2f}% folded, "
+                           f"{100 * (1 - summary['reached_fraction']):.2f}% not reached)")
+
+
+@click.command("compose")
+@click.argument("first", type=click.Path(path_type=Path))
+@click.argument("second", type=click.Path(path_type=Path))
+@_output_option
+@_jacobian_option
+@_overwrite_option
+@json_option("Print the summary as JSON.")
+def compose_command(first, second, output, jacobian, overwrite, as_json):
+    """Write the field that warps as FIRST and then SECOND do (each """ + _FIELD_HELP + """).
+
+    Example: acregnet compose a_to_b/ b_to_c/ -o a_to_c
+    """
+    from acregnet_cli.workflows.fields import compose_files
+
+    summary = compose_files(first, second, output, jacobian=jacobian, overwrite=overwrite)
+    emit(as_json, summary, f"composed field in {output} (jacobian<=0: "
+                           f"{100 * summary['jacobian_nonpositive_fraction']:.2f}%)")
+
+
+COMMANDS = (warp_command, invert_command, compose_command)

@@ -30,10 +30,14 @@ from acregnet_cli.cli.common import (
 @registration_options("resize", "batch_size", "engine", "passes", "mask_outside", "prealign")
 @click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "
                              "`acregnet merge OUTPUT`.")
+@click.option("--jacobian", is_flag=True, help="Also write jacobian.nii.gz and jacobian.png (folds black, outlined) "
+                                             "and the determinant's minimum and folded regions in summary.json.")
+@click.option("--figures", is_flag=True, help="Also write figure.png: images with masks outlined, checkerboard, "
+                                            "differences before and after, the deformation grid, the Jacobian.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @json_option("Print the summaries as JSON on stdout.")
-def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max_side, options, shard, overwrite,
-             as_json):
+def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max_side, options, shard, jacobian,
+             figures, overwrite, as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -49,7 +53,8 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max
 
     summaries = register_files(moving, fixed, output, model, options, moving_mask=moving_mask, pairs_file=pairs_file,
                                shard=shard, spacing=spacing, max_side=max_side, overwrite=overwrite,
-                               echo=None if as_json else click.echo)
+                               echo=None if as_json else click.echo,
+                               extras=[name for name, on in (("jacobian", jacobian), ("figures", figures)) if on])
     emit(as_json, summaries if pairs_file is not None else summaries[0], None)
 
 

@@ -57,7 +57,7 @@ def _scattered_start(field, supersample=2):
     return start, reached.reshape(height, width)
 
 
-def invert_field(field, iterations=30, tolerance=1e-4):
+def invert_field(field, iterations=30, tolerance=1e-4, start=None):
     """The inverse of ``p -> p + u(p)``: ``v`` with ``v(q) + u(q + v(q)) = 0``.
 
     Starts from the forward map scattered onto the moving grid, then takes Newton
@@ -71,6 +71,9 @@ def invert_field(field, iterations=30, tolerance=1e-4):
     iterations : int
     tolerance : float
         A pixel stops when its residual is below this (pixels).
+    start : (H, W, 2) array, optional
+        A first guess (a velocity-field model's integrated negated velocity); by
+        default the scattered forward map.
 
     Returns
     -------
@@ -93,7 +96,7 @@ def invert_field(field, iterations=30, tolerance=1e-4):
     gradients = [np.gradient(field[..., c]) for c in range(2)]
     # u_rows, u_columns, then d u_c / d row and d u_c / d column, as np.gradient takes them.
     channels = [field[..., 0], field[..., 1], gradients[0][0], gradients[0][1], gradients[1][0], gradients[1][1]]
-    inverse, _ = _scattered_start(field)
+    inverse = _scattered_start(field)[0] if start is None else check_field(start, "start").copy()
     flat = inverse.reshape(-1, 2)
     rows, columns = (grid.ravel() for grid in _grid((height, width)))
     active = np.arange(height * width)

@@ -17,14 +17,24 @@ def nifti_vector_field_bytes(field, spacing=1.0):
     importing SimpleITK cost a single registration a fifth of its time.
     """
     field = np.asarray(field, dtype=np.float32)
-    height, width = field.shape[:2]
+    components = np.stack([field[..., 1], field[..., 0]]) * float(spacing)  # (x, y) = (columns, rows)
+    return _nifti_bytes(components, spacing, vector=True)
+
+
+def nifti_scalar_bytes(image, spacing=1.0):
+    """Uncompressed NIfTI-1 bytes of a 2-D float image (a Jacobian determinant map) on the
+    same grid, in the same frame, as :func:`nifti_vector_field_bytes` writes the field."""
+    return _nifti_bytes(np.asarray(image, np.float32)[None], spacing, vector=False)
+
+
+def _nifti_bytes(components, spacing, vector):
+    _, height, width = components.shape
     spacing = float(spacing)
-    components = np.stack([field[..., 1], field[..., 0]]) * spacing  # (x, y) = (columns, rows)
     header = np.zeros(1, dtype=_NIFTI1_HEADER)
     header["sizeof_hdr"] = 348
     header["regular"] = b"r"
-    header["dim"] = (5, width, height, 1, 1, 2, 1, 1)
-    header["intent_code"] = 1007
+    header["dim"] = (5, width, height, 1, 1, 2, 1, 1) if vector else (2, width, height, 1, 1, 1, 1, 1)
+    header["intent_code"] = 1007 if vector else 0
     header["datatype"], header["bitpix"] = 16, 32
     header["pixdim"] = (1.0, spacing, spacing, 1.0, 1.0, 1.0, 1.0, 1.0)
     header["vox_offset"] = 352.0
@@ -64,14 +74,32 @@ def write_field_nifti(path, field, spacing=1.0, overwrite=True):
     (pixels times ``spacing``), so that ITK and elastix tools read it as a
     displacement field directly.
     """
+    _write_nifti(path, nifti_vector_field_bytes(field, spacing), overwrite)
+
+
+def write_scalar_nifti(path, image, spacing=1.0, overwrite=True):
+    """Write a 2-D float image as NIfTI (``.nii`` or ``.nii.gz``) on a field's grid."""
+    _write_nifti(path, nifti_scalar_bytes(image, spacing), overwrite)
+
+
+def _write_nifti(path, payload, overwrite):
     import gzip
 
-    payload = nifti_vector_field_bytes(field, spacing)
     with atomic_path(path, overwrite) as tmp:
         if str(path).endswith(".gz"):
             # Level 1: float mantissas barely compress, higher levels only cost time.
             payload = gzip.compress(payload, compresslevel=1, mtime=0)
         Path(tmp).write_bytes(payload)
+
+
+def read_field_spacing(path):
+    """The pixel spacing of a NIfTI field's grid (x), as SimpleITK reads it."""
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    return float(reader.GetSpacing()[0])
 
 
 def read_field(path):

@@ -76,7 +76,7 @@ class LiteVectorCNN:
     def _elu(x):
         return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
 
-    def __call__(self, pair):
+    def __call__(self, pair, integrate=True):
         x = np.asarray(pair, dtype=np.float32)
         skips = []
         for level in (1, 2, 3):
@@ -92,4 +92,4 @@ class LiteVectorCNN:
             x = self._elu(self._conv_bn(x, f"deconv{level - 1}") + skips[7 - level])
             x = self._elu(self._conv_bn(self._elu(self._conv_bn(x, f"conv{level}_a")), f"conv{level}_b"))
         field = self._conv_bn(x, "conv_out")
-        return integrate_velocity(field, self.integration_steps) if self.integration_steps else field
+        return integrate_velocity(field, self.integration_steps) if self.integration_steps and integrate else field

@@ -51,6 +51,8 @@ class Engine(typing.Protocol):
 
     def predict(self, pair): ...
 
+    def predict_velocity(self, pair): ...
+
     def resize_images(self, images, size, method): ...
 
     def resize_field(self, field, size, method): ...
@@ -81,7 +83,7 @@ class TensorFlowOps:
 
         from acregnet_cli.tf import ops as tf_ops
 
-        self._tf, self._tf_ops = tf, tf_ops
+        self._tf, self._tf_ops, self._model = tf, tf_ops, model
         # TensorFlow counts retracing per Python code object, so a lambda here would
         # pool the traces of every model of a process (evaluate loads several) and warn;
         # a partial is its own key.
@@ -92,6 +94,14 @@ class TensorFlowOps:
 
     def predict(self, pair):
         return self._predict(self._tf.convert_to_tensor(pair, self._tf.float32)).numpy()
+
+    def predict_velocity(self, pair):
+        """The velocity a velocity-field network integrates (the input of its ``integrate`` layer)."""
+        if not hasattr(self, "_velocity"):
+            import keras
+
+            self._velocity = keras.Model(self._model.inputs, self._model.get_layer("integrate").input)
+        return np.asarray(self._velocity(self._tf.convert_to_tensor(pair, self._tf.float32), training=False))
 
     def resize_images(self, images, size, method):
         return self._tf_ops.resize_images(self._tf.convert_to_tensor(images, self._tf.float32), size, method).numpy()
@@ -207,6 +217,9 @@ class NumpyOps:
 
     def predict(self, pair):
         return self._model(pair)
+
+    def predict_velocity(self, pair):
+        return self._model(pair, integrate=False)
 
     def resize_images(self, images, size, method):
         return self._ops.resize_images(images, size, method)

@@ -45,6 +45,10 @@ class PairResult:
     warped_onehot: np.ndarray = None
     folding_fraction: float = 0.0
     seconds_model: float = 0.0
+    # For a velocity-field network's single pass: the velocity at network size and how
+    # the field was brought from it to the fixed frame (what the exact inverse needs).
+    velocity: np.ndarray = None
+    velocity_frame: dict = None
 
 
 class Registrar:
@@ -97,6 +101,8 @@ class Registrar:
         self.resize = resize
         self.batch_size = options.batch_size
         self.ops = ops or TensorFlowOps(model)
+        # Set by make_registrar for velocity-field networks (their steps).
+        self.velocity_steps = 0
 
     def predict_small(self, moving_small, fixed_small):
         """Fields at network size for (B, S, S) moving and fixed batches.
@@ -249,11 +255,26 @@ class Registrar:
                                         np.stack([p["fixed_small"] for p in chunk]))
             if not np.all(np.isfinite(fields)):
                 raise RunFailure("the network predicted NaN or infinite displacements (are its weights corrupt?)")
+            velocities = self._velocities(chunk)
             per_pair = (time.perf_counter() - began) / len(chunk)
-            for result in self.finish_many(chunk, fields):
+            for position, result in enumerate(self.finish_many(chunk, fields)):
                 result.seconds_model = per_pair
+                if velocities is not None:
+                    item = chunk[position]
+                    result.velocity = velocities[position]
+                    result.velocity_frame = {"integration_steps": self.velocity_steps, "network_size": self.size,
+                                             "side": int(item["fixed"].shape[0]), "box": list(item["box"]),
+                                             "resize": self.resize}
                 results.append(result)
         return results
+
+    def _velocities(self, chunk):
+        """The velocities behind a chunk's fields, when the field is their integral alone
+        (one pass, no pre-alignment); else None."""
+        if not self.velocity_steps or self.passes != 1 or self.prealign is not None:
+            return None
+        pair = np.stack([np.stack([p["moving_small"], p["fixed_small"]], axis=-1) for p in chunk]).astype(np.float32)
+        return np.asarray(self.ops.predict_velocity(pair), np.float32)
 
 
 def _groups(items, key):
@@ -307,4 +328,5 @@ def make_registrar(model=None, options=None, keep_onehot=False, pairs=1):
                           keep_onehot=keep_onehot, passes=options.passes, mask_outside=options.mask_outside,
                           prealign=options.prealign)
     registrar.engine, registrar.model_handle = engine, model
+    registrar.velocity_steps = model.integration_steps
     return registrar

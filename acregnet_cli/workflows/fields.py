@@ -1,5 +1,12 @@
-"""Files in, files out for ``acregnet warp``: a saved field applied to other images and masks."""
+"""Files in, files out for a saved field: ``warp`` (images, label maps, points),
+``invert``, ``compose``, and the Jacobian files ``register --jacobian`` also writes.
 
+A field folder (what ``register``, ``invert`` and ``compose`` write) holds field.npy,
+field.nii.gz and summary.json, and with ``jacobian`` jacobian.nii.gz and jacobian.png.
+"""
+
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +15,146 @@ from acregnet_cli.errors import InputError
 
 # An image with this few distinct integer values may be a label map given without --labels.
 _FEW_VALUES = 8
+FIELD_FILES = ("field.npy", "field.nii.gz", "jacobian.nii.gz", "jacobian.png", "summary.json")
 
 
-def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=None):
+def field_source(path):
+    """The field at ``path`` (register/invert/compose folder, field.npy or NIfTI), its
+    NIfTI spacing and the summary written beside it (or None)."""
+    from acregnet_cli.io.nifti import read_field, read_field_spacing
+
+    path = Path(path)
+    summary_path = (path if path.is_dir() else path.parent) / "summary.json"
+    summary = None
+    if path.is_dir() or path.suffix == ".npy":
+        try:
+            summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+        except (OSError, ValueError):
+            summary = None
+    field = read_field(path)
+    spacing = (summary or {}).get("nifti_spacing") or (read_field_spacing(path) if path.suffix != ".npy"
+                                                      and not path.is_dir() else None) or 1.0
+    return field, float(spacing), summary
+
+
+def write_jacobian_files(out, field, spacing):
+    """jacobian.nii.gz and jacobian.png of ``field`` in ``out``; return the determinant's
+    summary (:func:`~acregnet_cli.fields.jacobian_summary`) with ``files``."""
+    from acregnet_cli.fields import jacobian_determinant, jacobian_summary
+    from acregnet_cli.io.atomic import write_png_atomic
+    from acregnet_cli.io.nifti import write_scalar_nifti
+    from acregnet_cli.io.pictures import jacobian_rgb
+
+    determinant = jacobian_determinant(field)
+    write_scalar_nifti(Path(out) / "jacobian.nii.gz", determinant, spacing)
+    write_png_atomic(Path(out) / "jacobian.png", jacobian_rgb(determinant))
+    return dict(jacobian_summary(field), files=["jacobian.nii.gz", "jacobian.png"])
+
+
+def _prepare_output(output, overwrite):
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output}: exists and is not a folder")
+    if (output / "summary.json").exists() and not overwrite:
+        raise InputError(f"{output}: holds a field already (use --overwrite to replace it)")
+    return output
+
+
+def _write_field_folder(output, field, spacing, summary, jacobian):
+    """field.npy, field.nii.gz (and the Jacobian files), summary.json last."""
+    from acregnet_cli.fields import folding_fraction
+    from acregnet_cli.io.atomic import write_json_atomic, write_npy_atomic
+    from acregnet_cli.io.nifti import write_field_nifti
+
+    output.mkdir(parents=True, exist_ok=True)
+    write_npy_atomic(output / "field.npy", field.astype(np.float32))
+    write_field_nifti(output / "field.nii.gz", field, spacing=spacing)
+    files = ["field.npy", "field.nii.gz"]
+    summary = dict(summary, output_size=list(field.shape[:2]), nifti_spacing=spacing,
+                   jacobian_nonpositive_fraction=folding_fraction(field))
+    if jacobian:
+        details = write_jacobian_files(output, field, spacing)
+        files += details.pop("files")
+        summary.update(details)
+    summary.update(files=files + ["summary.json"], output=str(output))
+    write_json_atomic(output / "summary.json", summary)
+    return summary
+
+
+def exact_velocity_inverse(folder, summary):
+    """The inverse of a velocity-field model's field: the negated velocity integrated and
+    brought to the fixed frame as ``register`` brought the field (None if not recorded)."""
+    from acregnet_cli.np.ops import integrate_velocity, resize_field
+
+    frame = (summary or {}).get("velocity")
+    if not frame:
+        return None
+    path = Path(folder) / frame["file"]
+    try:
+        velocity = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable velocity field ({' '.join(str(exc).split())})") from None
+    inverse = integrate_velocity(-velocity[None], int(frame["integration_steps"]))
+    inverse = resize_field(inverse, int(frame["side"]), frame["resize"])[0]
+    top, left, height, width = frame["box"]
+    return inverse[top:top + height, left:left + width].astype(np.float64)
+
+
+def invert_files(field_path, output, iterations=30, jacobian=False, overwrite=False):
+    """``acregnet invert``: the inverse of a field, with how well it inverts, into ``output``.
+
+    For a ``register`` folder of a velocity-field model (one pass), the inverse its
+    velocity defines (the negated velocity, integrated), then refined by Newton's
+    method (:func:`~acregnet_cli.fields.invert_field`): the integral is exact for the
+    continuous flow, but scaling and squaring on the network's 64x64 grid and the
+    upsampling leave a residual against the saved field, which the summary records
+    (``velocity_residual_*``). Any other field starts from the forward map. The
+    summary reports the final residual (:func:`~acregnet_cli.fields.inversion_report`).
+    """
+    from acregnet_cli.fields import inversion_report, invert_field
+    from acregnet_cli.fields.core import _grid, _sample
+    from acregnet_cli.io.atomic import folder_lock
+
+    if not 1 <= int(iterations) <= 1000:
+        raise InputError(f"--iterations must be from 1 to 1000, got {iterations}")
+    field, spacing, source = field_source(field_path)
+    output = _prepare_output(output, overwrite)
+    began = time.perf_counter()
+    folder = Path(field_path) if Path(field_path).is_dir() else Path(field_path).parent
+    start = exact_velocity_inverse(folder, source) if Path(field_path).suffix != ".gz" else None
+    first = {}
+    if start is not None:
+        rows, columns = _grid(field.shape[:2])
+        at = [_sample(field[..., c], rows + start[..., 0], columns + start[..., 1]) for c in range(2)]
+        integral = inversion_report(field, start, np.hypot(start[..., 0] + at[0], start[..., 1] + at[1]))
+        first = {f"velocity_{key}": value for key, value in integral.items() if key.startswith("residual")}
+    inverse, residual = invert_field(field, iterations=iterations, start=start)
+    method = "newton" if start is None else "velocity, refined by newton"
+    report = dict(inversion_report(field, inverse, residual), **first)
+    with folder_lock(output):
+        return _write_field_folder(output, inverse, spacing, {
+            "inverse_of": str(field_path), "method": method, "iterations": int(iterations),
+            **report, "seconds": time.perf_counter() - began,
+            "field_convention": "the inverse: q -> q + v(q) maps moving-image pixels to the fixed image"},
+            jacobian)
+
+
+def compose_files(first_path, second_path, output, jacobian=False, overwrite=False):
+    """``acregnet compose``: the field of warping by FIRST and then by SECOND, into ``output``."""
+    from acregnet_cli.fields import compose_fields
+    from acregnet_cli.io.atomic import folder_lock
+
+    first, _, _ = field_source(first_path)
+    second, spacing, _ = field_source(second_path)
+    output = _prepare_output(output, overwrite)
+    with folder_lock(output):
+        return _write_field_folder(output, compose_fields(first, second), spacing,
+                                   {"first": str(first_path), "second": str(second_path),
+                                    "field_convention": "warping by this field = warping by first, then by second"},
+                                   jacobian)
+
+
+def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=None, jacobian=False):
     """Warp each of ``inputs`` by the field at ``field_path`` into ``output/<name>``.
 
     Images are warped bilinearly and written at their own bit depth, as ``register``
@@ -18,7 +162,7 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
     and written with its own values, as ``register --mask`` writes ``warped_mask.png``.
     An image that looks like a label map (few integer values) is warped as an image and
     said so. Inputs must have the size of the field's grid. Every input is checked
-    before anything is written.
+    before anything is written. With ``jacobian``, the field's Jacobian files too.
 
     Returns
     -------
@@ -27,11 +171,10 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
     from acregnet_cli.fields import warp_image, warp_labels
     from acregnet_cli.io.atomic import folder_lock, write_png_atomic
     from acregnet_cli.io.images import probe_image, read_image, read_label_map, to_bit_depth
-    from acregnet_cli.io.nifti import read_field
 
-    field = read_field(field_path)
-    if not inputs:
-        raise InputError("give at least one INPUT image or label map to warp")
+    field, spacing, _ = field_source(field_path)
+    if not inputs and not jacobian:
+        raise InputError("give at least one INPUT image or label map to warp (or --points, --jacobian)")
     output = Path(output)
     targets = []
     for path in map(Path, inputs):
@@ -45,21 +188,110 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
         targets.append((path, target))
     if len({target for _, target in targets}) != len(targets):
         raise InputError("two inputs share a file name; their outputs would overwrite each other")
+    loaded = []
+    for path, target in targets:
+        # Read (and check) everything before the first write: nothing is written for bad input.
+        if labels:
+            loaded.append((path, target, read_label_map(path), None))
+        else:
+            loaded.append((path, target) + read_image(path))
     done = []
     with folder_lock(output):
-        for path, target in targets:
+        for path, target, array, bits in loaded:
             if labels:
-                mask = read_label_map(path)
-                warped = warp_labels(mask, field)
+                warped = warp_labels(array, field)
                 write_png_atomic(target, warped.astype(np.uint8 if warped.max(initial=0) <= 255 else np.uint16))
                 kind = "labels"
             else:
-                image, bits = read_image(path)
-                values = np.unique(image).size
+                values = np.unique(array).size
                 if echo and values <= _FEW_VALUES:
                     echo(f"{path}: {values} distinct values; warped as an image "
                          "(give --labels to warp it as a label map)")
-                write_png_atomic(target, to_bit_depth(np.clip(warp_image(image, field), 0.0, 1.0), bits))
+                write_png_atomic(target, to_bit_depth(np.clip(warp_image(array, field), 0.0, 1.0), bits))
                 kind = "image"
             done.append({"input": str(path), "output": str(target), "kind": kind})
+        if jacobian:
+            details = write_jacobian_files(output, field, spacing)
+            done.append(dict(details, input=str(field_path), output=str(output / "jacobian.png"), kind="jacobian"))
     return done
+
+
+POINT_DIRECTIONS = ("fixed-to-moving", "moving-to-fixed")
+
+
+def read_points(path):
+    """A CSV of points with columns ``x`` (column) and ``y`` (row) in pixels, other
+    columns kept; returns (rows of dicts, (N, 2) array of (row, column))."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: points file not found")
+    try:
+        with open(path, newline="") as handle:
+            records = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a readable CSV ({exc})") from None
+    if not records or not {"x", "y"} <= set(records[0]):
+        raise InputError(f"{path}: expected a CSV with columns x and y (pixels; x along columns) and a row per point")
+    coordinates = []
+    for number, record in enumerate(records, 2):
+        try:
+            coordinates.append((float(record["y"]), float(record["x"])))
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: line {number}: x and y must be numbers, got {record['x']!r}, "
+                             f"{record['y']!r}") from None
+    return records, np.array(coordinates, np.float64).reshape(-1, 2)
+
+
+def map_point_files(field_path, points_path, output, direction="fixed-to-moving", overwrite=False):
+    """``warp --points``: landmarks mapped through a field, into ``output/<points name>.csv``.
+
+    ``fixed-to-moving`` (the field itself): where each fixed-image point samples the
+    moving image, ``p + u(p)``. ``moving-to-fixed``: where each moving-image point
+    lands in the fixed image, through the inverse field (exact for a velocity-field
+    model's register folder, else :func:`~acregnet_cli.fields.invert_field`); each
+    row then says whether the inverse is trustworthy there (``inverse_residual_px``).
+    """
+    from acregnet_cli.fields import invert_field, map_points
+    from acregnet_cli.io.atomic import folder_lock, write_text_atomic
+
+    if direction not in POINT_DIRECTIONS:
+        raise InputError(f"--direction must be one of {', '.join(POINT_DIRECTIONS)}, got {direction!r}")
+    field, _, source = field_source(field_path)
+    records, points = read_points(points_path)
+    try:
+        map_points(points, field)  # checks the points against the grid before any work
+    except InputError as exc:
+        raise InputError(f"{points_path}: {str(exc).removeprefix('points: ')}") from None
+    target = Path(output) / (Path(points_path).stem + ".csv")
+    if target.exists() and not overwrite:
+        raise InputError(f"{target}: exists already (use --overwrite to replace it)")
+    residual = None
+    if direction == "fixed-to-moving":
+        mapped = map_points(points, field)
+    else:
+        folder = Path(field_path) if Path(field_path).is_dir() else Path(field_path).parent
+        inverse = exact_velocity_inverse(folder, source) if Path(field_path).suffix != ".gz" else None
+        if inverse is None:
+            inverse, _ = invert_field(field)
+        mapped = map_points(points, inverse)
+        # How far the forward field sends the mapped points from where they started.
+        back = map_points(np.clip(mapped, -0.5, np.array(field.shape[:2]) - 0.5), field)
+        residual = np.hypot(*(back - points).T)
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    columns = list(records[0]) + ["mapped_x", "mapped_y"] + (["inverse_residual_px"] if residual is not None else [])
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for k, record in enumerate(records):
+        row = dict(record, mapped_x=f"{mapped[k, 1]:.4f}", mapped_y=f"{mapped[k, 0]:.4f}")
+        if residual is not None:
+            row["inverse_residual_px"] = f"{residual[k]:.4f}"
+        writer.writerow(row)
+    with folder_lock(output):
+        write_text_atomic(target, buffer.getvalue())
+    return {"input": str(points_path), "output": str(target), "kind": "points", "direction": direction,
+            "points": len(records)}

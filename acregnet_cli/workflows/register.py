@@ -47,7 +47,9 @@ def _load_pair(pair, max_side=None):
 
 
 def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize, engine, passes=1,
-                   fixed_stored=None, mask_outside="edge", prealign=None):
+                   fixed_stored=None, mask_outside="edge", prealign=None, extras=(), images=None):
+    from acregnet_cli.workflows.fields import write_jacobian_files
+
     out.mkdir(parents=True, exist_ok=True)
     write_png_atomic(out / "warped.png", to_bit_depth(result.warped, bits))
     write_npy_atomic(out / "field.npy", result.field.astype(np.float32))
@@ -57,6 +59,22 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         dtype = np.uint8 if result.warped_mask.max(initial=0) <= 255 else np.uint16
         write_png_atomic(out / "warped_mask.png", result.warped_mask.astype(dtype))
         files.append("warped_mask.png")
+    velocity = None
+    if result.velocity is not None:
+        write_npy_atomic(out / "velocity.npy", result.velocity)
+        files.append("velocity.npy")
+        velocity = dict(result.velocity_frame, file="velocity.npy")
+    jacobian = {}
+    if "jacobian" in extras:
+        jacobian = write_jacobian_files(out, result.field, spacing)
+        files += jacobian.pop("files")
+    if "figures" in extras:
+        from acregnet_cli.io.pictures import registration_panel
+
+        moving, fixed, moving_mask = images
+        registration_panel(out / "figure.png", moving, fixed, result.warped, result.field, moving_mask,
+                           result.warped_mask, title=f"{Path(pair.moving).name} to {Path(pair.fixed).name}")
+        files.append("figure.png")
     displacement = np.linalg.norm(result.field, axis=-1)
     summary = {
         "moving": str(pair.moving),
@@ -73,11 +91,14 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         "output_size": list(result.field.shape[:2]),
         "fixed_stored_size": list(fixed_stored or stored_shape(pair.fixed)),
         "nifti_spacing": spacing,
+        "itk_moving_frame": itk_moving_frame(sizes[0], sizes[1], spacing),
         "field_convention": "field.npy: (H, W, 2) pixels, channel 0 rows (y), channel 1 columns (x); "
                             "warped(p) = moving(p + u(p))",
         "max_displacement_px": float(displacement.max()),
         "mean_displacement_px": float(displacement.mean()),
         "jacobian_nonpositive_fraction": result.folding_fraction,
+        **jacobian,
+        "velocity": velocity,
         "seconds_model": result.seconds_model,
         "seconds_total": seconds,
         "files": files,
@@ -85,6 +106,31 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
     }
     write_json_atomic(out / SUMMARY, summary)
     return summary
+
+
+def itk_moving_frame(moving_shape, fixed_shape, spacing):
+    """The origin and spacing (x, y) to give the moving image in ITK so that resampling it
+    through field.nii.gz (a DisplacementFieldTransform on the fixed grid: origin 0, the
+    fixed spacing) reproduces ``warped.png``.
+
+    ``register`` pads both images to square (centred) and resizes the moving square to
+    the fixed square's side with pixel centres aligned (half-pixel convention), so a
+    moving pixel ``i`` sits at ``spacing * ((i + 0.5 + pad_m) * S_f / S_m - 0.5 - pad_f)``.
+    Equal sizes give origin 0 and the fixed spacing.
+
+    Examples
+    --------
+    >>> itk_moving_frame((128, 128), (256, 256), 1.0)
+    {'origin': [0.5, 0.5], 'spacing': [2.0, 2.0]}
+    """
+    moving_side, fixed_side = max(moving_shape[:2]), max(fixed_shape[:2])
+    scale = fixed_side / moving_side
+    origin = []
+    for axis in (1, 0):  # ITK's x is the column axis
+        pad_moving = (moving_side - moving_shape[axis]) // 2
+        pad_fixed = (fixed_side - fixed_shape[axis]) // 2
+        origin.append(float(spacing * ((0.5 + pad_moving) * scale - 0.5 - pad_fixed)))
+    return {"origin": origin, "spacing": [float(spacing * scale)] * 2}
 
 
 def _finished(summary_path):
@@ -100,7 +146,7 @@ def _finished(summary_path):
 
 
 def register_pairs(targets, model=None, options=None, spacing=None, overwrite=False, echo=None, max_side=None,
-                   table=None):
+                   table=None, extras=()):
     """Register ``[(Pair, output_folder), ...]`` with a model (see :func:`~acregnet_cli.models.load_model`).
 
     Pairs whose folder already holds ``summary.json`` are skipped unless
@@ -111,7 +157,11 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
     CSV row per pair is written there: ``position`` (index in ``targets``, or the
     pair's own ``position`` attribute when sharded), name, output and key figures.
     ``options`` (:class:`~acregnet_cli.options.RegistrationOptions`) says how: passes,
-    mask outside the image, pre-alignment, resize, engine and batch size.
+    mask outside the image, pre-alignment, resize, engine and batch size. ``extras``
+    may hold ``'jacobian'`` (jacobian.nii.gz, jacobian.png and the determinant's
+    summary) and ``'figures'`` (figure.png, the registration at a glance).
+    A velocity-field model's single pass also writes ``velocity.npy`` (what
+    ``acregnet invert`` inverts exactly).
 
     Returns
     -------
@@ -138,7 +188,7 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
     # registering with the NumPy engine. At most two chunks' results are held.
     from concurrent.futures import ThreadPoolExecutor
 
-    def write(index, moving, fixed, bits, result, seconds):
+    def write(index, moving, fixed, mask, bits, result, seconds):
         pair, out = targets[index]
         write_began = time.perf_counter()
         pair_spacing = spacing or image_spacing(pair.fixed) or 1.0
@@ -147,7 +197,8 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
             pair_spacing *= fixed_stored[0] / fixed.shape[0]
         return _write_outputs(Path(out), pair, result, bits, pair_spacing, (moving.shape, fixed.shape),
                               seconds + (time.perf_counter() - write_began), model_path, resize, engine,
-                              registrar.passes, fixed_stored, registrar.mask_outside, registrar.prealign)
+                              registrar.passes, fixed_stored, registrar.mask_outside, registrar.prealign,
+                              extras, (moving, fixed, mask))
 
     def collect(pending):
         for index, future in pending:
@@ -166,9 +217,9 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
             per_pair = (time.perf_counter() - chunk_began) / len(chunk)
             current = [
                 # the first pair also carries the model loading and start-up time
-                (index, writers.submit(write, index, moving, fixed, bits, result,
+                (index, writers.submit(write, index, moving, fixed, mask, bits, result,
                                        per_pair + (startup if index == todo[0] else 0.0)))
-                for index, (moving, fixed, _, bits), result in zip(chunk, loaded, results)]
+                for index, (moving, fixed, mask, bits), result in zip(chunk, loaded, results)]
             collect(previous)
             previous = current
         collect(previous)
@@ -206,7 +257,7 @@ def check_pair_files(pairs, source):
 
 
 def register_files(moving=None, fixed=None, output=None, model=None, options=None, moving_mask=None,
-                   pairs_file=None, shard=None, spacing=None, max_side=4096, overwrite=False, echo=None):
+                   pairs_file=None, shard=None, spacing=None, max_side=4096, overwrite=False, echo=None, extras=()):
     """``acregnet register``: one pair of files, or every pair of a CSV, into output folders.
 
     One pair writes into ``output`` (default ``<moving>_to_<fixed>``) and is refused if
@@ -255,4 +306,4 @@ def register_files(moving=None, fixed=None, output=None, model=None, options=Non
         held = (out, (0, 1))
     with folder_lock(*held):
         return register_pairs(targets, model, options, spacing=spacing, overwrite=overwrite, echo=echo,
-                              max_side=max_side, table=table)
+                              max_side=max_side, table=table, extras=extras)

@@ -1,0 +1,154 @@
+"""invert, compose, warp --points, the Jacobian files, register --figures, and the NIfTI
+field in SimpleITK: what a user does with a field after register."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from acregnet_cli.cli import main
+from acregnet_cli.fields import compose_fields, jacobian_determinant, map_points
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def one_line_refusal(result, expected):
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and expected in lines[0], result.output
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory):
+    from conftest import write_phantom_pair
+
+    folder = tmp_path_factory.mktemp("fields")
+    write_phantom_pair(folder, seed=21)
+    result = run("register", folder / "m.png", folder / "f.png", "--mask", folder / "mask.png", "-o",
+                 folder / "out", "--jacobian", "--figures")
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def test_register_writes_the_jacobian_and_the_figure(registered):
+    import SimpleITK as sitk
+
+    out = registered / "out"
+    summary = json.loads((out / "summary.json").read_text())
+    field = np.load(out / "field.npy").astype(np.float64)
+    determinant = jacobian_determinant(field)
+    assert summary["jacobian_min"] == pytest.approx(determinant.min(), abs=1e-5)
+    assert summary["jacobian_nonpositive_fraction"] == pytest.approx(np.mean(determinant <= 0), abs=1e-6)
+    assert {"jacobian.nii.gz", "jacobian.png", "figure.png"} <= set(summary["files"])
+    stored = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "jacobian.nii.gz")))
+    np.testing.assert_allclose(stored, determinant, atol=1e-5)
+    picture = np.asarray(Image.open(out / "jacobian.png"))
+    assert picture.shape == field.shape[:2] + (3,)
+    assert np.count_nonzero((picture == 0).all(axis=-1)) == np.count_nonzero(determinant <= 0)
+    figure = Image.open(out / "figure.png")
+    assert figure.size[0] > 1000 and np.asarray(figure).std() > 10  # drawn, not blank
+
+
+def test_invert_gives_an_inverse_that_composes_to_nothing(registered, tmp_path):
+    result = run("invert", registered / "out", "-o", tmp_path / "inv", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["method"] == "newton"
+    assert summary["residual_mean_px"] < 0.01 and summary["evaluated_fraction"] > 0.8
+    field = np.load(registered / "out" / "field.npy").astype(np.float64)
+    inverse = np.load(tmp_path / "inv" / "field.npy").astype(np.float64)
+    # field after inverse is the identity where an inverse exists (away from the border)
+    unfolded = jacobian_determinant(inverse)[16:-16, 16:-16] > 0.2
+    assert np.median(np.abs(compose_fields(field, inverse))[16:-16, 16:-16][unfolded]) < 0.01
+
+
+def test_compose_with_a_zero_field_gives_the_field_back(registered, tmp_path):
+    np.save(tmp_path / "zero.npy", np.zeros((128, 128, 2), np.float32))
+    result = run("compose", registered / "out", tmp_path / "zero.npy", "-o", tmp_path / "c", "--jacobian")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "c" / "field.npy"), np.load(registered / "out" / "field.npy"),
+                               atol=1e-6)
+    assert (tmp_path / "c" / "jacobian.png").is_file()
+
+
+def test_points_go_both_ways(registered, tmp_path):
+    (tmp_path / "p.csv").write_text("name,x,y\napex,40,30\nbase,80.5,95.25\n")
+    forward = run("warp", registered / "out", "--points", tmp_path / "p.csv", "-o", tmp_path / "fwd")
+    assert forward.exit_code == 0, forward.output
+    rows = list(csv.DictReader(open(tmp_path / "fwd" / "p.csv")))
+    field = np.load(registered / "out" / "field.npy")
+    expected = map_points([[30.0, 40.0], [95.25, 80.5]], field)
+    assert rows[0]["name"] == "apex"
+    np.testing.assert_allclose([[float(r["mapped_y"]), float(r["mapped_x"])] for r in rows], expected, atol=1e-3)
+    backward = run("warp", registered / "out", "--points", tmp_path / "p.csv", "--direction", "moving-to-fixed",
+                   "-o", tmp_path / "back")
+    assert backward.exit_code == 0, backward.output
+    rows = list(csv.DictReader(open(tmp_path / "back" / "p.csv")))
+    landed = np.array([[float(r["mapped_y"]), float(r["mapped_x"])] for r in rows])
+    # the field sends the landed points back to where they started
+    np.testing.assert_allclose(map_points(landed, field), [[30.0, 40.0], [95.25, 80.5]], atol=0.05)
+    assert all(float(r["inverse_residual_px"]) < 0.05 for r in rows)
+
+
+@pytest.mark.parametrize("case", ["outside", "no columns", "not numbers", "many labels"])
+def test_bad_points_and_label_maps_are_refused_in_one_line(registered, tmp_path, case):
+    args = ["warp", registered / "out", "-o", tmp_path / "w"]
+    if case == "many labels":
+        labels = np.arange(128 * 128, dtype=np.uint16).reshape(128, 128)
+        Image.fromarray(labels).save(tmp_path / "labels.png")
+        args += [tmp_path / "labels.png", "--labels"]
+        expected = "labels.png"
+    else:
+        text = {"outside": "x,y\n10,10\n300,4\n", "no columns": "a,b\n1,2\n", "not numbers": "x,y\none,2\n"}[case]
+        (tmp_path / "p.csv").write_text(text)
+        args += ["--points", tmp_path / "p.csv"]
+        expected = {"outside": "1 point(s) outside the 128x128 image", "no columns": "columns x and y",
+                    "not numbers": "line 2"}[case]
+    one_line_refusal(run(*args), expected)
+    assert not (tmp_path / "w").exists()
+
+
+def test_invert_and_compose_refuse_bad_fields_in_one_line(tmp_path):
+    np.save(tmp_path / "bad.npy", np.zeros((10, 10, 3), np.float32))
+    (tmp_path / "text.nii.gz").write_text("not nifti")
+    one_line_refusal(run("invert", tmp_path / "bad.npy", "-o", tmp_path / "i"), "(H, W, 2)")
+    one_line_refusal(run("compose", tmp_path / "bad.npy", tmp_path / "text.nii.gz", "-o", tmp_path / "c"), "bad.npy")
+    one_line_refusal(run("invert", tmp_path / "text.nii.gz", "-o", tmp_path / "i"), "text.nii.gz")
+    assert not (tmp_path / "i").exists() and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("sizes", [(128, 128, 1.0), (96, 128, 0.7), (128, 80, 2.5)])
+def test_simpleitk_reproduces_the_warp_from_the_nifti_field(tmp_path, sizes):
+    """The recipe in docs/field-convention.md: the NIfTI field as a DisplacementFieldTransform,
+    the moving image given the origin and spacing register records, resampled on the fixed grid."""
+    import SimpleITK as sitk
+
+    from acregnet_cli.datasets.phantom import make_subject
+
+    moving_side, fixed_side, spacing = sizes
+    rng = np.random.RandomState(3)
+    moving, _ = make_subject(rng, moving_side)
+    fixed, _ = make_subject(rng, fixed_side)
+    Image.fromarray((moving * 255).astype(np.uint8)).save(tmp_path / "m.png")
+    Image.fromarray((fixed * 255).astype(np.uint8)).save(tmp_path / "f.png")
+    result = run("register", tmp_path / "m.png", tmp_path / "f.png", "-o", tmp_path / "out", "--spacing", spacing)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+
+    field = sitk.ReadImage(str(tmp_path / "out" / "field.nii.gz"), sitk.sitkVectorFloat64)
+    transform = sitk.DisplacementFieldTransform(field)
+    image = sitk.ReadImage(str(tmp_path / "m.png"), sitk.sitkFloat32)
+    image.SetOrigin(summary["itk_moving_frame"]["origin"])
+    image.SetSpacing(summary["itk_moving_frame"]["spacing"])
+    reference = sitk.Image(fixed_side, fixed_side, sitk.sitkFloat32)
+    reference.SetSpacing((spacing, spacing))
+    warped = sitk.GetArrayFromImage(sitk.Resample(image, reference, transform, sitk.sitkLinear, 0.0))
+    written = np.asarray(Image.open(tmp_path / "out" / "warped.png")).astype(np.float64)
+    inner = (slice(8, -8), slice(8, -8))
+    tolerance = 1.0 if moving_side == fixed_side else 3.0  # a resized moving image is smoothed first
+    assert np.median(np.abs(warped - written)[inner]) <= tolerance
+    assert np.corrcoef(warped[inner].ravel(), written[inner].ravel())[0, 1] > 0.98
