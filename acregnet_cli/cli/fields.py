@@ -20,6 +20,8 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Replace outp
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @_output_option
 @click.option("--labels", is_flag=True, help="The inputs are label maps: warp them label-safely, as register --mask.")
+@click.option("--mask", "masks", multiple=True, type=click.Path(path_type=Path),
+              help="A label map to warp label-safely beside the INPUT images (repeatable).")
 @click.option("--points", type=click.Path(path_type=Path),
               help="CSV of landmarks (columns x, y in pixels) to map; written as OUTPUT/<name>.csv.")
 @click.option("--direction", type=click.Choice(["fixed-to-moving", "moving-to-fixed"]), default="fixed-to-moving",
@@ -28,7 +30,7 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Replace outp
 @_jacobian_option
 @_overwrite_option
 @json_option("Print what was written as JSON.")
-def warp_command(field, inputs, output, labels, points, direction, jacobian, overwrite, as_json):
+def warp_command(field, inputs, output, labels, masks, points, direction, jacobian, overwrite, as_json):
     """Warp INPUT images (or label maps, or --points) by FIELD: """ + _FIELD_HELP + """.
 
     Example: acregnet warp out/ other_view.png -o warped && acregnet warp out/ heart.png --labels -o warped
@@ -38,9 +40,9 @@ def warp_command(field, inputs, output, labels, points, direction, jacobian, ove
     done = []
     if points is not None:
         done.append(map_point_files(field, points, output, direction, overwrite))
-    if inputs or jacobian or points is None:
+    if inputs or masks or jacobian or points is None:
         done += warp_files(field, list(inputs), output, labels=labels, overwrite=overwrite,
-                           echo=progress(as_json), jacobian=jacobian)
+                           echo=progress(as_json), jacobian=jacobian, masks=list(masks))
     emit(as_json, done, f"{len(done)} file(s) written into {output}")
 
 

@@ -11,6 +11,7 @@ determinant's summary and picture.
 """
 
 from acregnet_cli.fields.core import (
+    FieldSampler,
     check_field,
     check_registrable,
     compose_fields,
@@ -29,6 +30,7 @@ from acregnet_cli.fields.inverse import inversion_report, invert_field
 from acregnet_cli.fields.jacobian import folded_regions, jacobian_summary
 
 __all__ = [
+    "FieldSampler",
     "check_field", "check_registrable", "compose_fields", "crop", "folding_fraction", "folded_regions",
     "inversion_report", "invert_field", "jacobian_determinant", "jacobian_summary", "map_points",
     "mask_to_index", "onehot", "pad_to_square", "sampled_outside", "warp_image", "warp_labels",

@@ -7,7 +7,6 @@ specks, so the summary also gives the largest connected folded region.
 """
 
 import numpy as np
-from scipy import ndimage
 
 from acregnet_cli.fields.core import check_field, jacobian_determinant
 
@@ -26,6 +25,8 @@ def folded_regions(determinant):
     >>> folded_regions(determinant)[1].tolist()
     [2, 1]
     """
+    from scipy import ndimage
+
     labels, count = ndimage.label(np.asarray(determinant) <= 0, structure=np.ones((3, 3)))
     return labels, np.bincount(labels.ravel(), minlength=count + 1)[1:]
 

@@ -124,7 +124,7 @@ def read_field(path):
             field = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise InputError(f"{path}: not a readable .npy field ({' '.join(str(exc).split())})") from None
-        return check_field(field, path)
+        return check_field(field, path, dtype=np.float32 if field.dtype == np.float32 else np.float64)
     if not (path.name.endswith(".nii") or path.name.endswith(".nii.gz")):
         raise InputError(f"{path}: expected a register output folder, field.npy or a NIfTI field (.nii, .nii.gz)")
     import SimpleITK as sitk
@@ -139,7 +139,9 @@ def read_field(path):
     if not np.allclose(image.GetDirection(), (1, 0, 0, 1), atol=1e-6):
         raise InputError(f"{path}: the field's grid is rotated (direction {image.GetDirection()}); "
                          "only axis-aligned fields are read")
-    array = sitk.GetArrayFromImage(image).astype(np.float64)  # (H, W, 2): x then y, physical
+    array = sitk.GetArrayFromImage(image)  # (H, W, 2): x then y, physical
     spacing_x, spacing_y = image.GetSpacing()
-    field = np.stack([array[..., 1] / spacing_y, array[..., 0] / spacing_x], axis=-1)
-    return check_field(field, path)
+    # A float32 file stays float32 (as register saved it); other types are read as float64.
+    dtype = np.float32 if array.dtype == np.float32 else np.float64
+    field = np.stack([array[..., 1] / dtype(spacing_y), array[..., 0] / dtype(spacing_x)], axis=-1)
+    return check_field(field, path, dtype=dtype)

@@ -154,30 +154,33 @@ def compose_files(first_path, second_path, output, jacobian=False, overwrite=Fal
                                    jacobian)
 
 
-def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=None, jacobian=False):
+def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=None, jacobian=False, masks=()):
     """Warp each of ``inputs`` by the field at ``field_path`` into ``output/<name>``.
 
     Images are warped bilinearly and written at their own bit depth, as ``register``
     writes ``warped.png``; with ``labels`` every input is a label map, warped label-safely
     and written with its own values, as ``register --mask`` writes ``warped_mask.png``.
     An image that looks like a label map (few integer values) is warped as an image and
-    said so. Inputs must have the size of the field's grid. Every input is checked
-    before anything is written. With ``jacobian``, the field's Jacobian files too.
+    said so. ``masks`` are label maps warped beside the images in one run. Inputs must
+    have the size of the field's grid. Every input is checked before anything is
+    written. With ``jacobian``, the field's Jacobian files too.
 
     Returns
     -------
     list of dict : per input, its output path and kind.
     """
-    from acregnet_cli.fields import warp_image, warp_labels
+    from acregnet_cli.fields import FieldSampler
     from acregnet_cli.io.atomic import folder_lock, write_png_atomic
     from acregnet_cli.io.images import probe_image, read_image, read_label_map, to_bit_depth
 
     field, spacing, _ = field_source(field_path)
-    if not inputs and not jacobian:
+    kinds = [(path, labels) for path in inputs] + [(path, True) for path in masks]
+    if not kinds and not jacobian:
         raise InputError("give at least one INPUT image or label map to warp (or --points, --jacobian)")
     output = Path(output)
     targets = []
-    for path in map(Path, inputs):
+    for path, _ in kinds:
+        path = Path(path)
         shape = probe_image(path)
         if shape != field.shape[:2]:
             raise InputError(f"{path}: {shape[1]}x{shape[0]} pixels, the field's grid {field.shape[1]}x"
@@ -189,25 +192,29 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
     if len({target for _, target in targets}) != len(targets):
         raise InputError("two inputs share a file name; their outputs would overwrite each other")
     loaded = []
-    for path, target in targets:
+    for (path, target), (_, is_labels) in zip(targets, kinds):
         # Read (and check) everything before the first write: nothing is written for bad input.
-        if labels:
+        if is_labels:
             loaded.append((path, target, read_label_map(path), None))
         else:
             loaded.append((path, target) + read_image(path))
     done = []
+    sampler = FieldSampler(field) if loaded else None
     with folder_lock(output):
         for path, target, array, bits in loaded:
-            if labels:
-                warped = warp_labels(array, field)
-                write_png_atomic(target, warped.astype(np.uint8 if warped.max(initial=0) <= 255 else np.uint16))
+            if bits is None:
+                warped = sampler.labels(array)
+                write_png_atomic(target, warped.astype(np.uint8 if warped.max(initial=0) <= 255 else np.uint16),
+                                 compress_level=3)
                 kind = "labels"
             else:
-                values = np.unique(array).size
-                if echo and values <= _FEW_VALUES:
+                # A grey image shows its many values in a sample; only a few-valued one is counted whole.
+                few = np.unique(array.ravel()[::97]).size <= _FEW_VALUES
+                values = np.unique(array).size if few else None
+                if echo and few and values <= _FEW_VALUES:
                     echo(f"{path}: {values} distinct values; warped as an image "
                          "(give --labels to warp it as a label map)")
-                write_png_atomic(target, to_bit_depth(np.clip(warp_image(array, field), 0.0, 1.0), bits))
+                write_png_atomic(target, to_bit_depth(np.clip(sampler.image(array), 0.0, 1.0), bits), compress_level=3)
                 kind = "image"
             done.append({"input": str(path), "output": str(target), "kind": kind})
         if jacobian:
