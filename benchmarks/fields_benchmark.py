@@ -39,7 +39,7 @@ def time_command(command, runs=5):
     if shutil.which("farm-bench"):
         out = subprocess.run(["farm-bench", "-n", str(runs), "--timeout", "600", "--", *command.split()],
                              capture_output=True, text=True, check=True).stdout
-        match = re.search(r"^A wall s\s+([\d.]+)\s+([\d.]+)", out, re.M)
+        match = re.search(r"^A wall s\s+([\d.]+)\s+([\d.]+)", out, re.MULTILINE)
         if match:
             return float(match.group(2)), "farm-bench: " + out.splitlines()[0]
     times = []
@@ -112,16 +112,16 @@ def main():
 
     lines = [
         f"# Fields after register: speed and inversion ({args.label})", "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; timing by {clock} "
-        "(median of 5 whole processes).", "",
+        (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; timing by {clock} "
+         "(median of 5 whole processes)."), "",
         "| what | median s | goal |", "| --- | ---: | ---: |",
         f"| `warp` 2048x2048 image + label map, one process | {warp:.2f} | 1.0 |",
         f"| `invert` 256x256 field | {invert:.2f} | 1.0 |",
         f"| `register` one 256x256 pair | {plain:.2f} | |",
         f"| `register --figures` same pair | {figures:.2f} | |",
         f"| added by `--figures` | {figures - plain:.2f} | 0.5 |", "",
-        f"`invert_field` on {len(fields)} JSRT protocol fields (bundled model), residual in px over the pixels "
-        "where an inverse exists (reached by the field, not within a pixel of a fold):", "",
+        (f"`invert_field` on {len(fields)} JSRT protocol fields (bundled model), residual in px over the pixels "
+         "where an inverse exists (reached by the field, not within a pixel of a fold):"), "",
         "| | mean over fields | worst field |", "| --- | ---: | ---: |",
         f"| residual mean | {table[:, 0].mean():.4f} | {table[:, 0].max():.4f} |",
         f"| residual p95 | {table[:, 1].mean():.4f} | {table[:, 1].max():.4f} |",

@@ -19,7 +19,7 @@ DOCS = Path(__file__).resolve().parent / "commands"
 # Which page documents which command.
 PAGES = {
     "train-ae": "train.md", "train-reg": "train.md",
-    "register": "register.md", "merge": "register.md", "warp": "fields.md",
+    "register": "register.md", "merge": "register.md", "warp": "fields.md", "invert": "fields.md", "compose": "fields.md",
     "evaluate": "evaluate.md",
     "segment": "segment-qc.md", "qc": "segment-qc.md",
     "experiment plausibility": "experiments.md", "experiment codes": "experiments.md",

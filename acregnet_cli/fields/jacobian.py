@@ -48,6 +48,6 @@ def jacobian_summary(field):
         "jacobian_min": float(determinant.min()),
         "jacobian_mean": float(determinant.mean()),
         "jacobian_nonpositive_fraction": float(np.mean(determinant <= 0)),
-        "folded_regions": int(len(sizes)),
+        "folded_regions": len(sizes),
         "largest_folded_region_px": int(sizes.max(initial=0)),
     }

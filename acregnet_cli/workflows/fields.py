@@ -171,7 +171,12 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
     """
     from acregnet_cli.fields import FieldSampler
     from acregnet_cli.io.atomic import folder_lock, write_png_atomic
-    from acregnet_cli.io.images import probe_image, read_image, read_label_map, to_bit_depth
+    from acregnet_cli.io.images import (
+        probe_image,
+        read_image,
+        read_label_map,
+        to_bit_depth,
+    )
 
     field, spacing, _ = field_source(field_path)
     kinds = [(path, labels) for path in inputs] + [(path, True) for path in masks]

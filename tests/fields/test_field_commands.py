@@ -79,7 +79,7 @@ def test_points_go_both_ways(registered, tmp_path):
     (tmp_path / "p.csv").write_text("name,x,y\napex,40,30\nbase,80.5,95.25\n")
     forward = run("warp", registered / "out", "--points", tmp_path / "p.csv", "-o", tmp_path / "fwd")
     assert forward.exit_code == 0, forward.output
-    rows = list(csv.DictReader(open(tmp_path / "fwd" / "p.csv")))
+    rows = list(csv.DictReader((tmp_path / "fwd" / "p.csv").read_text().splitlines()))
     field = np.load(registered / "out" / "field.npy")
     expected = map_points([[30.0, 40.0], [95.25, 80.5]], field)
     assert rows[0]["name"] == "apex"
@@ -87,7 +87,7 @@ def test_points_go_both_ways(registered, tmp_path):
     backward = run("warp", registered / "out", "--points", tmp_path / "p.csv", "--direction", "moving-to-fixed",
                    "-o", tmp_path / "back")
     assert backward.exit_code == 0, backward.output
-    rows = list(csv.DictReader(open(tmp_path / "back" / "p.csv")))
+    rows = list(csv.DictReader((tmp_path / "back" / "p.csv").read_text().splitlines()))
     landed = np.array([[float(r["mapped_y"]), float(r["mapped_x"])] for r in rows])
     # the field sends the landed points back to where they started
     np.testing.assert_allclose(map_points(landed, field), [[30.0, 40.0], [95.25, 80.5]], atol=0.05)
@@ -163,8 +163,8 @@ def test_a_velocity_models_inverse_comes_from_its_velocity(registered, tmp_path,
 
     # The bundled weights read as a velocity field: a velocity network with a realistic output.
     shutil.copy(load_model("jsrt").path / "vector_cnn.weights.h5", tmp_path / "vector_cnn.weights.h5")
-    write_model_json(tmp_path, dict(architecture="vector_cnn", size=64, dropout=0.5, resize="modern",
-                                    weights="vector_cnn.weights.h5", integration_steps=7))
+    write_model_json(tmp_path, {"architecture": "vector_cnn", "size": 64, "dropout": 0.5, "resize": "modern",
+                                "weights": "vector_cnn.weights.h5", "integration_steps": 7})
     out = tmp_path / "out"
     result = run("register", registered / "m.png", registered / "f.png", "--model", tmp_path, "--engine", engine,
                  "-o", out)
