@@ -118,6 +118,10 @@ def test_invert_and_compose_refuse_bad_fields_in_one_line(tmp_path):
     one_line_refusal(run("invert", tmp_path / "bad.npy", "-o", tmp_path / "i"), "(H, W, 2)")
     one_line_refusal(run("compose", tmp_path / "bad.npy", tmp_path / "text.nii.gz", "-o", tmp_path / "c"), "bad.npy")
     one_line_refusal(run("invert", tmp_path / "text.nii.gz", "-o", tmp_path / "i"), "text.nii.gz")
+    import SimpleITK as sitk
+
+    sitk.WriteImage(sitk.Image(16, 16, sitk.sitkFloat32), str(tmp_path / "scalar.nii.gz"))
+    one_line_refusal(run("invert", tmp_path / "scalar.nii.gz", "-o", tmp_path / "i"), "not a 2-D displacement field")
     assert not (tmp_path / "i").exists() and not (tmp_path / "c").exists()
 
 
