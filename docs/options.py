@@ -21,7 +21,7 @@ PAGES = {
     "train-ae": "train.md", "train-reg": "train.md",
     "register": "register.md", "merge": "register.md", "warp": "fields.md", "invert": "fields.md", "compose": "fields.md",
     "evaluate": "evaluate.md",
-    "segment": "segment-qc.md", "qc": "segment-qc.md",
+    "segment": "segment-qc.md", "qc": "segment-qc.md", "corpus": "corpus.md",
     "experiment plausibility": "experiments.md", "experiment codes": "experiments.md",
     "preprocess": "data.md", "phantom": "data.md", "demo": "data.md", "import-tf1": "data.md",
 }

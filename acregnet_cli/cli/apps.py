@@ -89,4 +89,42 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
                            f"{output}/qc.csv")
 
 
-COMMANDS = (segment_command, qc_command)
+@click.command("corpus")
+@click.argument("corpus", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: masks/ (the corpus's tree), corpus.csv, summary.json, figure4.png.")
+@click.option("--atlases", default="jsrt:train", show_default=True,
+              help="Atlas folder (images/ and labels/) or DATASET:FOLD.")
+@click.option("--references", help="RCA references: folder or DATASET:FOLD (default: the atlases; 'none': no QC).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Data root for DATASET:FOLD (default: $ACREGNET_DATA).")
+@model_option()
+@click.option("--k", "k", type=click.IntRange(1, 1000), default=5, show_default=True, help="Atlases per image.")
+@click.option("--max-references", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="References per image for RCA (the most similar by NCC).")
+@click.option("--threshold", type=FRACTION, default=0.92, show_default=True,
+              help="Accept masks whose estimated Dice reaches this (the paper: 0.92).")
+@click.option("--min-ncc", type=float, default=0.3, show_default=True,
+              help="Record images whose best atlas NCC is below this as not chest radiographs.")
+@click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Images registered per network call.")
+@click.option("--shard", help="Do only share I of N (I/N, 0-based); a run without --shard then merges.")
+@click.option("--strict", is_flag=True, help="Exit 1 if any image failed or was not a chest radiograph.")
+@json_option("Print the summary as JSON.")
+def corpus_command(corpus, output, atlases, references, data_dir, model, k, max_references, threshold, min_ncc,
+                   batch_size, shard, strict, as_json):
+    """Masks and RCA quality for every image under CORPUS (recursive; PNG, JPEG, TIFF, DICOM).
+
+    Resumable (kill it, run it again) and shardable. Example: acregnet corpus cxr14/ -o cxr14-masks
+    """
+    from acregnet_cli.workflows.corpus import segment_corpus
+    from acregnet_cli.workflows.sharding import parse_shard
+
+    summary = segment_corpus(corpus, output, atlases, references, data_dir, model, k=k, max_references=max_references,
+                             threshold=threshold, batch_size=batch_size, shard=parse_shard(shard), strict=strict,
+                             min_ncc=min_ncc, echo=progress(as_json))
+    emit(as_json, summary, lambda: f"{summary['ok']} of {summary['images']} image(s) segmented into {output}; "
+                                   f"{summary['accepted']} accepted at {threshold:g}")
+
+
+COMMANDS = (segment_command, qc_command, corpus_command)

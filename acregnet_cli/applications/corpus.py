@@ -1,0 +1,347 @@
+"""Segmenting and quality-checking a corpus: each step at the resolution it needs.
+
+The paper's Section 5.3 at scale: for every image, the ``k`` atlases most similar by
+normalized cross-correlation are registered onto it and their masks fused by
+majority vote; the fused mask's Dice is then estimated by reverse classification
+accuracy (RCA): the image, carrying its mask, is registered onto the most similar
+references, and the best Dice reached over them is the estimate.
+
+What needs full resolution is only the warp and vote of the atlas masks near the
+structures' boundaries. So:
+
+- atlas selection (NCC) and the network run at the network's size (64);
+- the atlas masks are warped and voted on the atlases' 256 grid first; pixels where
+  the atlases agree there (all but a band along the boundaries) take that label, and
+  only the band is warped and voted again at the image's own resolution;
+- RCA registers and scores at 256, the references' grid.
+
+Atlases and references are brought to a 256x256 square once (padded, resized; masks by
+nearest label) and kept as network inputs and class indices.
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+
+from acregnet_cli.errors import InputError
+from acregnet_cli.fields import pad_to_square
+
+WORK = 256
+
+
+def _resize_square(square, size):
+    """Bilinear resize of a square float image as the registrar resizes (half-pixel centres)."""
+    from acregnet_cli.np.ops import resize_images
+
+    return resize_images(np.asarray(square, np.float32)[None, ..., None], size, "modern")[0, ..., 0]
+
+
+def _nearest_square(labels, size):
+    """A square label map resampled to ``size`` by the nearest pixel centre."""
+    side = labels.shape[0]
+    index = np.clip(np.floor((np.arange(size) + 0.5) * side / size).astype(np.intp), 0, side - 1)
+    return labels[np.ix_(index, index)]
+
+
+def _normalised(image):
+    image = np.asarray(image, np.float64)
+    return ((image - image.mean()) / (image.std() + 1e-8)).ravel()
+
+
+@dataclasses.dataclass
+class Library:
+    """Atlases or references at the work grid: network inputs, NCC vectors, class indices."""
+
+    names: list
+    small: np.ndarray      # (N, S, S) network inputs
+    vectors: np.ndarray    # (N, S*S) normalised for NCC
+    index: np.ndarray      # (N, WORK, WORK) uint8 class indices into ``values``
+    values: np.ndarray
+
+    @classmethod
+    def from_atlases(cls, atlases, size, values=None):
+        """From an :class:`~acregnet_cli.applications.segmentation.AtlasSet` (any image sizes)."""
+        values = np.asarray(atlases.values if values is None else values)
+        small, index = [], []
+        for image, labels in zip(atlases.images, atlases.labels):
+            square, _ = pad_to_square(np.asarray(image, np.float32))
+            small.append(_resize_square(square, size))
+            label_square, _ = pad_to_square(np.asarray(labels))
+            unknown = np.setdiff1d(np.unique(label_square), values)
+            if unknown.size:
+                raise InputError(f"atlas labels {unknown.tolist()} are not among {values.tolist()}")
+            index.append(np.searchsorted(values, _nearest_square(label_square, WORK)).astype(np.uint8))
+        small = np.stack(small)
+        return cls(list(atlases.names), small, np.stack([_normalised(s) for s in small]), np.stack(index), values)
+
+    def rank(self, vector, count):
+        """Indices of the ``count`` entries most correlated with ``vector``, and their NCC."""
+        scores = self.vectors @ vector / vector.size
+        order = np.argsort(-scores, kind="stable")[:count]
+        return order, scores[order]
+
+
+def _weights(source, target, method="modern"):
+    """Lower and upper source indices and the upper weight of a 1-D bilinear resample
+    of ``target`` output positions (may be fractional) from a grid of ``source``."""
+    coords = np.clip(np.asarray(target, np.float32), 0, source - 1)
+    lower = np.floor(coords)
+    weight = coords - lower
+    lower = lower.astype(np.intp)
+    return lower, np.minimum(lower + 1, source - 1), weight
+
+
+def _field_at(field, rows, columns, side):
+    """The network-size (S, S, 2) field resized to ``side`` (as ``resize_field``, half-pixel
+    centres) and read at pixels (rows, columns) of that grid (1-D arrays), scaled to its
+    pixels: (N, 2)."""
+    size = field.shape[0]
+    scale = np.float32(side / size)
+    r0, r1, wr = _weights(size, (np.asarray(rows, np.float32) + 0.5) / scale - 0.5)
+    c0, c1, wc = _weights(size, (np.asarray(columns, np.float32) + 0.5) / scale - 0.5)
+    a, b, c, d = r0 * size + c0, r0 * size + c1, r1 * size + c0, r1 * size + c1
+    out = np.empty((len(a), 2), np.float32)
+    for channel in range(2):
+        flat = field[..., channel].ravel()
+        top = flat.take(a) + (flat.take(b) - flat.take(a)) * wc
+        bottom = flat.take(c) + (flat.take(d) - flat.take(c)) * wc
+        out[:, channel] = (top + (bottom - top) * wr) * scale
+    return out
+
+
+def _axis_matrix(size, positions, scale):
+    """(N, size) matrix of the bilinear weights reading a ``size`` grid, resized by
+    ``scale`` with half-pixel centres, at ``positions`` of the resized grid."""
+    lower, upper, weight = _weights(size, (np.asarray(positions, np.float32) + 0.5) / scale - 0.5)
+    matrix = np.zeros((len(lower), size), np.float32)
+    rows = np.arange(len(lower))
+    np.add.at(matrix, (rows, lower), 1.0 - weight)
+    np.add.at(matrix, (rows, upper), weight)
+    return matrix
+
+
+def _field_on_grid(fields, positions, side):
+    """(B, S, S, 2) network-size fields resized to ``side`` and read on the square grid of
+    ``positions`` (1-D, pixels of that grid): (B, N, N, 2), two matrix products per channel."""
+    size = fields.shape[1]
+    scale = np.float32(side / size)
+    matrix = _axis_matrix(size, positions, scale)
+    return np.einsum("ir,brcx,jc->bijx", matrix, fields, matrix, optimize=True) * scale
+
+
+def _vote_labels(index, rows, columns, classes):
+    """Class indices of a label map at fractional (rows, columns): each class's one-hot
+    channel interpolated bilinearly and the first largest kept, computed only where the
+    four corners disagree."""
+    height, width = index.shape
+    rows = np.clip(rows, 0, height - 1)
+    columns = np.clip(columns, 0, width - 1)
+    top, left = np.floor(rows), np.floor(columns)
+    weight_rows, weight_columns = rows - top, columns - left
+    top, left = top.astype(np.intp), left.astype(np.intp)
+    at = top * width + left
+    right, down = (left < width - 1).astype(np.intp), (top < height - 1) * width
+    flat = index.ravel()
+    corners = [flat.take(at), flat.take(at + right), flat.take(at + down), flat.take(at + down + right)]
+    result = corners[0].copy()
+    mixed = (corners[0] != corners[1]) | (corners[0] != corners[2]) | (corners[0] != corners[3])
+    if not mixed.any():
+        return result
+    corners = [corner[mixed] for corner in corners]
+    weight_rows, weight_columns = weight_rows[mixed], weight_columns[mixed]
+    best_vote, best = None, np.zeros(len(corners[0]), np.uint8)
+    for k in range(classes):
+        a, b, c, d = ((corner == k).astype(np.float32) for corner in corners)
+        upper = a + (b - a) * weight_columns
+        vote = upper + (c + (d - c) * weight_columns - upper) * weight_rows
+        if best_vote is None:
+            best_vote = vote
+        else:
+            better = vote > best_vote
+            best[better], best_vote[better] = k, vote[better]
+    result[mixed] = best
+    return result
+
+
+def _majority(labels, classes):
+    """Per-pixel majority of (A, ...) class indices; ties go to the lowest class (as
+    ``segmentation.fuse``)."""
+    counts = np.stack([(labels == k).sum(axis=0, dtype=np.uint8) for k in range(classes)])
+    return np.argmax(counts, axis=0).astype(np.uint8)
+
+
+def _grow(mask):
+    padded = np.pad(mask, 1)
+    height, width = mask.shape
+    grown = np.zeros_like(mask)
+    for dy in range(3):
+        for dx in range(3):
+            grown |= padded[dy:dy + height, dx:dx + width]
+    return grown
+
+
+@dataclasses.dataclass
+class CorpusResult:
+    """One image's mask (label values, the image's size) and quality."""
+
+    labels: np.ndarray      # None when not segmented (see ``reason``)
+    atlases: list
+    atlas_ncc: list
+    reason: str = ""
+    estimated_dice: float = None
+    dice_per_class: dict = None
+    best_reference: str = None
+    band_fraction: float = 0.0
+    seconds: float = 0.0
+
+
+class CorpusPipeline:
+    """Multi-atlas segmentation and RCA quality of many images, in batches.
+
+    Parameters
+    ----------
+    atlases, references : AtlasSet
+        References may be None (no quality estimate). Their label values must be the
+        atlases' (the mask is scored against theirs).
+    registrar : Registrar
+        Its network, resize method and engine (``ops``) are used.
+    k : int
+        Atlases fused per image.
+    max_references : int
+        References registered per image for RCA (the most similar by NCC).
+    band : bool
+        Redo at full resolution only the band where the work-grid vote is unsure
+        (default); False redoes every pixel (the exact reference the band is tested against).
+    """
+
+    def __init__(self, atlases, references, registrar, k=5, max_references=20, band=True):
+        if k < 1 or max_references < 1:
+            raise InputError("k and max_references must be at least 1")
+        self.registrar = registrar
+        self.band = band
+        self.size = registrar.size
+        self.atlases = Library.from_atlases(atlases, self.size)
+        self.values = self.atlases.values
+        self.references = None
+        if references is not None:
+            unknown = np.setdiff1d(references.values, self.values)
+            if unknown.size:
+                raise InputError(f"reference labels {unknown.tolist()} are not among the atlases' "
+                                 f"{self.values.tolist()}")
+            self.references = Library.from_atlases(references, self.size, self.values)
+            self._reference_truth = [np.stack([index == c for c in range(len(self.values))])
+                                     for index in self.references.index]
+        self.k = min(k, len(self.atlases.names))
+        self.max_references = min(max_references, len(self.references.names)) if references is not None else 0
+
+    def _predict(self, moving, fixed):
+        pairs = np.stack([moving, fixed], axis=-1).astype(np.float32)
+        return np.asarray(self.registrar.predict_small(pairs[..., 0], pairs[..., 1]), np.float32)
+
+    def process(self, images, min_ncc=None):
+        """Segment and score a batch of 2-D float images in [0, 1]: a :class:`CorpusResult` each.
+
+        An image whose most similar atlas correlates less than ``min_ncc`` (NCC at the
+        network's size) is not segmented: its result has no labels and says why.
+        """
+        began = time.perf_counter()
+        prepared, refused = [], {}
+        for position, image in enumerate(images):
+            square, box = pad_to_square(np.asarray(image, np.float32))
+            small = _resize_square(square, self.size)
+            chosen, ncc = self.atlases.rank(_normalised(small), self.k)
+            if min_ncc is not None and ncc[0] < min_ncc:
+                refused[position] = CorpusResult(None, [self.atlases.names[i] for i in chosen],
+                                                 [float(v) for v in ncc],
+                                                 reason=f"not a chest radiograph? its most similar atlas correlates "
+                                                        f"{ncc[0]:.2f} (< {min_ncc:g})")
+                continue
+            prepared.append({"side": square.shape[0], "box": box, "small": small, "chosen": chosen, "ncc": ncc})
+        if not prepared:
+            return [refused[i] for i in range(len(images))]
+        fields = self._predict(np.concatenate([self.atlases.small[p["chosen"]] for p in prepared]),
+                               np.concatenate([np.repeat(p["small"][None], len(p["chosen"]), 0) for p in prepared]))
+        results, start = [], 0
+        for item in prepared:
+            count = len(item["chosen"])
+            labels, work, band = self._fuse(fields[start:start + count], item)
+            start += count
+            results.append(CorpusResult(self.values[labels], [self.atlases.names[i] for i in item["chosen"]],
+                                        [float(v) for v in item["ncc"]], band_fraction=band))
+            item["work_labels"] = work
+        if self.references is not None:
+            self._score(prepared, results)
+        per_image = (time.perf_counter() - began) / max(len(images), 1)
+        for result in results:
+            result.seconds = per_image
+        results = iter(results)
+        return [refused[i] if i in refused else next(results) for i in range(len(images))]
+
+    def _fuse(self, fields, item):
+        """The majority of the warped atlas masks: on the work grid, then at full resolution
+        in the band where the atlases disagree or the fused mask changes."""
+        side, (top, left, height, width), classes = item["side"], item["box"], len(self.values)
+        # Work-grid pixel centres in the square image's pixels.
+        centres = (np.arange(WORK, dtype=np.float32) + 0.5) * np.float32(side / WORK) - 0.5
+        rows, columns = np.meshgrid(centres, centres, indexing="ij")
+        to_atlas = np.float32(WORK / side)
+        per_atlas = []
+        for at, atlas in zip(_field_on_grid(fields, centres, side), item["chosen"]):
+            # Where each centre samples the atlas (brought to the image's size as the
+            # registrar brings a moving image), on the atlas's own 256 grid.
+            per_atlas.append(_vote_labels(self.atlases.index[atlas], (rows + at[..., 0] + 0.5) * to_atlas - 0.5,
+                                          (columns + at[..., 1] + 0.5) * to_atlas - 0.5, classes))
+        per_atlas = np.stack(per_atlas)
+        work = _majority(per_atlas, classes)
+        unsure = (per_atlas != work[None]).any(axis=0)
+        unsure |= _grow(work != np.roll(work, 1, 0)) | _grow(work != np.roll(work, 1, 1))
+        unsure = _grow(unsure) if self.band else np.ones_like(unsure)
+        if side == WORK:
+            labels = work
+        else:
+            # Full resolution: the work labels by nearest, then the band done again.
+            to_work = np.clip(np.floor((np.arange(side) + 0.5) * WORK / side).astype(np.intp), 0, WORK - 1)
+            labels = work[np.ix_(to_work, to_work)]
+            band = unsure[np.ix_(to_work, to_work)]
+            band_rows, band_columns = np.nonzero(band)
+            if band_rows.size:
+                votes = []
+                for field, atlas in zip(fields, item["chosen"]):
+                    at = _field_at(field, band_rows, band_columns, side)
+                    votes.append(_vote_labels(self.atlases.index[atlas],
+                                              (band_rows + at[:, 0] + 0.5) * WORK / side - 0.5,
+                                              (band_columns + at[:, 1] + 0.5) * WORK / side - 0.5, classes))
+                labels[band_rows, band_columns] = _majority(np.stack(votes), classes)
+        band_fraction = float(unsure.mean())
+        return labels[top:top + height, left:left + width], work, band_fraction
+
+    def _score(self, prepared, results):
+        """RCA: each image with its work-grid mask registered onto its most similar references."""
+        references = self.references
+        chosen = [references.rank(_normalised(item["small"]), self.max_references)[0] for item in prepared]
+        fields = self._predict(np.concatenate([np.repeat(item["small"][None], len(c), 0)
+                                               for item, c in zip(prepared, chosen)]),
+                               np.concatenate([references.small[c] for c in chosen]))
+        grid = np.arange(WORK, dtype=np.float32)
+        rows, columns = np.meshgrid(grid, grid, indexing="ij")
+        classes = len(self.values)
+        foreground = [c for c in range(classes) if self.values[c] != 0]
+        start = 0
+        for item, result, picks in zip(prepared, results, chosen):
+            best, best_per_class, best_name = -1.0, None, None
+            grid_fields = _field_on_grid(fields[start:start + len(picks)], grid, WORK)
+            for offset, reference in enumerate(picks):
+                at = grid_fields[offset]
+                warped = _vote_labels(item["work_labels"], rows + at[..., 0], columns + at[..., 1], classes)
+                truth = self._reference_truth[reference]
+                per_class = {}
+                for c in foreground:
+                    mine, theirs = warped == c, truth[c]
+                    total = mine.sum() + theirs.sum()
+                    per_class[str(self.values[c])] = float(2.0 * (mine & theirs).sum() / total) if total else 1.0
+                mean = float(np.mean(list(per_class.values())))
+                if mean > best:
+                    best, best_per_class, best_name = mean, per_class, references.names[reference]
+            start += len(picks)
+            result.estimated_dice, result.dice_per_class, result.best_reference = best, best_per_class, best_name

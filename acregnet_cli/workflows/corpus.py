@@ -1,0 +1,303 @@
+"""Files in, files out for ``acregnet corpus``: masks and RCA quality for every image of a folder.
+
+Streaming: a reader thread decodes the next images while the current batch is
+registered, and a writer thread writes masks and journal lines, so memory holds a
+few batches whatever the corpus size.
+
+Resumable: each finished image (masked, or failed with its reason) is one line of a
+journal (``OUT/.journal/<shard>.jsonl``), appended and flushed after its mask is in
+place (written atomically). A rerun, after kill -9 at any moment, skips every image
+with a journal line and drops a torn last line; nothing finished is redone and no
+torn file is kept. Shards (``--shard I/N``: the images whose position in the sorted
+list is I modulo N) keep their own journals and tables (``corpus.shard-I-of-N.csv``);
+a run without ``--shard`` into the same folder finds every image done and writes the
+whole table, summary and figure: the merge step (``acregnet merge`` joins the tables too).
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from acregnet_cli.errors import AcregnetError, InputError, RunFailure
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom"}
+JOURNALS = ".journal"
+
+
+def list_corpus(root, output=None):
+    """Image files under ``root`` (recursive, sorted, hidden names skipped, ``output`` left
+    out when it lies inside), as paths relative to ``root`` with '/' separators."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: not a folder (give the corpus folder)")
+    skip = Path(output).resolve() if output is not None else None
+    found = []
+    for folder, folders, files in os.walk(root):
+        if skip is not None and Path(folder).resolve() == skip:
+            folders[:] = []
+            continue
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        base = Path(folder).relative_to(root)
+        found += [(base / name).as_posix() for name in files
+                  if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(found)
+
+
+def mask_names(relpaths):
+    """``masks/<path without its suffix>.png`` for each image, the suffix kept where two
+    images differ only by it (``x.png`` and ``x.dcm``)."""
+    stems = {}
+    for relpath in relpaths:
+        stems.setdefault(str(Path(relpath).with_suffix("")), []).append(relpath)
+    names = {}
+    for stem, group in stems.items():
+        for relpath in group:
+            names[relpath] = f"masks/{relpath if len(group) > 1 else stem}.png"
+    return names
+
+
+def _journal_name(shard):
+    return "all.jsonl" if shard[1] == 1 else f"shard-{shard[0]}-of-{shard[1]}.jsonl"
+
+
+def read_journals(folder):
+    """Every finished image's row, from every journal in ``folder`` (a torn last line,
+    left by a killed run, is ignored)."""
+    rows = {}
+    folder = Path(folder)
+    if not folder.is_dir():
+        return rows
+    for path in sorted(folder.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
+            try:
+                row = json.loads(line)
+                rows[row["image"]] = row
+            except (ValueError, KeyError, TypeError):
+                continue
+    return rows
+
+
+class _Journal:
+    """Append-only lines, flushed one by one; a torn tail is cut before the first append."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            data = self.path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                with open(self.path, "r+b") as handle:
+                    handle.truncate(data.rfind(b"\n") + 1)
+        self.handle = open(self.path, "a", encoding="utf-8")
+
+    def append(self, row):
+        self.handle.write(json.dumps(row) + "\n")
+        self.handle.flush()
+
+    def close(self):
+        self.handle.close()
+
+
+class _Progress:
+    """Count, rate and time left on standard error: one updating line on a terminal, a
+    line every 10 s otherwise."""
+
+    def __init__(self, echo, total):
+        self.echo, self.total, self.began, self.last = echo, total, time.perf_counter(), 0.0
+        self.done = self.failed = 0
+        self.tty = echo is not None and sys.stderr.isatty()
+
+    def update(self, failed=False, final=False):
+        if not final:
+            self.done += 1
+            self.failed += failed
+        now = time.perf_counter()
+        if self.echo is None or not (final or now - self.last >= (0.5 if self.tty else 10.0)):
+            return
+        self.last = now
+        rate = self.done / max(now - self.began, 1e-9)
+        left = (self.total - self.done) / rate if rate else 0.0
+        line = (f"corpus: {self.done}/{self.total} images ({self.failed} failed), {rate:.1f} img/s, "
+                f"{int(left // 60)}:{int(left % 60):02d} left")
+        if self.tty:
+            sys.stderr.write("\r" + line + ("\n" if final else ""))
+            sys.stderr.flush()
+        else:
+            self.echo(line)
+
+
+def _read(root, relpath, max_side):
+    from acregnet_cli.fields import check_registrable
+    from acregnet_cli.io.images import read_image
+
+    path = Path(root) / relpath
+    try:
+        image, _ = read_image(path, max_side)
+        check_registrable(image, path)
+        return image, None
+    except AcregnetError as exc:
+        return None, str(exc).replace(f"{path}: ", "")
+    except (OSError, ValueError, MemoryError) as exc:
+        return None, f"unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+
+
+def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1), strict=False, min_ncc=0.3,
+               max_side=4096, echo=None, limit=None):
+    """Segment and quality-check every image under ``root`` into ``output``; see the module notes.
+
+    Parameters
+    ----------
+    pipeline : :class:`~acregnet_cli.applications.corpus.CorpusPipeline`
+    threshold : float
+        Estimated Dice at or above which a mask is accepted (the paper: 0.92).
+    min_ncc : float
+        An image whose most similar atlas correlates less than this (NCC at 64x64) is
+        recorded as not a chest radiograph and not segmented.
+    strict : bool
+        Raise :class:`RunFailure` at the end if any image failed (the table is written first).
+    limit : int, optional
+        Only the first ``limit`` images of the sorted list (benchmarks).
+
+    Returns
+    -------
+    dict : the summary (also ``summary.json``, or ``summary.shard-I-of-N.json``).
+    """
+    from acregnet_cli.io.atomic import folder_lock
+    from acregnet_cli.workflows.sharding import select
+
+    began = time.perf_counter()
+    output = Path(output)
+    if not 0.0 <= threshold <= 1.0:
+        raise InputError(f"--threshold must be from 0 to 1, got {threshold}")
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    relpaths = list_corpus(root, output)[:limit]
+    if not relpaths:
+        raise InputError(f"{root}: no images (PNG, JPEG, TIFF, DICOM) found")
+    masks = mask_names(relpaths)
+    mine = select(relpaths, shard)
+    with folder_lock(output, shard):
+        done = read_journals(output / JOURNALS)
+        todo = [(position, relpath) for position, relpath in mine if relpath not in done]
+        if echo is not None:
+            echo(f"corpus: {len(relpaths)} images under {root}" + (f", shard {shard[0]}/{shard[1]}: {len(mine)}"
+                                                                      if shard[1] > 1 else "")
+                 + f"; {len(mine) - len(todo)} done already, {len(todo)} to do")
+        journal = _Journal(output / JOURNALS / _journal_name(shard))
+        try:
+            computed = _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size, min_ncc,
+                               max_side, _Progress(echo, len(todo)))
+        finally:
+            journal.close()
+        rows = read_journals(output / JOURNALS)
+        positions = {relpath: position for position, relpath in enumerate(relpaths)}
+        wanted = [relpath for _, relpath in mine] if shard[1] > 1 else relpaths
+        missing = [relpath for relpath in wanted if relpath not in rows]
+        table = [dict(rows[relpath], position=positions[relpath]) for relpath in wanted if relpath in rows]
+        from acregnet_cli.workflows.corpus_report import write_report
+
+        summary = write_report(output, table, shard, threshold, pipeline, root, computed,
+                               time.perf_counter() - began, missing)
+    failed = summary["failed"] + summary["not_chest"]
+    if echo is not None and failed:
+        echo(f"corpus: warning: {failed} image(s) not segmented (reasons in the table's 'reason' column)")
+    if strict and failed:
+        raise RunFailure(f"{failed} image(s) failed or were not chest radiographs (--strict); see {output}")
+    return summary
+
+
+def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size, min_ncc, max_side, progress):
+    """Read ahead, register in batches, write behind; return this run's seconds per image."""
+    from acregnet_cli.io.atomic import write_png_atomic
+
+    lock = threading.Lock()
+    seconds = []
+
+    def write(position, relpath, result, reason, image_shape):
+        row = {"image": relpath, "status": "ok", "reason": "", "height": None, "width": None, "mask": "",
+               "atlases": "", "atlas_ncc": "", "estimated_dice": None, "best_reference": "", "accepted": False,
+               "band_fraction": None, "seconds": None}
+        if image_shape is not None:
+            row["height"], row["width"] = int(image_shape[0]), int(image_shape[1])
+        if result is not None and result.labels is not None:
+            mask = output / masks[relpath]
+            mask.parent.mkdir(parents=True, exist_ok=True)
+            labels = result.labels
+            write_png_atomic(mask, labels.astype(np.uint8 if labels.max(initial=0) <= 255 else np.uint16),
+                             compress_level=1)
+            row.update(mask=masks[relpath], atlases=" ".join(result.atlases),
+                       atlas_ncc=" ".join(f"{v:.4f}" for v in result.atlas_ncc), band_fraction=result.band_fraction,
+                       seconds=round(result.seconds, 4))
+            if result.estimated_dice is not None:
+                row.update(estimated_dice=round(result.estimated_dice, 5), best_reference=result.best_reference,
+                           accepted=bool(result.estimated_dice >= threshold),
+                           **{f"dice_{value}": round(dice, 5) for value, dice in result.dice_per_class.items()})
+        else:
+            row.update(status="not-chest" if result is not None else "failed",
+                       reason=reason or (result.reason if result is not None else ""))
+            if result is not None:
+                row.update(atlases=" ".join(result.atlases), atlas_ncc=" ".join(f"{v:.4f}" for v in result.atlas_ncc))
+        with lock:
+            journal.append(row)
+            progress.update(failed=row["status"] != "ok")
+
+    with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=1) as writer:
+        pending_writes = []
+        ahead = [reader.submit(_read, root, relpath, max_side) for _, relpath in todo[:2 * batch_size]]
+        next_read = len(ahead)
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            loaded = [future.result() for future in ahead[:len(chunk)]]
+            ahead = ahead[len(chunk):]
+            while next_read < len(todo) and len(ahead) < 2 * batch_size:
+                ahead.append(reader.submit(_read, root, todo[next_read][1], max_side))
+                next_read += 1
+            good = [(item, image) for item, (image, _) in zip(chunk, loaded) if image is not None]
+            for (position, relpath), (image, reason) in zip(chunk, loaded):
+                if image is None:
+                    pending_writes.append(writer.submit(write, position, relpath, None, reason, None))
+            if good:
+                results = pipeline.process([image for _, image in good], min_ncc=min_ncc)
+                for ((position, relpath), image), result in zip(good, results):
+                    seconds.append(result.seconds)
+                    pending_writes.append(writer.submit(write, position, relpath, result, None, image.shape))
+            # Keep at most two batches of results waiting to be written.
+            while len(pending_writes) > 2 * batch_size:
+                pending_writes.pop(0).result()
+        for future in pending_writes:
+            future.result()
+    if todo:
+        progress.update(final=True)
+    return seconds
+
+
+def segment_corpus(root, output, atlas_spec="jsrt:train", reference_spec=None, data_dir=None, model=None, k=5,
+                   max_references=10, threshold=0.92, batch_size=8, shard=(0, 1), strict=False, min_ncc=0.3,
+                   echo=None, options=None, limit=None):
+    """``acregnet corpus``: load the atlases, references and model, then :func:`run_corpus`.
+
+    ``reference_spec`` defaults to the atlases; ``'none'`` skips quality control.
+    """
+    from acregnet_cli.applications.corpus import CorpusPipeline
+    from acregnet_cli.applications.segmentation import load_atlases
+    from acregnet_cli.options import RegistrationOptions
+    from acregnet_cli.registration import make_registrar
+
+    if not 1 <= k <= 1000 or not 1 <= max_references <= 1000:
+        raise InputError(f"--k and --max-references must be from 1 to 1000, got {k} and {max_references}")
+    list_corpus(root, output)  # a wrong folder is said before the atlases load
+    atlases, _ = load_atlases(atlas_spec, data_dir)
+    references = None
+    if (reference_spec or atlas_spec) != "none":
+        references = atlases if reference_spec in (None, atlas_spec) else load_atlases(reference_spec, data_dir)[0]
+    options = (options or RegistrationOptions()).replace(engine="tensorflow", batch_size=max(32, batch_size * k))
+    registrar = make_registrar(model, options, keep_onehot=False)
+    pipeline = CorpusPipeline(atlases, references, registrar, k=k, max_references=max_references)
+    return run_corpus(root, output, pipeline, threshold=threshold, batch_size=batch_size, shard=shard, strict=strict,
+                      min_ncc=min_ncc, echo=echo, limit=limit)
