@@ -205,8 +205,10 @@ def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1
         summary = write_report(output, table, shard, threshold, pipeline, root, computed,
                                time.perf_counter() - began, missing)
     failed = summary["failed"] + summary["not_chest"]
-    if echo is not None and failed:
-        echo(f"corpus: warning: {failed} image(s) not segmented (reasons in the table's 'reason' column)")
+    if failed:
+        # Said even with --json (on standard error): a count the user must not miss.
+        print(f"corpus: warning: {failed} image(s) not segmented (reasons in the table's 'reason' column)",
+              file=sys.stderr)
     if strict and failed:
         raise RunFailure(f"{failed} image(s) failed or were not chest radiographs (--strict); see {output}")
     return summary

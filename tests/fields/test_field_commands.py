@@ -158,6 +158,7 @@ def test_simpleitk_reproduces_the_warp_from_the_nifti_field(tmp_path, sizes):
     assert np.corrcoef(warped[inner].ravel(), written[inner].ravel())[0, 1] > 0.98
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["numpy", "tensorflow"])
 def test_a_velocity_models_inverse_comes_from_its_velocity(registered, tmp_path, engine):
     import shutil

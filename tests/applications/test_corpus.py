@@ -1,0 +1,200 @@
+"""acregnet corpus: a folder of images segmented and quality-checked, streaming, resumable,
+shardable; bad images recorded, not fatal; the full-resolution band agrees with doing
+every pixel; at the atlases' size it agrees with segment."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from acregnet_cli.cli import main
+from acregnet_cli.datasets.phantom import make_subject
+
+
+def write_atlases(folder, count=8, size=128, seed=0):
+    rng = np.random.RandomState(seed)
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    for index in range(count):
+        image, labels = make_subject(rng, size)
+        Image.fromarray((image * 255).astype(np.uint8)).save(folder / "images" / f"a{index}.png")
+        Image.fromarray(labels.astype(np.uint8)).save(folder / "labels" / f"a{index}.png")
+    return folder
+
+
+def write_corpus(folder, count=6, sizes=(128, 192), seed=1):
+    """Phantoms of two sizes in a nested tree, a corrupt file and a noise image."""
+    rng = np.random.RandomState(seed)
+    truth = {}
+    for index in range(count):
+        size = sizes[index % len(sizes)]
+        image, labels = make_subject(rng, size)
+        relpath = f"{'deep/er/' if index % 3 == 0 else ''}img{index}.png"
+        (folder / relpath).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 255).astype(np.uint8)).save(folder / relpath)
+        truth[relpath] = labels
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    Image.fromarray((rng.rand(96, 96) * 255).astype(np.uint8)).save(folder / "noise.png")
+    (folder / "notes.txt").write_text("not an image: not listed")
+    return truth
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    atlases = write_atlases(root / "atlases")
+    truth = write_corpus(root / "images")
+    return root, atlases, truth
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_a_corpus_is_segmented_and_bad_images_are_recorded(corpus, tmp_path):
+    from acregnet_cli.metrics import mean_dice
+
+    root, atlases, truth = corpus
+    result = run("corpus", root / "images", "--atlases", atlases, "-o", tmp_path / "out", "--json",
+                 "--batch-size", 3)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["images"], summary["ok"], summary["failed"], summary["not_chest"]) == (8, 6, 1, 1)
+    assert "2 image(s) not segmented" in result.stderr
+    table = pd.read_csv(tmp_path / "out" / "corpus.csv")
+    assert list(table["image"]) == sorted(table["image"]) and len(table) == 8
+    broken = table[table.image == "broken.png"].iloc[0]
+    assert broken.status == "failed" and "not a readable image" in broken.reason
+    assert table[table.image == "noise.png"].iloc[0].status == "not-chest"
+    for relpath, labels in truth.items():
+        row = table[table.image == relpath].iloc[0]
+        mask = np.asarray(Image.open(tmp_path / "out" / row["mask"]))
+        assert mask.shape == labels.shape  # at the image's own size
+        assert mean_dice(mask, labels, (1, 2, 3)) > 0.7
+        assert 0.0 < row.estimated_dice <= 1.0 and row.accepted == (row.estimated_dice >= 0.92)
+        assert {"dice_1", "dice_2", "dice_3"} <= set(table.columns)
+    assert (tmp_path / "out" / "figure4.png").is_file()
+
+    strict = run("corpus", root / "images", "--atlases", atlases, "-o", tmp_path / "out", "--strict")
+    assert strict.exit_code == 1 and "2 image(s) failed" in strict.output
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["computed_this_run"] == 0
+
+
+def test_a_rerun_redoes_nothing_finished_and_drops_a_torn_line(corpus, tmp_path):
+    root, atlases, _ = corpus
+    out = tmp_path / "out"
+    assert run("corpus", root / "images", "--atlases", atlases, "-o", out).exit_code == 0
+    journal = out / ".journal" / "all.jsonl"
+    lines = journal.read_text().splitlines()
+    # As a kill between lines would leave it: the last two images unfinished, one line torn.
+    journal.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:25])
+    result = run("corpus", root / "images", "--atlases", atlases, "-o", out, "--json")
+    summary = json.loads(result.stdout)
+    assert summary["computed_this_run"] + summary["failed"] + summary["not_chest"] >= 1
+    assert summary["finished"] == 8 and summary["missing"] == 0
+    assert len(journal.read_text().splitlines()) == 8
+    assert len(pd.read_csv(out / "corpus.csv")) == 8
+
+
+@pytest.mark.slow
+def test_shards_then_a_whole_run_merge(corpus, tmp_path):
+    root, atlases, _ = corpus
+    out = tmp_path / "out"
+    for index in range(2):
+        result = run("corpus", root / "images", "--atlases", atlases, "-o", out, "--shard", f"{index}/2", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["finished"] == 4
+    whole = run("corpus", root / "images", "--atlases", atlases, "-o", out, "--json")
+    summary = json.loads(whole.stdout)
+    assert summary["computed_this_run"] == 0 and summary["finished"] == 8
+    merged = run("merge", out)
+    assert merged.exit_code == 0, merged.output
+    assert len(pd.read_csv(out / "corpus.csv")) == 8
+
+
+@pytest.mark.parametrize("case,expected", [("missing", "not a folder"), ("empty", "no images")])
+def test_a_wrong_corpus_is_refused_in_one_line(tmp_path, corpus, case, expected):
+    _, atlases, _ = corpus
+    folder = tmp_path / "nowhere"
+    if case == "empty":
+        folder.mkdir()
+    result = run("corpus", folder, "--atlases", atlases, "-o", tmp_path / "out")
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and expected in lines[0], result.output
+    assert not (tmp_path / "out").exists()
+
+
+def pipeline_for(atlases_folder, band=True):
+    from acregnet_cli.applications.corpus import CorpusPipeline
+    from acregnet_cli.applications.segmentation import load_atlas_folder
+    from acregnet_cli.options import RegistrationOptions
+    from acregnet_cli.registration import make_registrar
+
+    atlases = load_atlas_folder(atlases_folder)
+    registrar = make_registrar("jsrt", RegistrationOptions(engine="tensorflow"), keep_onehot=True)
+    return CorpusPipeline(atlases, atlases, registrar, k=3, max_references=4, band=band), atlases, registrar
+
+
+@pytest.mark.slow
+def test_the_band_agrees_with_every_pixel_at_full_resolution(tmp_path):
+    rng = np.random.RandomState(5)
+    atlases_folder = write_atlases(tmp_path / "atlases", count=6, size=256)
+    images = [make_subject(rng, 768)[0] for _ in range(2)]
+    banded, _, _ = pipeline_for(atlases_folder)
+    exact, _, _ = pipeline_for(atlases_folder, band=False)
+    for fast, slow in zip(banded.process(images), exact.process(images)):
+        assert fast.labels.shape == (768, 768)
+        assert np.mean(fast.labels != slow.labels) < 1e-4
+        assert fast.band_fraction < 0.35
+
+
+@pytest.mark.slow
+def test_at_the_atlases_size_it_agrees_with_segment(tmp_path):
+    """With the same atlases (the corpus ranks them on the network's inputs, segment on an
+    anti-aliased copy: the choice may differ), the masks are segment's."""
+    from acregnet_cli.applications.segmentation import AtlasSet, segment
+
+    rng = np.random.RandomState(6)
+    atlases_folder = write_atlases(tmp_path / "atlases", count=6, size=256)
+    pipeline, atlases, registrar = pipeline_for(atlases_folder)
+    images = [make_subject(rng, 256)[0] for _ in range(3)]
+    for image, result in zip(images, pipeline.process(images)):
+        chosen = [atlases.names.index(name) for name in result.atlases]
+        same = AtlasSet([atlases.names[i] for i in chosen], [atlases.images[i] for i in chosen],
+                        [atlases.labels[i] for i in chosen])
+        labels, _ = segment(image, same, registrar, k=3)
+        assert np.mean(labels != result.labels) < 0.002
+
+
+@pytest.mark.slow
+def test_kill_9_at_any_moment_loses_nothing_finished(corpus, tmp_path):
+    root, atlases, _ = corpus
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "acregnet_cli.cli", "corpus", str(root / "images"), "--atlases", str(atlases),
+               "-o", str(out), "--batch-size", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    journal = out / ".journal" / "all.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not journal.exists() or len(journal.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = {json.loads(line)["image"] for line in journal.read_text().splitlines() if line.endswith("}")}
+    assert len(finished) >= 3
+    again = subprocess.run(command + ["--json"], capture_output=True, text=True, check=True)
+    summary = json.loads(again.stdout)
+    assert summary["finished"] == 8 and summary["computed_this_run"] <= 8 - len(finished) + 1
+    table = pd.read_csv(out / "corpus.csv")
+    assert len(table) == 8 and table["image"].is_unique
+    for mask in table["mask"].dropna():
+        Image.open(out / mask).load()  # no torn mask
+    assert not list(out.rglob(".*.tmp*"))
