@@ -244,39 +244,79 @@ class CorpusPipeline:
 
         An image whose most similar atlas correlates less than ``min_ncc`` (NCC at the
         network's size) is not segmented: its result has no labels and says why.
+        ``process`` is :meth:`start` then :meth:`finish`; a caller may run the finish of
+        one batch (NumPy) while the next one starts (the network), on two cores.
         """
+        return self.finish(self.start(images, min_ncc))
+
+    def start(self, images, min_ncc=None):
+        """Rank atlases and references and run the network for every pair of the batch."""
         began = time.perf_counter()
         prepared, refused = [], {}
         for position, image in enumerate(images):
             square, box = pad_to_square(np.asarray(image, np.float32))
             small = _resize_square(square, self.size)
-            chosen, ncc = self.atlases.rank(_normalised(small), self.k)
+            vector = _normalised(small)
+            chosen, ncc = self.atlases.rank(vector, self.k)
             if min_ncc is not None and ncc[0] < min_ncc:
                 refused[position] = CorpusResult(None, [self.atlases.names[i] for i in chosen],
                                                  [float(v) for v in ncc],
                                                  reason=f"not a chest radiograph? its most similar atlas correlates "
                                                         f"{ncc[0]:.2f} (< {min_ncc:g})")
                 continue
-            prepared.append({"side": square.shape[0], "box": box, "small": small, "chosen": chosen, "ncc": ncc})
-        if not prepared:
-            return [refused[i] for i in range(len(images))]
-        fields = self._predict(np.concatenate([self.atlases.small[p["chosen"]] for p in prepared]),
-                               np.concatenate([np.repeat(p["small"][None], len(p["chosen"]), 0) for p in prepared]))
-        results, start = [], 0
+            references = self.references.rank(vector, self.max_references)[0] if self.references else []
+            prepared.append({"side": square.shape[0], "box": box, "small": small, "chosen": chosen, "ncc": ncc,
+                             "references": references})
+        if prepared:
+            # One network call: atlases onto each image, and each image onto its references (RCA).
+            moving = [self.atlases.small[p["chosen"]] for p in prepared]
+            fixed = [np.repeat(p["small"][None], len(p["chosen"]), 0) for p in prepared]
+            if self.references is not None:
+                moving += [np.repeat(p["small"][None], len(p["references"]), 0) for p in prepared]
+                fixed += [self.references.small[p["references"]] for p in prepared]
+            fields = self._predict(np.concatenate(moving), np.concatenate(fixed))
+            start = 0
+            for item in prepared:
+                item["fields"] = fields[start:start + len(item["chosen"])]
+                start += len(item["chosen"])
+            for item in prepared if self.references is not None else ():
+                item["reference_fields"] = fields[start:start + len(item["references"])]
+                start += len(item["references"])
+        return {"prepared": prepared, "refused": refused, "count": len(images), "began": began}
+
+    def finish(self, batch):
+        """Fuse the masks (work grid, then the full-resolution band) and score them."""
+        prepared, refused = batch["prepared"], batch["refused"]
+        results = []
         for item in prepared:
-            count = len(item["chosen"])
-            labels, work, band = self._fuse(fields[start:start + count], item)
-            start += count
+            labels, work, band = self._fuse(item["fields"], item)
             results.append(CorpusResult(self.values[labels], [self.atlases.names[i] for i in item["chosen"]],
                                         [float(v) for v in item["ncc"]], band_fraction=band))
             item["work_labels"] = work
         if self.references is not None:
             self._score(prepared, results)
-        per_image = (time.perf_counter() - began) / max(len(images), 1)
+        per_image = (time.perf_counter() - batch["began"]) / max(batch["count"], 1)
         for result in results:
             result.seconds = per_image
         results = iter(results)
-        return [refused[i] if i in refused else next(results) for i in range(len(images))]
+        return [refused[i] if i in refused else next(results) for i in range(batch["count"])]
+
+    def estimate(self, images, masks):
+        """RCA estimates of given masks (label values as the atlases') of ``images``: a
+        :class:`CorpusResult` each, with the mask as given (quality control alone)."""
+        if self.references is None:
+            raise InputError("estimate needs references")
+        batch = self.start(images)
+        results = []
+        for item, mask in zip(batch["prepared"], masks):
+            unknown = np.setdiff1d(np.unique(mask), self.values)
+            if unknown.size:
+                raise InputError(f"mask values {unknown.tolist()} are not among the atlases' {self.values.tolist()}")
+            square, _ = pad_to_square(np.asarray(mask))
+            item["work_labels"] = np.searchsorted(self.values, _nearest_square(square, WORK)).astype(np.uint8)
+            results.append(CorpusResult(np.asarray(mask), [], []))
+        self._score(batch["prepared"], results)
+        return results
 
     def _fuse(self, fields, item):
         """The majority of the warped atlas masks: on the work grid, then at full resolution
@@ -319,18 +359,14 @@ class CorpusPipeline:
     def _score(self, prepared, results):
         """RCA: each image with its work-grid mask registered onto its most similar references."""
         references = self.references
-        chosen = [references.rank(_normalised(item["small"]), self.max_references)[0] for item in prepared]
-        fields = self._predict(np.concatenate([np.repeat(item["small"][None], len(c), 0)
-                                               for item, c in zip(prepared, chosen)]),
-                               np.concatenate([references.small[c] for c in chosen]))
+        chosen = [item["references"] for item in prepared]
         grid = np.arange(WORK, dtype=np.float32)
         rows, columns = np.meshgrid(grid, grid, indexing="ij")
         classes = len(self.values)
         foreground = [c for c in range(classes) if self.values[c] != 0]
-        start = 0
         for item, result, picks in zip(prepared, results, chosen):
             best, best_per_class, best_name = -1.0, None, None
-            grid_fields = _field_on_grid(fields[start:start + len(picks)], grid, WORK)
+            grid_fields = _field_on_grid(item["reference_fields"], grid, WORK)
             for offset, reference in enumerate(picks):
                 at = grid_fields[offset]
                 warped = _vote_labels(item["work_labels"], rows + at[..., 0], columns + at[..., 1], classes)
@@ -343,5 +379,4 @@ class CorpusPipeline:
                 mean = float(np.mean(list(per_class.values())))
                 if mean > best:
                     best, best_per_class, best_name = mean, per_class, references.names[reference]
-            start += len(picks)
             result.estimated_dice, result.dice_per_class, result.best_reference = best, best_per_class, best_name

@@ -249,8 +249,18 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
             journal.append(row)
             progress.update(failed=row["status"] != "ok")
 
-    with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=1) as writer:
-        pending_writes = []
+    def collect(pending):
+        """Wait for a batch's finish and queue its writes."""
+        future, good = pending
+        for ((position, relpath), image), result in zip(good, future.result()):
+            seconds.append(result.seconds)
+            pending_writes.append(writer.submit(write, position, relpath, result, None, image.shape))
+
+    # The network of one batch (TensorFlow, both cores) runs while the NumPy finish of the
+    # one before runs in the finisher thread; both release the GIL for their heavy work.
+    with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=1) as writer, \
+            ThreadPoolExecutor(max_workers=1) as finisher:
+        pending_writes, pending = [], None
         ahead = [reader.submit(_read, root, relpath, max_side) for _, relpath in todo[:2 * batch_size]]
         next_read = len(ahead)
         for start in range(0, len(todo), batch_size):
@@ -264,14 +274,15 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
             for (position, relpath), (image, reason) in zip(chunk, loaded):
                 if image is None:
                     pending_writes.append(writer.submit(write, position, relpath, None, reason, None))
-            if good:
-                results = pipeline.process([image for _, image in good], min_ncc=min_ncc)
-                for ((position, relpath), image), result in zip(good, results):
-                    seconds.append(result.seconds)
-                    pending_writes.append(writer.submit(write, position, relpath, result, None, image.shape))
+            batch = pipeline.start([image for _, image in good], min_ncc=min_ncc) if good else None
+            if pending is not None:
+                collect(pending)
+            pending = (finisher.submit(pipeline.finish, batch), good) if batch is not None else None
             # Keep at most two batches of results waiting to be written.
             while len(pending_writes) > 2 * batch_size:
                 pending_writes.pop(0).result()
+        if pending is not None:
+            collect(pending)
         for future in pending_writes:
             future.result()
     if todo:
