@@ -53,7 +53,11 @@ def main():
 
     from acregnet_cli.applications.corpus import CorpusPipeline
     from acregnet_cli.applications.quality import predicted_quality
-    from acregnet_cli.applications.segmentation import AtlasSet, load_dataset_fold, segment
+    from acregnet_cli.applications.segmentation import (
+        AtlasSet,
+        load_dataset_fold,
+        segment,
+    )
     from acregnet_cli.metrics import mean_dice
     from acregnet_cli.options import RegistrationOptions
     from acregnet_cli.registration import make_registrar
@@ -64,7 +68,7 @@ def main():
     registrar = make_registrar("jsrt", RegistrationOptions(engine="tensorflow"), keep_onehot=True)
     keep = {}
     for dataset in ("jsrt", "montgomery", "shenzhen"):
-        config, names, images, labels = load_dataset_fold(f"{dataset}:test")
+        config, _names, images, labels = load_dataset_fold(f"{dataset}:test")
         _, atlas_names, atlas_images, atlas_labels = load_dataset_fold(f"{dataset}:train")
         atlases = AtlasSet(atlas_names, atlas_images, atlas_labels)
         model_registrar = make_registrar(dataset, RegistrationOptions(engine="tensorflow"), keep_onehot=True)
@@ -108,15 +112,15 @@ def main():
     corpus_big = np.concatenate([[r.estimated_dice for r in pipeline.estimate(
         [big_images[i] for i in owners[s:s + 8]], [upsample(m, 1024, labels=True) for m in masks[s:s + 8]])]
         for s in range(0, len(masks), 8)])
-    lines += ["", f"## 2. RCA on JSRT: {len(masks)} masks (the test images' segmentations and three damaged "
-                  "copies each), estimated against the true Dice", "",
+    lines += ["", (f"## 2. RCA on JSRT: {len(masks)} masks (the test images' segmentations and three damaged "
+                  "copies each), estimated against the true Dice"), "",
               "| estimator | references | Pearson r | mean abs. error |", "| --- | ---: | ---: | ---: |"]
     for name, refs, estimate in (("qc (today)", 20, today), ("corpus, 256", args.max_references, corpus),
                                  ("corpus, 1024", args.max_references, corpus_big)):
         lines.append(f"| {name} | {refs} | {stats.pearsonr(estimate, truth)[0]:.4f} | "
                      f"{np.abs(estimate - truth).mean():.4f} |")
-    lines += ["", f"Command: `python benchmarks/corpus_accuracy.py --label {args.label} "
-                  f"--max-references {args.max_references}`"]
+    lines += ["", (f"Command: `python benchmarks/corpus_accuracy.py --label {args.label} "
+                  f"--max-references {args.max_references}`")]
     out = HERE / "results" / f"corpus-accuracy-{args.label}.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -88,6 +88,17 @@ def main():
     wall, peaks = timed([corpus_command(folder, work / "sharded", "--shard", f"{i}/2") for i in range(2)])
     rows.append((f"corpus, {count} images, 2 shards in 2 processes", count, wall, count / wall, max(peaks), None))
     print(rows[-1][:5], flush=True)
+    # One process already keeps both cores busy, so shards can only show their scaling
+    # when each has its own core(s): one process pinned to one core, then two shards
+    # pinned to a core each (as two machines would run them).
+    small = subset(args.corpus, 200, work / "in200")
+    wall, peaks = timed([["taskset", "-c", "0"] + corpus_command(small, work / "pinned1")])
+    rows.append(("corpus, 200 images, 1 process on 1 core", 200, wall, 200 / wall, max(peaks), None))
+    print(rows[-1][:5], flush=True)
+    wall, peaks = timed([["taskset", "-c", str(i)] + corpus_command(small, work / "pinned2", "--shard", f"{i}/2")
+                         for i in range(2)])
+    rows.append(("corpus, 200 images, 2 shards, 1 core each", 200, wall, 200 / wall, max(peaks), None))
+    print(rows[-1][:5], flush=True)
 
     if args.big is not None:
         from acregnet_cli.workflows.corpus import list_corpus
@@ -97,7 +108,7 @@ def main():
         rows.append((f"corpus, {big} images at 2048x2048, QC", big, wall, big / wall, peak, None))
         print(rows[-1][:5], flush=True)
 
-    baseline = subset(args.corpus, 30, work / "in30")
+    baseline = subset(args.corpus / "real", 30, work / "in30")  # segment stops at a bad file: real images only
     from acregnet_cli.workflows.corpus import list_corpus
 
     files = [str(baseline / relpath) for relpath in list_corpus(baseline)]
@@ -107,20 +118,20 @@ def main():
 
     first = rows[0][5]
     lines = [f"# acregnet corpus: speed and memory ({args.label})", "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}; whole processes, start-up included.", "",
+             (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+             f"Python {platform.python_version()}; whole processes, start-up included."), "",
              "| run | images | wall s | images/s | peak MiB |", "| --- | ---: | ---: | ---: | ---: |"]
     lines += [f"| {name} | {n} | {wall:.1f} | {rate:.2f} | {peak:.0f} |" for name, n, wall, rate, peak, _ in rows]
     lines += ["", f"Estimated Dice over the first {rows[0][1]} images ({first['ok']} segmented, {first['failed']} "
                   f"failed, {first['not_chest']} not chest radiographs): "
                   + ", ".join(f"{k} {v:.3f}" for k, v in first["estimated_dice"].items())
-              + f"; the authors' ChestX-ray14: mean 0.935, median 0.944, 11.0% below 0.90, 0.35% below 0.80.", ""]
+              + "; the authors' ChestX-ray14: mean 0.935, median 0.944, 11.0% below 0.90, 0.35% below 0.80.", ""]
     last = rows[len(args.sizes) - 1][5]
     lines += [f"Over all {rows[len(args.sizes) - 1][1]} images: " + ", ".join(
         f"{k} {v:.3f}" for k, v in last["estimated_dice"].items()) + f"; {last['ok']} segmented, {last['failed']} "
         f"failed, {last['not_chest']} not chest radiographs, {last['accepted']} accepted at 0.92.", "",
-        f"Command: `python benchmarks/corpus_benchmark.py {args.corpus} --label {args.label}`"
-        + (f" --big {args.big}" if args.big else "")]
+        f"Command: `python benchmarks/make_corpus.py {args.corpus}; python benchmarks/corpus_benchmark.py "
+        f"{args.corpus} --label {args.label}" + (f" --big {args.big}" if args.big else "") + "`"]
     out = HERE / "results" / f"corpus-{args.label}.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -112,6 +112,13 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
         step=tf.Variable(0, dtype=tf.int64), encoder=encoder, decoder=decoder, optimizer=optimizer, sampler=sampler
     )
 
+    def sample_fn():
+        # The first training mask and its reconstruction, side by side, classes as grey levels.
+        mask = labels[:1]
+        logits = autoencoder(generators.one_hot_masks(mask, num_classes), training=False)
+        pair = tf.concat([mask, tf.argmax(logits, axis=-1, output_type=tf.int32)], axis=2)
+        return tf.cast(pair[..., None], tf.float32) / max(num_classes - 1, 1)
+
     def finish():
         save_weights_atomic(encoder, run_dir / "encoder.weights.h5")
         save_weights_atomic(decoder, run_dir / "decoder.weights.h5")
@@ -121,7 +128,8 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
             decoder_weights="decoder.weights.h5", **extra,
         ))
 
-    return run_loop(step_fn, state, settings, Path(run_dir), ["loss"], resume, progress, finish, chief, task)
+    return run_loop(step_fn, state, settings, Path(run_dir), ["loss"], resume, progress, finish, chief, task,
+                    sample_fn=sample_fn)
 
 
 def evaluate_autoencoder(encoder, decoder, split, num_classes, batch_size=64):

@@ -159,12 +159,20 @@ def start_run(run_dir, settings, recorded, chief, resume, overwrite):
     return run_dir
 
 
-def run_loop(step_fn, state, settings, run_dir, log_fields, resume, progress, finish, chief=True, task="chief"):
+# Iterations between sample images in the TensorBoard log (loss terms go at every log row).
+SAMPLE_EVERY = 500
+
+
+def run_loop(step_fn, state, settings, run_dir, log_fields, resume, progress, finish, chief=True, task="chief",
+             sample_fn=None):
     """Shared loop: restore, iterate with logging and checkpoints, finish.
 
     ``state`` is a ``tf.train.Checkpoint`` holding at least ``step``. A worker that
     is not the chief checkpoints into a temporary folder (every worker must take
-    part in a save) and writes nothing else.
+    part in a save) and writes nothing else. The chief also writes TensorBoard
+    summaries into ``run_dir/tensorboard``: each loss term at every log row, and
+    ``sample_fn()`` (a (1, H, W, 1) image in [0, 1], e.g. moving | fixed | warped)
+    every :data:`SAMPLE_EVERY` iterations and at the end.
     """
     import shutil
     import tempfile
@@ -185,6 +193,15 @@ def run_loop(step_fn, state, settings, run_dir, log_fields, resume, progress, fi
     printer = ProgressPrinter(total, start=start, every=settings["log_every"], enabled=progress)
     window = _WindowMean()
     began = time.perf_counter()
+    summaries = None
+    if chief:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            # A requirement, but an environment may lack it: train without the summaries.
+            print("acregnet: note: tensorboard is not installed; no TensorBoard summaries", file=sys.stderr)
+        else:
+            summaries = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
     for step in range(start + 1, total + 1):
         terms = {k: v.numpy() for k, v in step_fn().items()}
         if not all(math.isfinite(v) for v in terms.values()):
@@ -195,8 +212,17 @@ def run_loop(step_fn, state, settings, run_dir, log_fields, resume, progress, fi
             means = window.pop()
             log.append(dict(iteration=step, seconds=round(time.perf_counter() - began, 3), **means))
             printer.update(step, means)
+            if summaries is not None:
+                with summaries.as_default(step=step):
+                    for name, value in means.items():
+                        tf.summary.scalar(f"loss/{name}", value)
+                    if sample_fn is not None and (step % SAMPLE_EVERY < settings["log_every"] or step == total):
+                        tf.summary.image("sample", sample_fn())
+                summaries.flush()
         if step % settings["checkpoint_every"] == 0 or step == total:
             manager.save(checkpoint_number=step)
+    if summaries is not None:
+        summaries.close()
     if chief:
         finish()
     else:

@@ -184,6 +184,12 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     state = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), model=model, optimizer=optimizer, sampler=sampler,
                                 dropout_seeds=dropout_seeds)
 
+    def sample_fn():
+        # The first two training images: moving | fixed | warped, side by side.
+        moving, fixed = images[:1], images[1:2] if count > 1 else images[:1]
+        field = model(tf.concat([moving, fixed], axis=-1), training=False)
+        return tf.clip_by_value(tf.concat([moving, fixed, warp_bilinear(moving, field)], axis=2), 0.0, 1.0)
+
     def finish():
         save_weights_atomic(model, run_dir / "vector_cnn.weights.h5")
         write_model_json(run_dir, dict(
@@ -191,6 +197,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
             weights="vector_cnn.weights.h5", integration_steps=steps, **extra,
         ))
 
-    return run_loop(step_fn, state, settings, Path(run_dir), fields, resume, progress, finish, chief, task)
+    return run_loop(step_fn, state, settings, Path(run_dir), fields, resume, progress, finish, chief, task,
+                    sample_fn=sample_fn)
 
 

@@ -94,7 +94,7 @@ class _Journal:
             if data and not data.endswith(b"\n"):
                 with open(self.path, "r+b") as handle:
                     handle.truncate(data.rfind(b"\n") + 1)
-        self.handle = open(self.path, "a", encoding="utf-8")
+        self.handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  (open for the whole run)
 
     def append(self, row):
         self.handle.write(json.dumps(row) + "\n")
@@ -147,7 +147,7 @@ def _read(root, relpath, max_side):
         return None, f"unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
 
 
-def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1), strict=False, min_ncc=0.3,
+def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1), strict=False, min_ncc=0.15,
                max_side=4096, echo=None, limit=None):
     """Segment and quality-check every image under ``root`` into ``output``; see the module notes.
 
@@ -291,7 +291,7 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
 
 
 def segment_corpus(root, output, atlas_spec="jsrt:train", reference_spec=None, data_dir=None, model=None, k=5,
-                   max_references=10, threshold=0.92, batch_size=8, shard=(0, 1), strict=False, min_ncc=0.3,
+                   max_references=10, threshold=0.92, batch_size=8, shard=(0, 1), strict=False, min_ncc=0.15,
                    echo=None, options=None, limit=None):
     """``acregnet corpus``: load the atlases, references and model, then :func:`run_corpus`.
 
