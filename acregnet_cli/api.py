@@ -9,7 +9,7 @@ from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
 
 
-def register(moving, fixed, model="jsrt", mask=None, *, passes=1, mask_outside="edge", prealign=None, resize=None,
+def register(moving, fixed, model="jsrt", mask=None, *, passes=None, mask_outside="edge", prealign=None, resize=None,
              engine="auto"):
     """Register ``moving`` onto ``fixed``; the same field ``acregnet register`` writes.
 

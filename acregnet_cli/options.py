@@ -58,9 +58,10 @@ class RegistrationOptions:
 
     Parameters
     ----------
-    passes : int
+    passes : int, optional
         Network passes. The paper's method is one; with more, the network is applied
-        again to the moving image warped so far and the fields are composed.
+        again to the moving image warped so far and the fields are composed. None
+        takes the model's own (``passes`` in its model.json; 1 when it says none).
     mask_outside : {'edge', 'background'}
         What a warped mask holds where the field samples outside the moving image:
         the border label (the paper's protocol) or background.
@@ -88,7 +89,7 @@ class RegistrationOptions:
     acregnet_cli.errors.InputError: passes must be a whole number from 1 to 16, got 0
     """
 
-    passes: int = 1
+    passes: int = None
     mask_outside: str = "edge"
     prealign: str = None
     resize: str = None
@@ -96,7 +97,9 @@ class RegistrationOptions:
     batch_size: int = 32
 
     def __post_init__(self):
-        _whole("passes", self.passes, 1, MAX_PASSES)
+        if self.passes is not None:
+            _whole("passes", self.passes, 1, MAX_PASSES)
+            object.__setattr__(self, "passes", int(self.passes))
         _choice("mask_outside", self.mask_outside, MASK_OUTSIDE)
         _choice("prealign", self.prealign, PREALIGN_KINDS, optional=True)
         _choice("resize", self.resize, RESIZE_METHODS, optional=True)
@@ -104,7 +107,6 @@ class RegistrationOptions:
         _whole("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
         if self.engine == "numpy" and self.prealign is not None:
             raise InputError("prealign fits with TensorFlow: use engine 'tensorflow' or 'auto' (--engine tensorflow)")
-        object.__setattr__(self, "passes", int(self.passes))
         object.__setattr__(self, "batch_size", int(self.batch_size))
 
     def replace(self, **changes):

@@ -136,9 +136,9 @@ def model_option(help_text="Registration model: bundled name, run directory or w
 
 
 PASSES = click.option(
-    "--passes", type=click.IntRange(1, choices.MAX_PASSES), default=1, show_default=True,
-    help="Network passes: 1 is the paper's method; 2 applies the network again to the warped image and "
-         "composes the two fields (an extension; see docs/results.md).")
+    "--passes", type=click.IntRange(1, choices.MAX_PASSES), default=None,
+    help="Network passes (default: the model's own, 1 for the paper's): 1 is the paper's method; 2 applies "
+         "the network again to the warped image and composes the two fields (an extension; see docs/results.md).")
 MASK_OUTSIDE = click.option(
     "--mask-outside", type=click.Choice(choices.MASK_OUTSIDE), default="edge", show_default=True,
     help="The warped mask where the field samples outside the moving image: the label at the border (edge, as "

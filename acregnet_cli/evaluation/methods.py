@@ -92,9 +92,9 @@ def parse_method(spec):
             raise InputError(f"--method {spec!r}: {key} is given twice")
         options[key] = value
         run = run[:suffix.start()].strip()
-    passes = options.get("passes", "1")
+    passes = options.get("passes")
     try:
-        registration = RegistrationOptions(passes=int(passes) if passes.isdigit() else passes,
+        registration = RegistrationOptions(passes=None if passes is None else int(passes) if passes.isdigit() else passes,
                                            mask_outside=options.get("outside", "edge"),
                                            prealign=options.get("prealign"))
     except InputError as exc:
@@ -105,7 +105,9 @@ def parse_method(spec):
     if model.kind != "registration":
         raise InputError(f"--method {spec!r}: {model.path} holds a {model.description['architecture']} model, "
                          "not a registration network")
-    return Method(name, "model", model.path, registration.passes, registration.mask_outside, registration.prealign)
+    # Without ",passes=P" the model's own default (its model.json's passes, else 1).
+    return Method(name, "model", model.path, registration.passes or model.passes, registration.mask_outside,
+                  registration.prealign)
 
 
 def parse_methods(specs):

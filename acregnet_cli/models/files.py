@@ -148,6 +148,8 @@ _FIELDS = {
     "size": (int, 8, 1024),
     "dropout": (float, 0.0, 0.999),
     "integration_steps": (int, 0, 64),
+    # The passes the model is meant to be used with when the caller names none.
+    "passes": (int, 1, 16),
     "num_classes": (int, 2, 64),
     "code_size": (int, 1, 4096),
     "format_version": (int, 1, FORMAT_VERSION),

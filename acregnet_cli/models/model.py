@@ -49,6 +49,11 @@ class Model:
         return files.integration_steps(self.description, self.path) if self.kind == "registration" else 0
 
     @property
+    def passes(self):
+        """Network passes the model is used with by default (its model.json's ``passes``, else 1)."""
+        return int(self.description.get("passes", 1)) if self.kind == "registration" else 1
+
+    @property
     def label(self):
         """How summaries name the model: its bundled name or its path."""
         return str(self.path)

@@ -325,7 +325,8 @@ def make_registrar(model=None, options=None, keep_onehot=False, pairs=1):
     else:
         network, ops, batch_size = model.keras(), None, options.batch_size
     registrar = Registrar(network, model.size, options.resize or model.resize, batch_size=batch_size, ops=ops,
-                          keep_onehot=keep_onehot, passes=options.passes, mask_outside=options.mask_outside,
+                          keep_onehot=keep_onehot, passes=options.passes or model.passes,
+                          mask_outside=options.mask_outside,
                           prealign=options.prealign)
     registrar.engine, registrar.model_handle = engine, model
     registrar.velocity_steps = model.integration_steps

@@ -66,6 +66,7 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
     references, _ = load_atlases(reference_spec, data_dir)
     options = (options or RegistrationOptions()).replace(engine="tensorflow")
     registrar = make_registrar(model, options, keep_onehot=False)
+    options = options.replace(passes=registrar.passes)  # the model's own when none was given
     output = Path(output)
     with folder_lock(output):
         rows = {} if overwrite else _earlier_rows(output / "qc.csv")

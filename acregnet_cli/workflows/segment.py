@@ -57,6 +57,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
         raise InputError(f"--k must be at least 1, got {k}")
     options = (options or RegistrationOptions()).replace(engine="tensorflow")
     registrar = make_registrar(model, options, keep_onehot=True)
+    options = options.replace(passes=registrar.passes)  # the model's own when none was given
     model_path = registrar.model_handle.path
     with folder_lock(output, shard):
         return _segment_targets(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion,
