@@ -72,7 +72,9 @@ def summarize(table, methods):
             record[f"{metric}_mean"] = float(np.mean(finite)) if finite.size else float("nan")
             record[f"{metric}_std"] = float(np.std(finite)) if finite.size else float("nan")
             record[f"{metric}_undefined"] = int(len(values) - finite.size)
-        folded = table[(table["class"] == "average") & (table["method"] == method)]["folded"].to_numpy(dtype=float)
+        # Tables written before the folded column (read back by the study scripts) have none.
+        rows = table[(table["class"] == "average") & (table["method"] == method)]
+        folded = rows["folded"].to_numpy(dtype=float) if "folded" in table.columns else np.array([])
         folded = folded[np.isfinite(folded)]
         record["folded_mean"] = float(np.mean(folded)) if folded.size else float("nan")
         record["folded_pairs"] = int(np.count_nonzero(folded > 0))

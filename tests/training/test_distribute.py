@@ -88,7 +88,7 @@ def test_two_workers_on_localhost_train_resume_and_only_the_chief_writes(setup):
     assert (tmp / "workers" / "vector_cnn.weights.h5").exists()
     assert_same_trajectory(losses(tmp / "workers"), losses(tmp / "single"))
     assert sorted(p.name for p in (tmp / "workers").iterdir()) == [
-        "checkpoints", "config.toml", "log.csv", "model.json", "summary.json", "vector_cnn.weights.h5"]
+        "checkpoints", "config.toml", "log.csv", "model.json", "summary.json", "tensorboard", "vector_cnn.weights.h5"]
 
 
 def test_batch_must_split_over_replicas(setup):
