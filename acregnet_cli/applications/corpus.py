@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from acregnet_cli.errors import InputError
-from acregnet_cli.fields import pad_to_square
+from acregnet_cli.fields import grow, pad_to_square, vote_labels
 
 WORK = 256
 
@@ -130,55 +130,11 @@ def _field_on_grid(fields, positions, side):
     return np.einsum("ir,brcx,jc->bijx", matrix, fields, matrix, optimize=True) * scale
 
 
-def _vote_labels(index, rows, columns, classes):
-    """Class indices of a label map at fractional (rows, columns): each class's one-hot
-    channel interpolated bilinearly and the first largest kept, computed only where the
-    four corners disagree."""
-    height, width = index.shape
-    rows = np.clip(rows, 0, height - 1)
-    columns = np.clip(columns, 0, width - 1)
-    top, left = np.floor(rows), np.floor(columns)
-    weight_rows, weight_columns = rows - top, columns - left
-    top, left = top.astype(np.intp), left.astype(np.intp)
-    at = top * width + left
-    right, down = (left < width - 1).astype(np.intp), (top < height - 1) * width
-    flat = index.ravel()
-    corners = [flat.take(at), flat.take(at + right), flat.take(at + down), flat.take(at + down + right)]
-    result = corners[0].copy()
-    mixed = (corners[0] != corners[1]) | (corners[0] != corners[2]) | (corners[0] != corners[3])
-    if not mixed.any():
-        return result
-    corners = [corner[mixed] for corner in corners]
-    weight_rows, weight_columns = weight_rows[mixed], weight_columns[mixed]
-    best_vote, best = None, np.zeros(len(corners[0]), np.uint8)
-    for k in range(classes):
-        a, b, c, d = ((corner == k).astype(np.float32) for corner in corners)
-        upper = a + (b - a) * weight_columns
-        vote = upper + (c + (d - c) * weight_columns - upper) * weight_rows
-        if best_vote is None:
-            best_vote = vote
-        else:
-            better = vote > best_vote
-            best[better], best_vote[better] = k, vote[better]
-    result[mixed] = best
-    return result
-
-
 def _majority(labels, classes):
     """Per-pixel majority of (A, ...) class indices; ties go to the lowest class (as
     ``segmentation.fuse``)."""
     counts = np.stack([(labels == k).sum(axis=0, dtype=np.uint8) for k in range(classes)])
     return np.argmax(counts, axis=0).astype(np.uint8)
-
-
-def _grow(mask):
-    padded = np.pad(mask, 1)
-    height, width = mask.shape
-    grown = np.zeros_like(mask)
-    for dy in range(3):
-        for dx in range(3):
-            grown |= padded[dy:dy + height, dx:dx + width]
-    return grown
 
 
 @dataclasses.dataclass
@@ -330,13 +286,13 @@ class CorpusPipeline:
         for at, atlas in zip(_field_on_grid(fields, centres, side), item["chosen"]):
             # Where each centre samples the atlas (brought to the image's size as the
             # registrar brings a moving image), on the atlas's own 256 grid.
-            per_atlas.append(_vote_labels(self.atlases.index[atlas], (rows + at[..., 0] + 0.5) * to_atlas - 0.5,
+            per_atlas.append(vote_labels(self.atlases.index[atlas], (rows + at[..., 0] + 0.5) * to_atlas - 0.5,
                                           (columns + at[..., 1] + 0.5) * to_atlas - 0.5, classes))
         per_atlas = np.stack(per_atlas)
         work = _majority(per_atlas, classes)
         unsure = (per_atlas != work[None]).any(axis=0)
-        unsure |= _grow(work != np.roll(work, 1, 0)) | _grow(work != np.roll(work, 1, 1))
-        unsure = _grow(unsure) if self.band else np.ones_like(unsure)
+        unsure |= grow(work != np.roll(work, 1, 0)) | grow(work != np.roll(work, 1, 1))
+        unsure = grow(unsure) if self.band else np.ones_like(unsure)
         if side == WORK:
             labels = work
         else:
@@ -349,7 +305,7 @@ class CorpusPipeline:
                 votes = []
                 for field, atlas in zip(fields, item["chosen"]):
                     at = _field_at(field, band_rows, band_columns, side)
-                    votes.append(_vote_labels(self.atlases.index[atlas],
+                    votes.append(vote_labels(self.atlases.index[atlas],
                                               (band_rows + at[:, 0] + 0.5) * WORK / side - 0.5,
                                               (band_columns + at[:, 1] + 0.5) * WORK / side - 0.5, classes))
                 labels[band_rows, band_columns] = _majority(np.stack(votes), classes)
@@ -369,7 +325,7 @@ class CorpusPipeline:
             grid_fields = _field_on_grid(item["reference_fields"], grid, WORK)
             for offset, reference in enumerate(picks):
                 at = grid_fields[offset]
-                warped = _vote_labels(item["work_labels"], rows + at[..., 0], columns + at[..., 1], classes)
+                warped = vote_labels(item["work_labels"], rows + at[..., 0], columns + at[..., 1], classes)
                 truth = self._reference_truth[reference]
                 per_class = {}
                 for c in foreground:

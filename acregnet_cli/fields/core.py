@@ -180,31 +180,69 @@ class FieldSampler:
         """The label map warped label-safely (see :func:`warp_labels`)."""
         index, values = mask_to_index(labels)
         self._check(index, "label map")
-        at, right, down, weight_rows, weight_columns = self._corners
-        flat = index.ravel()
-        # The four corners' classes are gathered once. Where they agree (all but the
-        # boundaries) that class is the answer; elsewhere each class's one-hot channel is
-        # interpolated from them (the same arithmetic as warping the channel) and the
-        # first largest vote kept (np.argmax's tie rule).
-        corners = [flat.take(at), flat.take(at + right), flat.take(at + down), flat.take(at + down + right)]
-        result = corners[0].copy()
-        mixed = (corners[0] != corners[1]) | (corners[0] != corners[2]) | (corners[0] != corners[3])
-        corners = [corner[mixed] for corner in corners]
-        weight_rows, weight_columns = weight_rows[mixed], weight_columns[mixed]
-        best_vote, best = None, np.zeros(len(corners[0]), index.dtype)
-        for k in range(len(values)):
-            top_left, top_right, bottom_left, bottom_right = (
-                (corner == k).astype(self.field.dtype) for corner in corners)
-            top = top_left + (top_right - top_left) * weight_columns
-            bottom = bottom_left + (bottom_right - bottom_left) * weight_columns
-            vote = top + (bottom - top) * weight_rows
-            if best_vote is None:
-                best_vote = vote
-            else:
-                better = vote > best_vote
-                best[better], best_vote[better] = k, vote[better]
-        result[mixed] = best
-        return values[result]
+        return values[_corner_vote(index, self._corners, len(values), self.field.dtype)]
+
+
+def _corner_vote(index, corners, classes, dtype=np.float32):
+    """Class indices of ``index`` at the positions ``corners`` (from :func:`_corners`): each
+    class's one-hot channel interpolated bilinearly and the first largest vote kept
+    (np.argmax's tie rule, as warping one-hot channels and taking the arg-max)."""
+    at, right, down, weight_rows, weight_columns = corners
+    flat = index.ravel()
+    # The four corners' classes are gathered once. Where they agree (all but the
+    # boundaries) that class is the answer; only elsewhere are votes interpolated.
+    values = [flat.take(at), flat.take(at + right), flat.take(at + down), flat.take(at + down + right)]
+    result = values[0].copy()
+    mixed = (values[0] != values[1]) | (values[0] != values[2]) | (values[0] != values[3])
+    if not mixed.any():
+        return result
+    values = [value[mixed] for value in values]
+    weight_rows, weight_columns = weight_rows[mixed], weight_columns[mixed]
+    best_vote, best = None, np.zeros(len(values[0]), index.dtype)
+    for k in range(classes):
+        top_left, top_right, bottom_left, bottom_right = ((value == k).astype(dtype) for value in values)
+        top = top_left + (top_right - top_left) * weight_columns
+        bottom = bottom_left + (bottom_right - bottom_left) * weight_columns
+        vote = top + (bottom - top) * weight_rows
+        if best_vote is None:
+            best_vote = vote
+        else:
+            better = vote > best_vote
+            best[better], best_vote[better] = k, vote[better]
+    result[mixed] = best
+    return result
+
+
+def vote_labels(index, rows, columns, classes):
+    """Class indices (below ``classes``) of the index map ``index`` read at fractional
+    (rows, columns), label-safely: as warping its one-hot channels bilinearly (positions
+    clamped to the map) and taking the arg-max.
+
+    Examples
+    --------
+    >>> index = np.array([[0, 0, 1, 1]] * 2, np.uint8)
+    >>> vote_labels(index, np.zeros(3), np.array([0.4, 1.4, 1.6]), 2).tolist()
+    [0, 0, 1]
+    """
+    return _corner_vote(index, _corners(index.shape, rows, columns), classes,
+                        np.asarray(rows).dtype if np.asarray(rows).dtype.kind == "f" else np.float64)
+
+
+def grow(mask):
+    """``mask`` and its 8 neighbours (a 3x3 binary dilation, without importing scipy.ndimage).
+
+    Examples
+    --------
+    >>> grow(np.eye(3, dtype=bool)[::-1] & np.eye(3, dtype=bool)).astype(int).tolist()
+    [[1, 1, 1], [1, 1, 1], [1, 1, 1]]
+    """
+    padded = np.pad(mask, 1)
+    height, width = mask.shape
+    grown = np.zeros_like(mask)
+    for dy in range(3):
+        for dx in range(3):
+            grown |= padded[dy:dy + height, dx:dx + width]
+    return grown
 
 
 def warp_image(image, field):

@@ -9,7 +9,13 @@ pulls from elsewhere), and where the field folds ``q`` is sampled more than once
 
 import numpy as np
 
-from acregnet_cli.fields.core import _grid, _sample, check_field, jacobian_determinant
+from acregnet_cli.fields.core import (
+    _grid,
+    _sample,
+    check_field,
+    grow,
+    jacobian_determinant,
+)
 
 # Steps of Newton's method longer than this (pixels) are shortened: a near-singular
 # linearisation otherwise throws a pixel far from the solution it was close to.
@@ -54,17 +60,6 @@ def _scattered_start(field, supersample=2):
     reached = np.zeros(height * width, bool)
     reached[cells] = True
     return start, reached.reshape(height, width)
-
-
-def _grow(mask):
-    """``mask`` and its 8 neighbours (a 3x3 dilation, without importing scipy.ndimage)."""
-    padded = np.pad(mask, 1)
-    height, width = mask.shape
-    grown = np.zeros_like(mask)
-    for dy in range(3):
-        for dx in range(3):
-            grown |= padded[dy:dy + height, dx:dx + width]
-    return grown
 
 
 def invert_field(field, iterations=30, tolerance=1e-4, start=None):
@@ -156,7 +151,7 @@ def inversion_report(field, inverse, residual):
     """
     field = check_field(field)
     _, reached = _scattered_start(field)
-    folds = _grow(jacobian_determinant(field) <= 0)
+    folds = grow(jacobian_determinant(field) <= 0)
     rows, columns = _grid(field.shape[:2])
     folded = _sample(folds.astype(np.float64), rows + inverse[..., 0], columns + inverse[..., 1], order=0) > 0.5
     evaluated = reached & ~folded
