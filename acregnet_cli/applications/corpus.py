@@ -37,10 +37,14 @@ def _resize_square(square, size):
     return resize_images(np.asarray(square, np.float32)[None, ..., None], size, "modern")[0, ..., 0]
 
 
+def _nearest(side, size):
+    """For each pixel of a ``size`` grid, the pixel of a ``side`` grid holding its centre."""
+    return np.clip(np.floor((np.arange(size) + 0.5) * side / size).astype(np.intp), 0, side - 1)
+
+
 def _nearest_square(labels, size):
     """A square label map resampled to ``size`` by the nearest pixel centre."""
-    side = labels.shape[0]
-    index = np.clip(np.floor((np.arange(size) + 0.5) * side / size).astype(np.intp), 0, side - 1)
+    index = _nearest(labels.shape[0], size)
     return labels[np.ix_(index, index)]
 
 
@@ -297,7 +301,7 @@ class CorpusPipeline:
             labels = work
         else:
             # Full resolution: the work labels by nearest, then the band done again.
-            to_work = np.clip(np.floor((np.arange(side) + 0.5) * WORK / side).astype(np.intp), 0, WORK - 1)
+            to_work = _nearest(WORK, side)
             labels = work[np.ix_(to_work, to_work)]
             band = unsure[np.ix_(to_work, to_work)]
             band_rows, band_columns = np.nonzero(band)

@@ -28,8 +28,12 @@ from acregnet_cli.fields.core import (
     warp_image,
     warp_labels,
 )
-from acregnet_cli.fields.inverse import inversion_report, invert_field
-from acregnet_cli.fields.jacobian import folded_regions, jacobian_summary
+from acregnet_cli.fields.inverse import inverse_residual, inversion_report, invert_field
+from acregnet_cli.fields.jacobian import (
+    determinant_summary,
+    folded_regions,
+    jacobian_summary,
+)
 
 __all__ = [
     "FieldSampler",
@@ -37,9 +41,11 @@ __all__ = [
     "check_registrable",
     "compose_fields",
     "crop",
+    "determinant_summary",
     "folded_regions",
     "folding_fraction",
     "grow",
+    "inverse_residual",
     "inversion_report",
     "invert_field",
     "jacobian_determinant",

@@ -121,9 +121,22 @@ def invert_field(field, iterations=30, tolerance=1e-4, start=None):
         step = np.where(safe[:, None], newton, 0.5 * residual)
         length = np.hypot(step[:, 0], step[:, 1])
         flat[active] -= step * np.minimum(1.0, _MAX_STEP / np.maximum(length, 1e-12))[:, None]
-    grid_rows, grid_columns = _grid((height, width))
-    at = [_sample(field[..., c], grid_rows + inverse[..., 0], grid_columns + inverse[..., 1]) for c in range(2)]
-    return inverse, np.hypot(inverse[..., 0] + at[0], inverse[..., 1] + at[1])
+    return inverse, inverse_residual(field, inverse)
+
+
+def inverse_residual(field, inverse):
+    """``|v(q) + u(q + v(q))|`` in pixels at every pixel q: how far ``inverse`` (v) is
+    from undoing ``field`` (u) there.
+
+    Examples
+    --------
+    >>> shift = np.zeros((4, 4, 2)); shift[..., 1] = 1.0
+    >>> float(inverse_residual(shift, -shift)[1, 2]), float(inverse_residual(shift, 0 * shift)[1, 2])
+    (0.0, 1.0)
+    """
+    rows, columns = _grid(field.shape[:2])
+    at = [_sample(field[..., c], rows + inverse[..., 0], columns + inverse[..., 1]) for c in range(2)]
+    return np.hypot(inverse[..., 0] + at[0], inverse[..., 1] + at[1])
 
 
 def inversion_report(field, inverse, residual):

@@ -42,7 +42,11 @@ def jacobian_summary(field):
     >>> summary["jacobian_min"], summary["jacobian_nonpositive_fraction"], summary["folded_regions"]
     (1.5, 0.0, 0)
     """
-    determinant = jacobian_determinant(check_field(field))
+    return determinant_summary(jacobian_determinant(check_field(field)))
+
+
+def determinant_summary(determinant):
+    """:func:`jacobian_summary` of a determinant map already computed."""
     _, sizes = folded_regions(determinant)
     return {
         "jacobian_min": float(determinant.min()),

@@ -40,7 +40,7 @@ def field_source(path):
 def write_jacobian_files(out, field, spacing):
     """jacobian.nii.gz and jacobian.png of ``field`` in ``out``; return the determinant's
     summary (:func:`~acregnet_cli.fields.jacobian_summary`) with ``files``."""
-    from acregnet_cli.fields import jacobian_determinant, jacobian_summary
+    from acregnet_cli.fields import determinant_summary, jacobian_determinant
     from acregnet_cli.io.atomic import write_png_atomic
     from acregnet_cli.io.nifti import write_scalar_nifti
     from acregnet_cli.io.pictures import jacobian_rgb
@@ -48,7 +48,7 @@ def write_jacobian_files(out, field, spacing):
     determinant = jacobian_determinant(field)
     write_scalar_nifti(Path(out) / "jacobian.nii.gz", determinant, spacing)
     write_png_atomic(Path(out) / "jacobian.png", jacobian_rgb(determinant))
-    return dict(jacobian_summary(field), files=["jacobian.nii.gz", "jacobian.png"])
+    return dict(determinant_summary(determinant), files=["jacobian.nii.gz", "jacobian.png"])
 
 
 def _prepare_output(output, overwrite):
@@ -100,6 +100,21 @@ def exact_velocity_inverse(folder, summary):
     return inverse[top:top + height, left:left + width].astype(np.float64)
 
 
+def _inverse(field_path, field, source, iterations=30):
+    """The inverse of ``field`` read from ``field_path``, its residual, how it was found and,
+    for a velocity model's register folder, the residual of the velocity's integral alone."""
+    from acregnet_cli.fields import inverse_residual, inversion_report, invert_field
+
+    folder = Path(field_path) if Path(field_path).is_dir() else Path(field_path).parent
+    start = exact_velocity_inverse(folder, source) if Path(field_path).suffix != ".gz" else None
+    first = {}
+    if start is not None:
+        integral = inversion_report(field, start, inverse_residual(field, start))
+        first = {f"velocity_{key}": value for key, value in integral.items() if key.startswith("residual")}
+    inverse, residual = invert_field(field, iterations=iterations, start=start)
+    return inverse, residual, "newton" if start is None else "velocity, refined by newton", first
+
+
 def invert_files(field_path, output, iterations=30, jacobian=False, overwrite=False):
     """``acregnet invert``: the inverse of a field, with how well it inverts, into ``output``.
 
@@ -111,8 +126,7 @@ def invert_files(field_path, output, iterations=30, jacobian=False, overwrite=Fa
     (``velocity_residual_*``). Any other field starts from the forward map. The
     summary reports the final residual (:func:`~acregnet_cli.fields.inversion_report`).
     """
-    from acregnet_cli.fields import inversion_report, invert_field
-    from acregnet_cli.fields.core import _grid, _sample
+    from acregnet_cli.fields import inversion_report
     from acregnet_cli.io.atomic import folder_lock
 
     if not 1 <= int(iterations) <= 1000:
@@ -120,16 +134,7 @@ def invert_files(field_path, output, iterations=30, jacobian=False, overwrite=Fa
     field, spacing, source = field_source(field_path)
     output = _prepare_output(output, overwrite)
     began = time.perf_counter()
-    folder = Path(field_path) if Path(field_path).is_dir() else Path(field_path).parent
-    start = exact_velocity_inverse(folder, source) if Path(field_path).suffix != ".gz" else None
-    first = {}
-    if start is not None:
-        rows, columns = _grid(field.shape[:2])
-        at = [_sample(field[..., c], rows + start[..., 0], columns + start[..., 1]) for c in range(2)]
-        integral = inversion_report(field, start, np.hypot(start[..., 0] + at[0], start[..., 1] + at[1]))
-        first = {f"velocity_{key}": value for key, value in integral.items() if key.startswith("residual")}
-    inverse, residual = invert_field(field, iterations=iterations, start=start)
-    method = "newton" if start is None else "velocity, refined by newton"
+    inverse, residual, method, first = _inverse(field_path, field, source, iterations)
     report = dict(inversion_report(field, inverse, residual), **first)
     with folder_lock(output):
         return _write_field_folder(output, inverse, spacing, {
@@ -261,11 +266,11 @@ def map_point_files(field_path, points_path, output, direction="fixed-to-moving"
 
     ``fixed-to-moving`` (the field itself): where each fixed-image point samples the
     moving image, ``p + u(p)``. ``moving-to-fixed``: where each moving-image point
-    lands in the fixed image, through the inverse field (exact for a velocity-field
-    model's register folder, else :func:`~acregnet_cli.fields.invert_field`); each
-    row then says whether the inverse is trustworthy there (``inverse_residual_px``).
+    lands in the fixed image, through the inverse ``invert`` writes (for a velocity-field
+    model's register folder, its velocity's inverse refined); each row then says whether
+    the inverse is trustworthy there (``inverse_residual_px``).
     """
-    from acregnet_cli.fields import invert_field, map_points
+    from acregnet_cli.fields import map_points
     from acregnet_cli.io.atomic import folder_lock, write_text_atomic
 
     if direction not in POINT_DIRECTIONS:
@@ -283,10 +288,7 @@ def map_point_files(field_path, points_path, output, direction="fixed-to-moving"
     if direction == "fixed-to-moving":
         mapped = map_points(points, field)
     else:
-        folder = Path(field_path) if Path(field_path).is_dir() else Path(field_path).parent
-        inverse = exact_velocity_inverse(folder, source) if Path(field_path).suffix != ".gz" else None
-        if inverse is None:
-            inverse, _ = invert_field(field)
+        inverse = _inverse(field_path, field, source)[0]
         mapped = map_points(points, inverse)
         # How far the forward field sends the mapped points from where they started.
         back = map_points(np.clip(mapped, -0.5, np.array(field.shape[:2]) - 0.5), field)
