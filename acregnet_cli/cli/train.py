@@ -46,6 +46,8 @@ def train_ae(**kwargs):
 @click.option("--lambda-r", type=float, help="Weight of total variation (5e-5).")
 @click.option("--lambda-ce", type=float, help="Weight of the mask cross-entropy (1).")
 @click.option("--lambda-ae", type=float, help="Weight of the autoencoder code distance (0.1).")
+@click.option("--lambda-fold", type=float,
+              help="Weight of a penalty on folding, mean max(0, 0.1 - det J) (0: the paper; an extension).")
 @click.option("--ce-form", type=click.Choice(choices.CE_FORMS),
               help="Cross-entropy as the original release computed it (default) or the textbook form.")
 @click.option("--jit/--no-jit", "jit_compile", default=None, help="XLA-compile the training step.")

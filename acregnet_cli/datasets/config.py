@@ -81,6 +81,7 @@ SETTING_RANGES = {
     "lambda_r": (0.0, 1e6, False, False),
     "lambda_ce": (0.0, 1e6, False, False),
     "lambda_ae": (0.0, 1e6, False, False),
+    "lambda_fold": (0.0, 1e6, False, False),
     "dropout": (0.0, 1.0, False, True),
     "integration_steps": (0, 64, False, False),
 }

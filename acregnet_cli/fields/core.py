@@ -51,9 +51,10 @@ def sampled_outside(field):
 
 
 def jacobian_determinant(field):
-    """Jacobian determinant of ``x -> x + u(x)`` for a (H, W, 2) field in pixels."""
-    du0_dy, du0_dx = np.gradient(field[..., 0])
-    du1_dy, du1_dx = np.gradient(field[..., 1])
+    """Jacobian determinant of ``x -> x + u(x)`` for a (..., H, W, 2) field in pixels
+    (a batch too), by ``numpy.gradient``'s differences."""
+    du0_dy, du0_dx = np.gradient(field[..., 0], axis=(-2, -1))
+    du1_dy, du1_dx = np.gradient(field[..., 1], axis=(-2, -1))
     return (1.0 + du0_dy) * (1.0 + du1_dx) - du0_dx * du1_dy
 
 

@@ -90,6 +90,14 @@ def warp_labels(image, labels, field, classes):
     return warped[..., 0], np.argmax(warped[..., 1:], axis=-1).astype(np.uint8)
 
 
+def jacobian_determinant(field):
+    """Jacobian determinant of ``p -> p + u(p)`` for (B, H, W, 2) fields, as
+    :func:`acregnet_cli.tf.ops.jacobian_determinant`."""
+    from acregnet_cli.fields.core import jacobian_determinant as determinant
+
+    return determinant(np.asarray(field, np.float64)).astype(np.float32)
+
+
 def integrate_velocity(velocity, steps):
     """Scaling and squaring of a (B, H, W, 2) velocity field, as :func:`acregnet_cli.tf.ops.integrate_velocity`."""
     displacement = np.asarray(velocity, dtype=np.float32) * np.float32(0.5 ** steps)

@@ -247,15 +247,7 @@ def folding_fractions_tf(fields):
     """
     import tensorflow as tf
 
-    def gradient(values, axis):
-        size = tf.shape(values)[axis]
-        first = tf.gather(values, [1], axis=axis) - tf.gather(values, [0], axis=axis)
-        last = tf.gather(values, [size - 1], axis=axis) - tf.gather(values, [size - 2], axis=axis)
-        inner = (tf.gather(values, tf.range(2, size), axis=axis)
-                 - tf.gather(values, tf.range(0, size - 2), axis=axis)) / 2.0
-        return tf.concat([first, inner, last], axis=axis)
+    from acregnet_cli.tf.ops import jacobian_determinant
 
-    rows, columns = fields[..., 0], fields[..., 1]
-    determinant = ((1.0 + gradient(rows, 1)) * (1.0 + gradient(columns, 2))
-                   - gradient(rows, 2) * gradient(columns, 1))
+    determinant = jacobian_determinant(fields)
     return tf.reduce_mean(tf.cast(determinant <= 0, tf.float32), axis=[1, 2])

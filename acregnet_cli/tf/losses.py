@@ -6,6 +6,8 @@ with the reductions of the original TensorFlow release (see docs/method.md).
 
 import tensorflow as tf
 
+from acregnet_cli.tf.ops import jacobian_determinant
+
 NCC_EPSILON = 1e-5
 
 
@@ -46,6 +48,26 @@ def total_variation(field):
     a mean: lambda_r = 5e-5 of the paper is tuned to this scale.
     """
     return tf.reduce_mean(tf.image.total_variation(tf.convert_to_tensor(field)))
+
+
+# The determinant the folding penalty asks for at least: a margin above 0, because the
+# field is trained at network size and upsampled (bilinear, 4x for 64 -> 256) before
+# folding is measured, which can carry a determinant just above 0 to just below it.
+FOLD_MARGIN = 0.1
+
+
+def folding_penalty(field, margin=FOLD_MARGIN):
+    """Mean over pixels and batch of ``max(0, margin - det J)``: zero for a field whose
+    Jacobian determinant is at least ``margin`` everywhere, growing with how far and
+    how widely it folds. An extension: the paper's loss has no such term.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> float(folding_penalty(tf.zeros((1, 8, 8, 2))))
+    0.0
+    """
+    return tf.reduce_mean(tf.nn.relu(margin - jacobian_determinant(field)))
 
 
 def mask_cross_entropy(warped_onehot, fixed_onehot, form="release", epsilon=1e-7):

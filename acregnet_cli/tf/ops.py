@@ -104,6 +104,33 @@ def warp_labels(image, labels, field, classes):
     return warped, tf.cast(tf.argmax(votes, axis=-1), tf.uint8)
 
 
+def _central_gradient(values, axis):
+    """Derivative along ``axis`` (1: rows, 2: columns) as ``numpy.gradient`` takes it:
+    central differences inside, one-sided at the two edges."""
+    size = tf.shape(values)[axis]
+    first = tf.gather(values, [1], axis=axis) - tf.gather(values, [0], axis=axis)
+    last = tf.gather(values, [size - 1], axis=axis) - tf.gather(values, [size - 2], axis=axis)
+    inside = (tf.gather(values, tf.range(2, size), axis=axis) - tf.gather(values, tf.range(0, size - 2), axis=axis)) / 2
+    return tf.concat([first, inside, last], axis=axis)
+
+
+def jacobian_determinant(field):
+    """Jacobian determinant of ``p -> p + u(p)`` for (B, H, W, 2) fields in pixels
+    (rows, columns), by the central differences of the project's ``folding_fraction``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows, columns = np.meshgrid(np.arange(8.0), np.arange(8.0), indexing="ij")
+    >>> stretch = tf.constant(np.stack([0.5 * rows, 0 * columns], -1)[None], tf.float32)
+    >>> float(tf.reduce_mean(jacobian_determinant(stretch)))
+    1.5
+    """
+    field = tf.convert_to_tensor(field)
+    d_rows, d_columns = _central_gradient(field, 1), _central_gradient(field, 2)
+    return (1.0 + d_rows[..., 0]) * (1.0 + d_columns[..., 1]) - d_columns[..., 0] * d_rows[..., 1]
+
+
 def integrate_velocity(velocity, steps):
     """Displacement of the flow of a stationary velocity field, by scaling and squaring.
 

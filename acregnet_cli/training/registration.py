@@ -106,6 +106,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     chief, task = worker_identity(strategy)
     replicas = check_replicas(strategy, settings["batch_size"])
     lambda_r, lambda_ce, lambda_ae = variant_weights(variant, settings)
+    lambda_fold = settings.get("lambda_fold", 0.0)
     encoder = None
     if lambda_ae > 0:
         if ae_run is None:
@@ -149,6 +150,10 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
             smoothness = losses.total_variation(field)
             total = similarity + lambda_r * smoothness
             terms = {"ncc": -similarity, "tv": smoothness}
+            if lambda_fold > 0:
+                fold = losses.folding_penalty(field)
+                total += lambda_fold * fold
+                terms["fold"] = fold
             if use_masks:
                 moving_mask = generators.one_hot_masks(tf.gather(labels, moving_idx), num_classes)
                 fixed_mask = generators.one_hot_masks(tf.gather(labels, fixed_idx), num_classes)
@@ -174,7 +179,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
         moving_idx, fixed_idx = generators.sample_pairs(sampler, count, batch_size)
         return replicated(strategy, replica_step, batch_size, moving_idx, fixed_idx)
 
-    fields = ["loss", "ncc", "tv"] + (["ce"] if lambda_ce > 0 else []) + (["ae"] if lambda_ae > 0 else [])
+    fields = ["loss", "ncc", "tv"] + (["fold"] if lambda_fold > 0 else []) + (["ce"] if lambda_ce > 0 else []) + (["ae"] if lambda_ae > 0 else [])
     # Dropout draws its masks from per-layer seed generators that the model's own
     # checkpoint leaves out; kept here, a resumed run draws the masks the uninterrupted
     # run would have drawn.

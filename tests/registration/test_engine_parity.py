@@ -41,6 +41,7 @@ CASES = [
     ("warp_labels", (images(2, 24, 20), labels, field(2, 24, 20, 2, scale=8), 5), 1e-5),
     ("integrate_velocity", (smooth_velocity(6.0), 7), 1e-4),
     ("integrate_velocity", (smooth_velocity(2.0), 0), 0.0),
+    ("jacobian_determinant", (field(2, 24, 20, 2, scale=3),), 1e-4),
 ]
 
 

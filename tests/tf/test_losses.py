@@ -86,3 +86,55 @@ def test_losses_have_gradients():
         value = losses.ncc_loss(a, b)
     gradient = tape.gradient(value, a).numpy()
     assert np.all(np.isfinite(gradient)) and np.abs(gradient).sum() > 0
+
+
+def test_jacobian_determinant_matches_the_numpy_one_of_folding_fraction():
+    from acregnet_cli.fields.jacobian import jacobian_determinant as numpy_determinant
+
+    fields = np.random.RandomState(3).randn(2, 12, 10, 2).astype(np.float32) * 0.8
+    ours = losses.jacobian_determinant(tf.constant(fields)).numpy()
+    for field, determinant in zip(fields, ours):
+        np.testing.assert_allclose(determinant, numpy_determinant(field), rtol=1e-5, atol=1e-5)
+
+
+def test_folding_penalty_is_zero_without_folds_and_grows_with_them():
+    rows = np.arange(16, dtype=np.float32)[None, :, None, None] * np.ones((1, 16, 16, 1), np.float32)
+    stretch = np.concatenate([0.5 * rows, np.zeros_like(rows)], axis=-1)   # det 1.5
+    squeeze = np.concatenate([-0.95 * rows, np.zeros_like(rows)], axis=-1)  # det 0.05, under the margin
+    flip = np.concatenate([-1.5 * rows, np.zeros_like(rows)], axis=-1)      # det -0.5: folded everywhere
+    values = [float(losses.folding_penalty(tf.constant(f))) for f in (stretch, squeeze, flip)]
+    assert values[0] == 0.0
+    assert values[1] == pytest.approx(losses.FOLD_MARGIN - 0.05, abs=1e-6)
+    assert values[2] == pytest.approx(losses.FOLD_MARGIN + 0.5, abs=1e-6)
+
+
+def test_folding_penalty_gradient_unfolds_the_field():
+    field = tf.Variable(np.random.RandomState(1).randn(1, 16, 16, 2).astype(np.float32) * 2.0)
+    before = float(losses.folding_penalty(field))
+    for _ in range(50):
+        with tf.GradientTape() as tape:
+            penalty = losses.folding_penalty(field)
+        field.assign_sub(5.0 * tape.gradient(penalty, field))
+    assert before > 0.1
+    assert float(losses.folding_penalty(field)) < 0.5 * before
+
+
+@pytest.mark.slow
+def test_train_reg_logs_the_folding_penalty_and_refuses_a_negative_weight(synthetic_dataset, tmp_path):
+    import csv
+
+    from click.testing import CliRunner
+
+    from acregnet_cli.cli import main
+
+    root, config = synthetic_dataset
+    args = ["train-reg", "--dataset", str(config), "--data-dir", str(root), "--variant", "regnet",
+            "--batch-size", "4", "--iterations", "4", "--log-every", "2", "--quiet"]
+    bad = CliRunner().invoke(main, [*args, "--lambda-fold", "-1", "-o", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "--lambda-fold must be in [0.0, 1000000.0]" in bad.output
+    assert not (tmp_path / "bad").exists()
+    result = CliRunner().invoke(main, [*args, "--lambda-fold", "10", "-o", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    assert [float(row["fold"]) >= 0 for row in rows] == [True, True]
+    assert "lambda_fold = 10" in (tmp_path / "run" / "config.toml").read_text()
