@@ -12,16 +12,29 @@ def _done(what, controls, summary):
              f"{what} trained: {summary['run_dir']} ({summary['seconds_per_iteration']:.3f} s/iteration)")
 
 
+def augmentation_options(what):
+    """The random affine augmentation options, worded for what each command moves."""
+    options = [
+        click.option("--augment-rotation", type=float,
+                     help=f"Extension: rotate each training {what} by up to this many degrees (0: none, the paper)."),
+        click.option("--augment-scale", type=float,
+                     help=f"Extension: scale each training {what} along each axis by up to this fraction (0: none)."),
+        click.option("--augment-shift", type=float,
+                     help=f"Extension: shift each training {what} by up to this fraction of its side (0: none)."),
+    ]
+
+    def apply(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return apply
+
+
 @click.command("train-ae")
 @training_options
 @click.option("--code-size", type=int, help="Length of the autoencoder code (32).")
 @click.option("--swap-probability", type=float, help="Probability of swapping a pixel pair (0.1).")
-@click.option("--augment-rotation", type=float,
-              help="Extension: rotate each training mask by up to this many degrees (0: none, the paper).")
-@click.option("--augment-scale", type=float,
-              help="Extension: scale each training mask along each axis by up to this fraction (0: none).")
-@click.option("--augment-shift", type=float,
-              help="Extension: shift each training mask by up to this fraction of its side (0: none).")
+@augmentation_options("mask")
 def train_ae(**kwargs):
     """Stage one: train the denoising autoencoder of anatomical masks.
 
@@ -54,6 +67,7 @@ def train_ae(**kwargs):
 @click.option("--integration-steps", type=int,
               help="0 (the paper): the network predicts the displacement. N > 0 (extension): it predicts a "
                    "velocity field integrated by N scaling-and-squaring steps into a fold-free displacement.")
+@augmentation_options("image (with its mask)")
 @click.option("--init-from", "init_from",
               help="Start from a trained model's weights (run directory, weights file or bundled model name) "
                    "to fine-tune it or train it further; the optimizer starts afresh.")

@@ -25,6 +25,7 @@ from acregnet_cli.tf import losses
 from acregnet_cli.tf import sampling as generators
 from acregnet_cli.tf.networks import vector_cnn
 from acregnet_cli.tf.ops import warp_bilinear
+from acregnet_cli.training.autoencoder import mask_augmentation
 from acregnet_cli.training.loop import (
     check_replicas,
     learning_rate_schedule,
@@ -107,6 +108,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     replicas = check_replicas(strategy, settings["batch_size"])
     lambda_r, lambda_ce, lambda_ae = variant_weights(variant, settings)
     lambda_fold = settings.get("lambda_fold", 0.0)
+    augmentation = mask_augmentation(settings)
     encoder = None
     if lambda_ae > 0:
         if ae_run is None:
@@ -140,9 +142,13 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     ae_size = encoder.input_shape[1] if encoder is not None else None
     use_masks = lambda_ce > 0 or lambda_ae > 0
 
-    def replica_step(moving_idx, fixed_idx):
+    def replica_step(moving_idx, fixed_idx, moving_affine=None, fixed_affine=None):
         moving = tf.gather(images, moving_idx)
         fixed = tf.gather(images, fixed_idx)
+        if augmentation:
+            # Each image of a pair moves by its own affine map, its mask with it: pairs
+            # framed differently from any two training images.
+            moving, fixed = warp_bilinear(moving, moving_affine), warp_bilinear(fixed, fixed_affine)
         with tf.GradientTape() as tape:
             field = model(tf.concat([moving, fixed], axis=-1), training=True)
             warped = warp_bilinear(moving, field)
@@ -157,6 +163,9 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
             if use_masks:
                 moving_mask = generators.one_hot_masks(tf.gather(labels, moving_idx), num_classes)
                 fixed_mask = generators.one_hot_masks(tf.gather(labels, fixed_idx), num_classes)
+                if augmentation:
+                    moving_mask = warp_bilinear(moving_mask, moving_affine)
+                    fixed_mask = warp_bilinear(fixed_mask, fixed_affine)
                 warped_mask = warp_bilinear(moving_mask, field)
             if lambda_ce > 0:
                 ce = losses.mask_cross_entropy(warped_mask, fixed_mask, ce_form)
@@ -177,7 +186,10 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     @tf.function(jit_compile=settings["jit_compile"])
     def step_fn():
         moving_idx, fixed_idx = generators.sample_pairs(sampler, count, batch_size)
-        return replicated(strategy, replica_step, batch_size, moving_idx, fixed_idx)
+        if not augmentation:
+            return replicated(strategy, replica_step, batch_size, moving_idx, fixed_idx)
+        affine = [generators.random_affine_fields(sampler, batch_size, size, size, **augmentation) for _ in range(2)]
+        return replicated(strategy, replica_step, batch_size, moving_idx, fixed_idx, *affine)
 
     fields = ["loss", "ncc", "tv"] + (["fold"] if lambda_fold > 0 else []) + (["ce"] if lambda_ce > 0 else []) + (["ae"] if lambda_ae > 0 else [])
     # Dropout draws its masks from per-layer seed generators that the model's own

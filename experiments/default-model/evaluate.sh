@@ -15,6 +15,10 @@ for d in "${@:-jsrt montgomery shenzhen}"; do
       methods+=(--method "svf7-further=$runs/$dataset-ac-regnet-svf7-further"
                 --method "svf7-further-2pass=$runs/$dataset-ac-regnet-svf7-further,passes=2")
     fi
+    if [ -f "$runs/$dataset-ac-regnet-fold/model.json" ]; then
+      methods+=(--method "paper-2pass=$dataset-paper,passes=2" --method "fold=$runs/$dataset-ac-regnet-fold"
+                --method "fold-2pass=$runs/$dataset-ac-regnet-fold,passes=2")
+    fi
     acregnet evaluate --dataset "$dataset" "${methods[@]}" -o "experiments/default-model/$dataset" \
       --figure-pairs 0 --quiet
   done
