@@ -21,8 +21,8 @@ acregnet evaluate --dataset "$DATASET" "${methods[@]}" -o "$OUT/evaluation" --qu
 python experiments/bundle_model.py "$DATASET" "$RUNS/$DATASET-ac-regnet" "$RUNS/$DATASET-ae" "$OUT/evaluation/summary.md" ac-regnet
 for fusion in majority weighted; do
   acregnet segment --atlases "$DATASET:train" --targets-from "$DATASET:test" -o "$OUT/segment-$fusion" \
-    --model "$DATASET" --fusion "$fusion" --no-overlay --overwrite --json > /dev/null
+    --model "$DATASET-paper" --fusion "$fusion" --no-overlay --overwrite --json > /dev/null
   rm -f "$OUT/segment-$fusion"/*_mask.png
 done
-python experiments/qc_study.py "data/models/$DATASET" "$OUT/qc-study" --dataset "$DATASET" \
+python experiments/qc_study.py "data/models/$DATASET-paper" "$OUT/qc-study" --dataset "$DATASET" \
   --references "${QC_REFERENCES:-10}" > /dev/null

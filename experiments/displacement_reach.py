@@ -5,7 +5,7 @@ model's predicted displacement (a velocity model's after its integration) is mea
 per pair: the mean length over the field and its 99th percentile, in network pixels.
 Prints a Markdown table and, with ``-o``, writes it (atomically).
 
-    python experiments/displacement_reach.py shenzhen data/models/shenzhen \\
+    python experiments/displacement_reach.py shenzhen data/models/shenzhen-paper \\
         experiments/shenzhen/runs/shenzhen-ac-regnet-svf7 -o experiments/shenzhen/diffeomorphic/reach.md
 """
 

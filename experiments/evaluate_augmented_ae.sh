@@ -18,6 +18,6 @@ if ! TWIN_PASSES=2 add_finished "$RUNS/$DATASET"-{ac,ae}-regnet-aeaug{,-lae*}; t
   echo "no finished run trained with the augmented autoencoder in $RUNS" >&2
   exit 1
 fi
-methods+=(--method "ac-regnet=$DATASET")
+methods+=(--method "ac-regnet=$DATASET-paper")
 add_finished "$RUNS/$DATASET-ae-regnet" "$RUNS/$DATASET-ac-regnet-further" || true
 evaluate_methods "experiments/$DATASET/augmented-ae"

@@ -14,7 +14,7 @@ DATASET=${1:?usage: experiments/evaluate_bundled.sh DATASET}
 RUNS=${RUNS:-runs}
 OUT=experiments/$DATASET/evaluation
 source experiments/runs.sh
-methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
+methods=(--method "ac-regnet=$DATASET-paper" --method "ac-regnet-2pass=$DATASET-paper,passes=2")
 # A variant's weights are kept with its run record (experiments/DATASET/runs/) once trained.
 for variant in regnet ce-regnet ae-regnet; do
   for run in "$RUNS/$DATASET-$variant" "experiments/$DATASET/runs/$DATASET-$variant"; do

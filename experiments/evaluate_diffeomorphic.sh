@@ -21,7 +21,7 @@ if ! add_finished "$RUNS/$DATASET"-*-svf*; then
   exit 1
 fi
 svf_runs=("${methods[@]}")
-methods+=(--method "ac-regnet=$DATASET")
+methods+=(--method "ac-regnet=$DATASET-paper")
 add_finished "$RUNS/$DATASET-ac-regnet-seed1" || true
 evaluate_methods "$OUT"
 bash experiments/field_regularity.sh "$DATASET"
@@ -34,4 +34,4 @@ for method in "${svf_runs[@]}"; do
     -o "$OUT/folding-sources/$(basename "$run")"
 done
 # How far each model moves the anatomy (displacement length at network size).
-python experiments/displacement_reach.py "$DATASET" "data/models/$DATASET" "${svf_dirs[@]}" -o "$OUT/reach.md" > /dev/null
+python experiments/displacement_reach.py "$DATASET" "data/models/$DATASET-paper" "${svf_dirs[@]}" -o "$OUT/reach.md" > /dev/null

@@ -17,6 +17,6 @@ if ! add_finished "$RUNS/$DATASET"-*-cosine; then
   echo "no finished run trained with LR_SCHEDULE in $RUNS" >&2
   exit 1
 fi
-methods+=(--method "ac-regnet=$DATASET")
+methods+=(--method "ac-regnet=$DATASET-paper")
 add_finished "$RUNS/$DATASET-ac-regnet-seed1" "$RUNS/$DATASET-ac-regnet-further" || true
 evaluate_methods "experiments/$DATASET/lr-schedule"

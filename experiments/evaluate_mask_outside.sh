@@ -19,6 +19,6 @@ methods+=(--method identity)
 evaluate_methods "experiments/$DATASET/mask-outside"
 # The same two for the bundled model over 1000 draws of the protocol (pairs that touch
 # the border are rare, so one draw may hold none).
-python experiments/pair_sampling.py "$DATASET" --method "ac-regnet=$DATASET" \
-  --method "ac-regnet-bg=$DATASET,outside=background" --draws 1000 -o "experiments/$DATASET/mask-outside/pair-sampling" \
+python experiments/pair_sampling.py "$DATASET" --method "ac-regnet=$DATASET-paper" \
+  --method "ac-regnet-bg=$DATASET-paper,outside=background" --draws 1000 -o "experiments/$DATASET/mask-outside/pair-sampling" \
   > /dev/null

@@ -25,7 +25,7 @@ each_ac_model with_prealign
 methods+=(--method identity)
 evaluate_methods "experiments/$DATASET/prealign"
 methods=()
-with_prealign ac-regnet "$DATASET"
+with_prealign ac-regnet "$DATASET-paper"
 trained "$RUNS/$DATASET-ac-regnet-seed1" && with_prealign ac-regnet-seed1 "$RUNS/$DATASET-ac-regnet-seed1"
 python experiments/pair_sampling.py "$DATASET" "${methods[@]}" --draws 1000 -o "experiments/$DATASET/prealign/pair-sampling" \
   > /dev/null

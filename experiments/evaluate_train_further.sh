@@ -9,6 +9,6 @@ cd "$(dirname "$0")/.."
 DATASET=${1:?usage: experiments/evaluate_train_further.sh DATASET}
 RUNS=experiments/$DATASET/runs
 source experiments/runs.sh
-methods=(--method "ac-regnet=$DATASET")
+methods=(--method "ac-regnet=$DATASET-paper")
 add_finished "$RUNS/$DATASET"-ac-regnet-{further,seed1,seed1-further}
 evaluate_methods "experiments/$DATASET/train-further"

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 DATASET=${1:?usage: experiments/field_regularity.sh DATASET}
 RUNS=experiments/$DATASET/runs
 source experiments/runs.sh
-methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
+methods=(--method "ac-regnet=$DATASET-paper" --method "ac-regnet-2pass=$DATASET-paper,passes=2")
 add_finished "$RUNS/$DATASET"-{ae-regnet,ce-regnet,regnet,ac-regnet-further,ac-regnet-seed1,ae-regnet-seed1} \
   "$RUNS/$DATASET"-ac-regnet-{svf7,cosine} || true
 if [ -n "${ORIGINAL:-}" ]; then methods+=(--method "original-release=$ORIGINAL"); fi

@@ -16,11 +16,11 @@ acregnet evaluate --dataset jsrt "${methods[@]}" -o "$OUT/evaluation" --quiet --
 
 python experiments/bundle_model.py jsrt "$RUNS/jsrt-ac-regnet" "$RUNS/jsrt-ae" "$OUT/evaluation/summary.md" ac-regnet
 python experiments/phantom_study.py --pairs 50 --out "$OUT/phantoms.json"
-acregnet segment --atlases jsrt:train --targets-from jsrt:test -o "$OUT/segment-majority" --model jsrt --no-overlay --overwrite --json > /dev/null
-acregnet segment --atlases jsrt:train --targets-from jsrt:test -o "$OUT/segment-weighted" --model jsrt --fusion weighted --no-overlay --overwrite --json > /dev/null
+acregnet segment --atlases jsrt:train --targets-from jsrt:test -o "$OUT/segment-majority" --model jsrt-paper --no-overlay --overwrite --json > /dev/null
+acregnet segment --atlases jsrt:train --targets-from jsrt:test -o "$OUT/segment-weighted" --model jsrt-paper --fusion weighted --no-overlay --overwrite --json > /dev/null
 rm -f "$OUT"/segment-*/*_mask.png
 acregnet experiment plausibility --dataset jsrt --ae-run "$RUNS/jsrt-ae" -o "$OUT/plausibility"
-python experiments/qc_study.py data/models/jsrt "$OUT/qc-study" --references "${QC_REFERENCES:-10}" > /dev/null
+python experiments/qc_study.py data/models/jsrt-paper "$OUT/qc-study" --references "${QC_REFERENCES:-10}" > /dev/null
 for run in "$RUNS"/jsrt-*; do
   name=$(basename "$run"); mkdir -p "$OUT/runs/$name"
   cp "$run"/{config.toml,log.csv,summary.json,model.json} "$OUT/runs/$name/" 2>/dev/null || true

@@ -23,7 +23,7 @@ It writes to the output folder:
   the draw means over the draws that do not have the worst moving image (one unusual
   radiograph can move a draw's mean HD by several millimetres).
 
-    python experiments/pair_sampling.py montgomery --method ac-regnet=data/models/montgomery \\
+    python experiments/pair_sampling.py montgomery --method ac-regnet=data/models/montgomery-paper \\
         --method identity --draws 1000 --reference 0.953,14.963,2.645 \\
         -o experiments/montgomery/pair-sampling
 """

@@ -19,7 +19,7 @@ case "$DATASET" in
   shenzhen) paper=0.931,277.386,31.738 ;;
   *) echo "pair_sampling.sh: no Table 1 row for $DATASET" >&2; exit 2 ;;
 esac
-methods=(--method "ac-regnet=$DATASET" --method "ac-regnet-2pass=$DATASET,passes=2")
+methods=(--method "ac-regnet=$DATASET-paper" --method "ac-regnet-2pass=$DATASET-paper,passes=2")
 add_finished "$RUNS/$DATASET"-{ac-regnet-seed1,ac-regnet-further,ac-regnet-seed1-further,ae-regnet} || true
 if [ -n "${ORIGINAL:-}" ]; then
   methods+=(--method "original-release=$ORIGINAL" --method "original-release-2pass=$ORIGINAL,passes=2")

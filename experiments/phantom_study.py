@@ -1,4 +1,4 @@
-"""Dice before and after registration of phantom pairs with a model (default: bundled jsrt).
+"""Dice before and after registration of phantom pairs with a model (default: bundled jsrt-paper).
 
 Usage: python experiments/phantom_study.py [--model M] [--pairs 50] [--passes 1] [--out experiments/phantoms.json]
 Each pair is two different phantom subjects (seeded), registered at 256x256.
@@ -19,7 +19,7 @@ from acregnet_cli.resources import data_dir
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default=str(data_dir() / "models" / "jsrt"))
+    parser.add_argument("--model", default=str(data_dir() / "models" / "jsrt-paper"))
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--passes", type=int, default=1)
     parser.add_argument("--out", type=Path)

@@ -29,7 +29,7 @@ evaluate_methods() {
 # the original release's model if ORIGINAL names an `acregnet import-tf1` folder.
 each_ac_model() {
   local add=$1 run
-  "$add" ac-regnet "$DATASET"
+  "$add" ac-regnet "$DATASET-paper"
   for run in "$RUNS/$DATASET"-{ac-regnet-seed1,ac-regnet-further,ac-regnet-seed1-further}; do
     trained "$run" && "$add" "${run#"$RUNS/$DATASET-"}" "$run"
   done

@@ -20,7 +20,7 @@ for variant in ac-regnet ae-regnet ce-regnet regnet; do
   done
   [ ${#seeded[@]} -eq 0 ] && continue
   if [ "$variant" = ac-regnet ]; then
-    methods+=(--method "ac-regnet=$DATASET")
+    methods+=(--method "ac-regnet=$DATASET-paper")
   else
     methods+=(--method "$variant=experiments/$DATASET/runs/$DATASET-$variant")
   fi

@@ -14,7 +14,7 @@ for fusion in majority weighted; do
     prealign=()
     [ "$kind" != none ] && prealign=(--prealign "$kind")
     acregnet segment --atlases "$DATASET:train" --targets-from "$DATASET:test" -o "$OUT/$fusion-$kind" \
-      --model "$DATASET" --fusion "$fusion" "${prealign[@]}" --no-overlay --overwrite --json > /dev/null
+      --model "$DATASET-paper" --fusion "$fusion" "${prealign[@]}" --no-overlay --overwrite --json > /dev/null
     rm -f "$OUT/$fusion-$kind"/*_mask.png
     runs+=("$kind=$OUT/$fusion-$kind")
   done

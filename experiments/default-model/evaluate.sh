@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 for d in "${@:-jsrt montgomery shenzhen}"; do
   for dataset in $d; do
     runs=experiments/$dataset/runs
-    methods=(--method identity --method "paper=$dataset" --method "svf7=$runs/$dataset-ac-regnet-svf7"
+    methods=(--method identity --method "paper=$dataset-paper" --method "svf7=$runs/$dataset-ac-regnet-svf7"
              --method "svf7-2pass=$runs/$dataset-ac-regnet-svf7,passes=2"
              --method "svf7-3pass=$runs/$dataset-ac-regnet-svf7,passes=3")
     if [ -f "$runs/$dataset-ac-regnet-svf7-further/model.json" ]; then

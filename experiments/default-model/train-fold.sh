@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # Issue 27, approach "folding penalty": fine-tune the paper-faithful AC-RegNet of each
-# dataset with train-reg's folding penalty (--lambda-fold), keeping its other settings.
-# Resumes an interrupted run.   usage: bash experiments/default-model/train-fold.sh [DATASET...]
-# Needs ACREGNET_DATA.
+# dataset with train-reg's folding penalty (--lambda-fold) in three stages, keeping its
+# other settings: 1500 iterations at lambda_fold 10 (run D-ac-regnet-fold), then 1000 at
+# 100 (D-ac-regnet-fold100) and 1000 at 300 (D-ac-regnet-fold300), each from the one
+# before, Adam 1e-4 with cosine decay. Finished runs are skipped, interrupted ones
+# resumed. Montgomery starts from its best paper-settings training (seed 1, trained
+# further; experiments/montgomery/train-further).
+#   usage: bash experiments/default-model/train-fold.sh [DATASET...]     (needs ACREGNET_DATA)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ITERATIONS=${ITERATIONS:-1500}
-LAMBDA_FOLD=${LAMBDA_FOLD:-10}
-declare -A START=([jsrt]=jsrt [montgomery]=experiments/montgomery/runs/montgomery-ac-regnet-seed1-further
-                  [shenzhen]=shenzhen)
-for dataset in "${@:-jsrt shenzhen montgomery}"; do
-  for d in $dataset; do
-    run=experiments/$d/runs/$d-ac-regnet-fold
-    resume=()
-    [ -f "$run/config.toml" ] && resume=(--resume)
-    [ -f "$run/model.json" ] && continue
-    acregnet train-reg --dataset "$d" --variant ac-regnet --ae-run "$d-ae" --init-from "${START[$d]}" \
-      --lambda-fold "$LAMBDA_FOLD" --iterations "$ITERATIONS" --learning-rate 1e-4 --lr-schedule cosine \
-      --seed 0 -o "$run" --quiet "${resume[@]}"
-  done
+declare -A START=([jsrt]=jsrt-paper [montgomery]=experiments/montgomery/runs/montgomery-ac-regnet-seed1-further
+                  [shenzhen]=shenzhen-paper)
+stage() {  # dataset run init lambda iterations [extra...]
+  local d=$1 run=$2 init=$3 lambda=$4 iterations=$5
+  shift 5
+  [ -f "$run/model.json" ] && return 0
+  local resume=()
+  [ -f "$run/config.toml" ] && resume=(--resume)
+  acregnet train-reg --dataset "$d" --variant ac-regnet --ae-run "$d-ae" --init-from "$init" \
+    --lambda-fold "$lambda" --iterations "$iterations" --learning-rate 1e-4 --lr-schedule cosine \
+    --seed 0 -o "$run" --quiet "${resume[@]}" "$@"
+}
+for d in ${@:-jsrt shenzhen montgomery}; do
+  runs=experiments/$d/runs
+  stage "$d" "$runs/$d-ac-regnet-fold" "${START[$d]}" 10 1500
+  stage "$d" "$runs/$d-ac-regnet-fold100" "$runs/$d-ac-regnet-fold" 100 1000
+  stage "$d" "$runs/$d-ac-regnet-fold300" "$runs/$d-ac-regnet-fold100" 300 1000
 done

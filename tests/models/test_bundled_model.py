@@ -15,16 +15,32 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-def test_bundled_jsrt_model_and_autoencoder_are_installed_and_small():
+@pytest.mark.parametrize("name", ["jsrt", "jsrt-paper"])
+def test_bundled_jsrt_models_and_autoencoder_are_installed_and_small(name):
     models = data_dir() / "models"
-    for name, files in (("jsrt", ["model.json", "vector_cnn.weights.h5", "MODEL_CARD.md"]),
-                        ("jsrt-ae", ["model.json", "encoder.weights.h5", "decoder.weights.h5"])):
+    for folder, files in ((name, ["model.json", "vector_cnn.weights.h5", "MODEL_CARD.md"]),
+                          ("jsrt-ae", ["model.json", "encoder.weights.h5", "decoder.weights.h5"])):
         for file in files:
-            assert (models / name / file).is_file(), f"{name}/{file}"
-    size = sum(p.stat().st_size for p in (models / "jsrt").iterdir())
+            assert (models / folder / file).is_file(), f"{folder}/{file}"
+    size = sum(p.stat().st_size for p in (models / name).iterdir())
     assert size < 5 * 2 ** 20
-    description = json.loads((models / "jsrt" / "model.json").read_text())
+    description = json.loads((models / name / "model.json").read_text())
     assert description["architecture"] == "vector_cnn" and description["size"] == 64
+
+
+@pytest.mark.parametrize("dataset", ["jsrt"])
+def test_the_default_differs_from_the_paper_faithful_model_and_its_card_says_how(dataset):
+    models = data_dir() / "models"
+    paper = json.loads((models / f"{dataset}-paper" / "model.json").read_text())
+    default = json.loads((models / dataset / "model.json").read_text())
+    # The paper's method: one pass of a displacement network; the paper's settings.
+    assert paper.get("passes", 1) == 1 and paper.get("integration_steps", 0) == 0
+    assert "lambda_fold" not in (models / f"{dataset}-paper" / "training_config.toml").read_text()
+    assert (models / dataset / "vector_cnn.weights.h5").read_bytes() != \
+        (models / f"{dataset}-paper" / "vector_cnn.weights.h5").read_bytes()
+    assert default["dataset"] == paper["dataset"] == dataset and default["ae_run"] == f"{dataset}-ae"
+    card = (models / dataset / "MODEL_CARD.md").read_text()
+    assert f"`{dataset}-paper`" in card and "Folded" in card and "| default |" in card
 
 
 def test_demo_with_the_bundled_model_improves_phantom_overlap(tmp_path):
@@ -47,15 +63,15 @@ def test_register_without_model_uses_the_bundled_one(tmp_path):
     assert json.loads(result.output)["model"].endswith("jsrt")
 
 
-@pytest.mark.parametrize("dataset", ["montgomery", "shenzhen"])
+@pytest.mark.parametrize("dataset", ["montgomery", "shenzhen", "montgomery-paper", "shenzhen-paper"])
 def test_lung_models_are_selectable_by_name(dataset, tmp_path):
     from acregnet_cli.datasets.phantom import make_subject
 
     models = data_dir() / "models"
-    for name in (dataset, f"{dataset}-ae"):
+    for name in (dataset, f"{dataset.removesuffix('-paper')}-ae"):
         assert (models / name / "model.json").is_file()
     assert (models / dataset / "MODEL_CARD.md").is_file()
-    assert json.loads((models / dataset / "model.json").read_text())["dataset"] == dataset
+    assert json.loads((models / dataset / "model.json").read_text())["dataset"] == dataset.removesuffix("-paper")
     rng = np.random.RandomState(7)
     (moving, moving_labels), (fixed, _) = make_subject(rng, 128)[:2], make_subject(rng, 128)[:2]
     lungs = np.where(np.isin(moving_labels, (1, 2)), 255, 0).astype(np.uint8)  # Montgomery's one lung class

@@ -34,8 +34,13 @@ def test_register_uses_the_models_passes_unless_told(two_pass_model, tmp_path):
     told = CliRunner().invoke(main, ["register", str(moving), str(fixed), "--model", str(two_pass_model),
                                      "--passes", "1", "-o", str(tmp_path / "b"), "--json"])
     assert json.loads(told.stdout)["passes"] == 1
+    from acregnet_cli.models import load_model
+
     bundled = CliRunner().invoke(main, ["register", str(moving), str(fixed), "-o", str(tmp_path / "c"), "--json"])
-    assert json.loads(bundled.stdout)["passes"] == 1
+    assert json.loads(bundled.stdout)["passes"] == load_model("jsrt").passes
+    paper = CliRunner().invoke(main, ["register", str(moving), str(fixed), "--model", "jsrt-paper",
+                                      "-o", str(tmp_path / "d"), "--json"])
+    assert json.loads(paper.stdout)["passes"] == 1
 
 
 def test_evaluate_methods_and_the_api_take_the_models_passes(two_pass_model):
@@ -44,7 +49,7 @@ def test_evaluate_methods_and_the_api_take_the_models_passes(two_pass_model):
 
     assert parse_method(f"new={two_pass_model}").passes == 2
     assert parse_method(f"new={two_pass_model},passes=3").passes == 3
-    assert parse_method("paper=jsrt").passes == 1
+    assert parse_method("paper=jsrt-paper").passes == 1
     assert make_registrar(two_pass_model).passes == 2
 
 

@@ -86,16 +86,16 @@ def test_bad_mask_outside_is_refused():
 
 
 def test_method_option_parses_in_any_order_and_changes_the_fingerprint():
-    bundled = data_dir() / "models" / "jsrt"
-    plain = parse_method("ac=jsrt")
+    bundled = data_dir() / "models" / "jsrt-paper"
+    plain = parse_method("ac=jsrt-paper")
     assert plain == Method("ac", "model", bundled, 1, "edge")
-    assert parse_method("ac=jsrt,outside=background") == Method("ac", "model", bundled, 1, "background")
-    assert parse_method("ac=jsrt, outside = background, passes=2") == Method("ac", "model", bundled, 2, "background")
-    assert parse_method("ac=jsrt,passes=2,outside=edge") == Method("ac", "model", bundled, 2, "edge")
-    for spec, message in (("ac=jsrt,outside=zero", "outside must be"), ("ac=jsrt,passes=2,passes=3", "twice"),
-                          ("ac=jsrt,outside=", "outside must be")):
+    assert parse_method("ac=jsrt-paper,outside=background") == Method("ac", "model", bundled, 1, "background")
+    assert parse_method("ac=jsrt-paper, outside = background, passes=2") == Method("ac", "model", bundled, 2, "background")
+    assert parse_method("ac=jsrt-paper,passes=2,outside=edge") == Method("ac", "model", bundled, 2, "edge")
+    for spec, message in (("ac=jsrt-paper,outside=zero", "outside must be"), ("ac=jsrt-paper,passes=2,passes=3", "twice"),
+                          ("ac=jsrt-paper,outside=", "outside must be")):
         with pytest.raises(InputError, match=message):
             parse_method(spec)
-    edge, background = method_fingerprint(plain), method_fingerprint(parse_method("ac=jsrt,outside=background"))
+    edge, background = method_fingerprint(plain), method_fingerprint(parse_method("ac=jsrt-paper,outside=background"))
     assert edge != background
-    assert edge == method_fingerprint(parse_method("ac=jsrt,outside=edge"))
+    assert edge == method_fingerprint(parse_method("ac=jsrt-paper,outside=edge"))

@@ -13,7 +13,7 @@ from acregnet_cli.registration import Registrar
 from acregnet_cli.registration.engines import NumpyOps
 from acregnet_cli.resources import data_dir
 
-BUNDLED = data_dir() / "models" / "jsrt"
+BUNDLED = data_dir() / "models" / "jsrt-paper"
 
 
 class ConstantShift:
@@ -94,12 +94,12 @@ def test_two_passes_agree_between_engines():
 
 
 def test_method_spec_passes_and_fingerprint():
-    one = parse_method("ac=jsrt")
-    two = parse_method("ac2=jsrt, passes=2")
+    one = parse_method("ac=jsrt-paper")
+    two = parse_method("ac2=jsrt-paper, passes=2")
     assert one == Method("ac", "model", BUNDLED, 1) and two.passes == 2 and two.path == BUNDLED
     assert method_fingerprint(one) != method_fingerprint(two)
     assert method_fingerprint(one) == method_fingerprint(Method("other", "model", BUNDLED))
-    for bad in ("ac=jsrt,passes=0", "ac=jsrt,passes=two", "ac=jsrt,passes=", "ac=,passes=2"):
+    for bad in ("ac=jsrt-paper,passes=0", "ac=jsrt-paper,passes=two", "ac=jsrt-paper,passes=", "ac=,passes=2"):
         with pytest.raises(InputError):
             parse_method(bad)
 

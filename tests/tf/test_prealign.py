@@ -112,12 +112,12 @@ def test_registrar_starts_the_network_from_the_global_transform():
 
 
 def test_evaluate_method_option_and_fingerprint():
-    bundled = data_dir() / "models" / "jsrt"
-    method = parse_method("ac=jsrt,prealign=affine,passes=2")
+    bundled = data_dir() / "models" / "jsrt-paper"
+    method = parse_method("ac=jsrt-paper,prealign=affine,passes=2")
     assert (method.prealign, method.passes, method.path) == ("affine", 2, bundled)
-    assert parse_method("ac=jsrt").prealign is None
+    assert parse_method("ac=jsrt-paper").prealign is None
     with pytest.raises(InputError, match="prealign must be one of"):
-        parse_method("ac=jsrt,prealign=rigid")
+        parse_method("ac=jsrt-paper,prealign=rigid")
     plain = method_fingerprint(Method("ac", "model", bundled))
     assert method_fingerprint(Method("ac", "model", bundled, prealign="affine")) != plain
     assert method_fingerprint(Method("ac", "model", bundled, prealign="similarity")) not in (
