@@ -11,7 +11,7 @@ falls on both:
 
 Medians of ``--repeats`` runs; writes ``benchmarks/results/default-model-cost-<label>.md``.
 
-usage: python benchmarks/default_model_cost.py [--label NAME] [--pairs 100] [--repeats 3] [DATASET...]
+usage: python benchmarks/default_model_cost.py [--label NAME] [--pairs 200] [--repeats 3] [DATASET...]
 """
 
 import argparse
@@ -58,7 +58,7 @@ def measure(dataset, models, count, repeats):
             for model in models:
                 out = Path(tmp) / f"{model}-{repeat}"
                 batch, _, _ = run_process([*ACREGNET, "register", "--pairs", str(listing), "--model", model,
-                                           "-o", str(out / "batch"), "--quiet"])
+                                           "-o", str(out / "batch")])
                 moving, fixed, mask = pairs[0]
                 one, _, _ = run_process([*ACREGNET, "register", str(moving), str(fixed), "--mask", str(mask),
                                          "--model", model, "-o", str(out / "one")])
@@ -72,7 +72,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="*", default=["jsrt", "montgomery", "shenzhen"])
     parser.add_argument("--label", default="cpu")
-    parser.add_argument("--pairs", type=int, default=100)
+    parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     from acregnet_cli.models import load_model

@@ -6,7 +6,7 @@ trained (the chain of runs it was fine-tuned through, read from each run's
 ``init_from``), and its scores from an ``acregnet evaluate`` summary that compares it
 with the paper-faithful model.
 
-usage: python experiments/default-model/bundle_default.py DATASET RUN PASSES EVAL_SUMMARY_MD
+usage: python experiments/default-model/bundle_default.py DATASET RUN PASSES EVAL_SUMMARY_MD [NOTE]
 """
 
 import json
@@ -51,7 +51,7 @@ def describe(path, config):
     return f"  - `{where}`: from `{start}`; {settings}"
 
 
-def main(dataset, run, passes, summary):
+def main(dataset, run, passes, summary, note=""):
     run, passes = Path(run), int(passes)
     target = REPO / "data" / "models" / dataset
     if target.exists():
@@ -63,16 +63,20 @@ def main(dataset, run, passes, summary):
     (target / "model.json").write_text(json.dumps(description, indent=2, sort_keys=True) + "\n")
     shutil.copy(run / "vector_cnn.weights.h5", target)
     shutil.copy(run / "config.toml", target / "training_config.toml")
-    chain = "\n".join(describe(path, config) for path, config in reversed(lineage(run)))
+    runs = list(reversed(lineage(run)))
+    chain = "\n".join(describe(path, config) for path, config in runs)
+    augmented = any(config.get(f"augment_{key}", 0) for _, config in runs for key in ("rotation", "scale", "shift"))
+    also = (", with each training image and its mask moved by a random affine map "
+            "(`--augment-*`)") if augmented else ""
     card = f"""# Model card: {dataset}
 
 The default registration model for {dataset} radiographs (`--model {dataset}`): the
 paper's AC-RegNet (VectorCNN, trained with minus NCC, total variation, the mask
 cross-entropy and the distance between codes of the frozen `{dataset}-ae`), fine-tuned
-with a penalty on folding (`train-reg --lambda-fold`, mean max(0, 0.1 - det J)) and used
+with a penalty on folding (`train-reg --lambda-fold`, mean max(0, 0.1 - det J)){also}, and used
 with {passes} network pass{'es' if passes > 1 else ''} (`passes` in model.json; `register --passes 1` for one).
 The paper-faithful model is bundled as `{dataset}-paper`. Study, commands and the
-approaches tried: `experiments/default-model/README.md`.
+approaches tried: `experiments/default-model/README.md`.{chr(10) + chr(10) + note if note else ""}
 
 - Input: two radiographs (moving, fixed) of any size; the network runs at
   {description['size']}x{description['size']} ({description['resize']} resize) and the field is scaled back.

@@ -28,7 +28,7 @@ def test_bundled_jsrt_models_and_autoencoder_are_installed_and_small(name):
     assert description["architecture"] == "vector_cnn" and description["size"] == 64
 
 
-@pytest.mark.parametrize("dataset", ["jsrt", "shenzhen"])
+@pytest.mark.parametrize("dataset", ["jsrt", "montgomery", "shenzhen"])
 def test_the_default_differs_from_the_paper_faithful_model_and_its_card_says_how(dataset):
     models = data_dir() / "models"
     paper = json.loads((models / f"{dataset}-paper" / "model.json").read_text())
