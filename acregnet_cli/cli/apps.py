@@ -111,9 +111,10 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
               help="Images registered per network call.")
 @click.option("--shard", help="Do only share I of N (I/N, 0-based); a run without --shard then merges.")
 @click.option("--strict", is_flag=True, help="Exit 1 if any image failed or was not a chest radiograph.")
+@registration_options("passes")
 @json_option("Print the summary as JSON.")
 def corpus_command(corpus, output, atlases, references, data_dir, model, k, max_references, threshold, min_ncc,
-                   batch_size, shard, strict, as_json):
+                   batch_size, shard, strict, options, as_json):
     """Masks and RCA quality for every image under CORPUS (recursive; PNG, JPEG, TIFF, DICOM).
 
     Resumable (kill it, run it again) and shardable. Example: acregnet corpus cxr14/ -o cxr14-masks
@@ -123,7 +124,7 @@ def corpus_command(corpus, output, atlases, references, data_dir, model, k, max_
 
     summary = segment_corpus(corpus, output, atlases, references, data_dir, model, k=k, max_references=max_references,
                              threshold=threshold, batch_size=batch_size, shard=parse_shard(shard), strict=strict,
-                             min_ncc=min_ncc, echo=progress(as_json))
+                             min_ncc=min_ncc, echo=progress(as_json), options=options)
     emit(as_json, summary, lambda: f"{summary['ok']} of {summary['images']} image(s) segmented into {output}; "
                                    f"{summary['accepted']} accepted at {threshold:g}")
 

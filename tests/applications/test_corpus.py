@@ -198,3 +198,21 @@ def test_kill_9_at_any_moment_loses_nothing_finished(corpus, tmp_path):
     for mask in table["mask"].dropna():
         Image.open(out / mask).load()  # no torn mask
     assert not list(out.rglob(".*.tmp*"))
+
+
+def test_passes_reach_the_registrar_and_a_bad_value_is_refused(corpus, tmp_path, monkeypatch):
+    import acregnet_cli.registration as registration
+
+    _, atlases, _ = corpus
+    seen = {}
+
+    def spy(model, options, keep_onehot=False):
+        seen["passes"] = options.passes
+        raise RuntimeError("stop after the registrar")
+
+    monkeypatch.setattr(registration, "make_registrar", spy)
+    result = run("corpus", corpus[0] / "images", "--atlases", atlases, "-o", tmp_path / "out", "--passes", "1")
+    assert seen == {"passes": 1}, result.output
+    bad = run("corpus", corpus[0] / "images", "--atlases", atlases, "-o", tmp_path / "bad", "--passes", "0")
+    assert bad.exit_code == 2 and "--passes" in bad.output
+    assert not (tmp_path / "bad").exists()
