@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_benchmarks import ACREGNET, machine_description, run_process  # noqa: E402
+from run_benchmarks import ACREGNET, machine_description, run_process
 
 HERE = Path(__file__).resolve().parent
 
@@ -79,9 +79,9 @@ def main():
 
     lines = [f"# Default models against the paper-faithful ones: cost ({args.label})", "",
              "Machine: " + ", ".join(f"{k} {v}" for k, v in machine_description().items()), "",
-             f"Medians of {args.repeats} interleaved runs; batch: `register --pairs` of {args.pairs} "
-             "256x256 test pairs with masks, whole process; one pair: `register MOVING FIXED --mask`, "
-             "whole process.", "",
+             (f"Medians of {args.repeats} interleaved runs; batch: `register --pairs` of {args.pairs} "
+              "256x256 test pairs with masks, whole process; one pair: `register MOVING FIXED --mask`, "
+              "whole process."), "",
              "| dataset | model | passes | batch (s) | per pair in batch (ms) | ratio | one pair (s) | ratio |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for dataset in args.datasets:

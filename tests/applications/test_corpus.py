@@ -201,7 +201,7 @@ def test_kill_9_at_any_moment_loses_nothing_finished(corpus, tmp_path):
 
 
 def test_passes_reach_the_registrar_and_a_bad_value_is_refused(corpus, tmp_path, monkeypatch):
-    import acregnet_cli.registration as registration
+    from acregnet_cli import registration
 
     _, atlases, _ = corpus
     seen = {}
