@@ -8,7 +8,7 @@
 # Needs ACREGNET_DATA.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-CANDIDATES="svf7 seed1-further fold fold100 fold300 aug-fold aug-fold100 aug2-fold100 aug-fold300 aug2-fold300"
+CANDIDATES="svf7 seed1-further fold fold100 fold300 aug-fold aug-fold100 aug2-fold100 aug-fold100b"
 for d in ${@:-jsrt montgomery shenzhen}; do
   runs=experiments/$d/runs
   methods=(--method identity --method "paper=$d-paper" --method "paper-2pass=$d-paper,passes=2")
