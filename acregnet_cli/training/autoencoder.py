@@ -22,12 +22,15 @@ from acregnet_cli.training.loop import (
 
 
 def mask_augmentation(settings):
-    """The autoencoder's random affine augmentation (rotation, scale, shift), or None.
+    """The random affine augmentation (rotation, scale, shift) of a training run's
+    settings, or None; both stages take it.
 
-    An extension (the paper trains on the masks as they are): each training mask is
-    moved by a random affine map (:func:`acregnet_cli.tf.sampling.augment_masks`)
-    before the swap noise, so that the code sees more shapes and poses than the
-    training list holds. All three at 0 (the default) means no augmentation.
+    An extension (the paper trains on the data as they are). In ``train-ae`` each
+    training mask is moved by a random affine map
+    (:func:`acregnet_cli.tf.sampling.augment_masks`) before the swap noise, so that the
+    code sees more shapes and poses than the training list holds; in ``train-reg`` each
+    image of a pair moves with its mask by its own map. All three at 0 (the default)
+    means no augmentation.
     """
     values = {key: float(settings.get(f"augment_{key}", 0.0)) for key in ("rotation", "scale", "shift")}
     bounds = {"rotation": (0.0, 180.0), "scale": (0.0, 0.9), "shift": (0.0, 0.5)}
