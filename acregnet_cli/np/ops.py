@@ -7,6 +7,8 @@ Arrays are batched like the TensorFlow ones: (B, H, W, C).
 
 import numpy as np
 
+from acregnet_cli.fields import core as fields_core
+
 
 def _axis_weights(in_size, out_size, method):
     """Source indices (lower, upper) and weights of the upper one, along one axis."""
@@ -93,9 +95,7 @@ def warp_labels(image, labels, field, classes):
 def jacobian_determinant(field):
     """Jacobian determinant of ``p -> p + u(p)`` for (B, H, W, 2) fields, as
     :func:`acregnet_cli.tf.ops.jacobian_determinant`."""
-    from acregnet_cli.fields.core import jacobian_determinant as determinant
-
-    return determinant(np.asarray(field, np.float64)).astype(np.float32)
+    return fields_core.jacobian_determinant(np.asarray(field, np.float64)).astype(np.float32)
 
 
 def integrate_velocity(velocity, steps):

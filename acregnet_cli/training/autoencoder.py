@@ -13,34 +13,13 @@ from acregnet_cli.tf import losses
 from acregnet_cli.tf import sampling as generators
 from acregnet_cli.tf.networks import mask_autoencoder
 from acregnet_cli.training.loop import (
+    affine_augmentation,
     check_replicas,
     learning_rate_schedule,
     replicated,
     run_loop,
     start_run,
 )
-
-
-def mask_augmentation(settings):
-    """The random affine augmentation (rotation, scale, shift) of a training run's
-    settings, or None; both stages take it.
-
-    An extension (the paper trains on the data as they are). In ``train-ae`` each
-    training mask is moved by a random affine map
-    (:func:`acregnet_cli.tf.sampling.augment_masks`) before the swap noise, so that the
-    code sees more shapes and poses than the training list holds; in ``train-reg`` each
-    image of a pair moves with its mask by its own map. All three at 0 (the default)
-    means no augmentation.
-    """
-    values = {key: float(settings.get(f"augment_{key}", 0.0)) for key in ("rotation", "scale", "shift")}
-    bounds = {"rotation": (0.0, 180.0), "scale": (0.0, 0.9), "shift": (0.0, 0.5)}
-    for key, value in values.items():
-        low, high = bounds[key]
-        if not low <= value <= high:
-            raise InputError(f"augment_{key} must be in [{low:g}, {high:g}], got {value:g}")
-    if not any(values.values()):
-        return None
-    return values
 
 
 def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overwrite=False, progress=True, extra=None,
@@ -57,7 +36,7 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
         Resolved ``train_ae`` settings (iterations, batch_size, learning_rate,
         code_size, size, swap_probability, checkpoint_every, log_every, seed;
         optionally augment_rotation, augment_scale, augment_shift, see
-        :func:`mask_augmentation`).
+        :func:`affine_augmentation`).
     run_dir : Path
     resume, overwrite, progress : bool
     extra : dict, optional
@@ -72,7 +51,7 @@ def train_autoencoder(split, num_classes, settings, run_dir, resume=False, overw
     from acregnet_cli.training.distribute import worker_identity
 
     learning_rate = learning_rate_schedule(settings)  # bad settings fail before anything is written
-    augmentation = mask_augmentation(settings)
+    augmentation = affine_augmentation(settings)
     strategy = strategy or tf.distribute.get_strategy()
     chief, task = worker_identity(strategy)
     replicas = check_replicas(strategy, settings["batch_size"])

@@ -22,6 +22,28 @@ from acregnet_cli.models.files import write_settings
 from acregnet_cli.options import LR_SCHEDULES
 
 
+def affine_augmentation(settings):
+    """The random affine augmentation (rotation, scale, shift) of a training run's
+    settings, or None; both stages take it.
+
+    An extension (the paper trains on the data as they are). In ``train-ae`` each
+    training mask is moved by a random affine map
+    (:func:`acregnet_cli.tf.sampling.augment_masks`) before the swap noise, so that the
+    code sees more shapes and poses than the training list holds; in ``train-reg`` each
+    image of a pair moves with its mask by its own map. All three at 0 (the default)
+    means no augmentation.
+    """
+    values = {key: float(settings.get(f"augment_{key}", 0.0)) for key in ("rotation", "scale", "shift")}
+    bounds = {"rotation": (0.0, 180.0), "scale": (0.0, 0.9), "shift": (0.0, 0.5)}
+    for key, value in values.items():
+        low, high = bounds[key]
+        if not low <= value <= high:
+            raise InputError(f"augment_{key} must be in [{low:g}, {high:g}], got {value:g}")
+    if not any(values.values()):
+        return None
+    return values
+
+
 def learning_rate_schedule(settings):
     """Adam's learning rate from the settings: a number, or a Keras schedule of the iteration.
 

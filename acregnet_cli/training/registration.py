@@ -25,8 +25,8 @@ from acregnet_cli.tf import losses
 from acregnet_cli.tf import sampling as generators
 from acregnet_cli.tf.networks import vector_cnn
 from acregnet_cli.tf.ops import warp_bilinear
-from acregnet_cli.training.autoencoder import mask_augmentation
 from acregnet_cli.training.loop import (
+    affine_augmentation,
     check_replicas,
     learning_rate_schedule,
     replicated,
@@ -108,7 +108,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     replicas = check_replicas(strategy, settings["batch_size"])
     lambda_r, lambda_ce, lambda_ae = variant_weights(variant, settings)
     lambda_fold = settings.get("lambda_fold", 0.0)
-    augmentation = mask_augmentation(settings)
+    augmentation = affine_augmentation(settings)
     encoder = None
     if lambda_ae > 0:
         if ae_run is None:

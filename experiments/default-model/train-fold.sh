@@ -11,19 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 declare -A START=([jsrt]=jsrt-paper [montgomery]=experiments/montgomery/runs/montgomery-ac-regnet-seed1-further
                   [shenzhen]=shenzhen-paper)
-stage() {  # dataset run init lambda iterations [extra...]
-  local d=$1 run=$2 init=$3 lambda=$4 iterations=$5
-  shift 5
-  [ -f "$run/model.json" ] && return 0
-  local resume=()
-  [ -f "$run/config.toml" ] && resume=(--resume)
-  acregnet train-reg --dataset "$d" --variant ac-regnet --ae-run "$d-ae" --init-from "$init" \
-    --lambda-fold "$lambda" --iterations "$iterations" --learning-rate 1e-4 --lr-schedule cosine \
-    --seed 0 -o "$run" --quiet "${resume[@]}" "$@"
-}
+source experiments/default-model/stage.sh
 for d in ${@:-jsrt shenzhen montgomery}; do
   runs=experiments/$d/runs
-  stage "$d" "$runs/$d-ac-regnet-fold" "${START[$d]}" 10 1500
-  stage "$d" "$runs/$d-ac-regnet-fold100" "$runs/$d-ac-regnet-fold" 100 1000
-  stage "$d" "$runs/$d-ac-regnet-fold300" "$runs/$d-ac-regnet-fold100" 300 1000
+  stage "$d" "$runs/$d-ac-regnet-fold" "${START[$d]}" 10 1500 1e-4
+  stage "$d" "$runs/$d-ac-regnet-fold100" "$runs/$d-ac-regnet-fold" 100 1000 1e-4
+  stage "$d" "$runs/$d-ac-regnet-fold300" "$runs/$d-ac-regnet-fold100" 300 1000 1e-4
 done
