@@ -5,12 +5,13 @@ import numpy as np
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import check_registrable
 from acregnet_cli.io.images import array_to_gray, check_label_map
+from acregnet_cli.io.intensity import parse_intensity
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
 
 
 def register(moving, fixed, model="jsrt", mask=None, *, passes=None, mask_outside="edge", prealign=None, resize=None,
-             engine="auto"):
+             engine="auto", intensity="auto"):
     """Register ``moving`` onto ``fixed``; the same field ``acregnet register`` writes.
 
     Images of any dtype and layout a radiograph file holds (uint8, uint16, float,
@@ -31,12 +32,15 @@ def register(moving, fixed, model="jsrt", mask=None, *, passes=None, mask_outsid
     passes, mask_outside, prealign, resize, engine
         See :class:`~acregnet_cli.options.RegistrationOptions`; ``engine='auto'``
         uses NumPy on a machine without an NVIDIA GPU (no TensorFlow start-up).
+    intensity : 'auto', 'dtype' or (lo, hi)
+        How values become [0, 1] (:func:`acregnet_cli.io.intensity.normalise`): by
+        default a window from each image's own content, inverted images flipped.
 
     Returns
     -------
     PairResult
         ``field`` (H, W, 2) in pixels, rows then columns, ``warped(p) = moving(p + field(p))``;
-        ``warped`` in [0, 1]; ``warped_mask`` (with ``mask``); ``folding_fraction``.
+        ``warped`` in [0, 1] (the normalised moving image, float32); ``warped_mask`` (with ``mask``); ``folding_fraction``.
 
     Raises
     ------
@@ -55,8 +59,9 @@ def register(moving, fixed, model="jsrt", mask=None, *, passes=None, mask_outsid
     """
     options = RegistrationOptions(passes=passes, mask_outside=mask_outside, prealign=prealign, resize=resize,
                                   engine=engine)
-    moving = array_to_gray(moving, "moving")
-    fixed = array_to_gray(fixed, "fixed")
+    intensity = parse_intensity(intensity)
+    moving = array_to_gray(moving, "moving", intensity)
+    fixed = array_to_gray(fixed, "fixed", intensity)
     check_registrable(moving, "moving")
     check_registrable(fixed, "fixed")
     if mask is not None:

@@ -24,6 +24,9 @@ VARIANT_NAMES = ("regnet", "ce-regnet", "ae-regnet", "ac-regnet")
 LR_SCHEDULES = ("constant", "cosine", "step")
 CE_FORMS = ("release", "textbook")
 STRATEGIES = ("default", "mirrored", "multi-worker")
+# What of an image the corpus pipeline segments: its field of view (uniform edge bands
+# cut off) or the whole frame (acregnet_cli.applications.corpus).
+FRAMINGS = ("field-of-view", "none")
 # Multi-atlas label fusion.
 FUSIONS = ("majority", "weighted")
 # Dataset layouts that `preprocess` converts.

@@ -64,14 +64,22 @@ class Library:
     values: np.ndarray
 
     @classmethod
-    def from_atlases(cls, atlases, size, values=None):
-        """From an :class:`~acregnet_cli.applications.segmentation.AtlasSet` (any image sizes)."""
+    def from_atlases(cls, atlases, size, values=None, crop=None):
+        """From an :class:`~acregnet_cli.applications.segmentation.AtlasSet` (any image sizes).
+
+        ``crop``, a function of an image giving (top, left, height, width), cuts each
+        atlas to that box first, so that atlases are framed as the images they meet.
+        """
         values = np.asarray(atlases.values if values is None else values)
         small, index = [], []
         for image, labels in zip(atlases.images, atlases.labels):
-            square, _ = pad_to_square(np.asarray(image, np.float32))
+            image, labels = np.asarray(image, np.float32), np.asarray(labels)
+            if crop is not None:
+                top, left, height, width = crop(image)
+                image, labels = image[top:top + height, left:left + width], labels[top:top + height, left:left + width]
+            square, _ = pad_to_square(image)
             small.append(_resize_square(square, size))
-            label_square, _ = pad_to_square(np.asarray(labels))
+            label_square, _ = pad_to_square(labels)
             unknown = np.setdiff1d(np.unique(label_square), values)
             if unknown.size:
                 raise InputError(f"atlas labels {unknown.tolist()} are not among {values.tolist()}")
@@ -173,15 +181,28 @@ class CorpusPipeline:
     band : bool
         Redo at full resolution only the band where the work-grid vote is unsure
         (default); False redoes every pixel (the exact reference the band is tested against).
+    framing : {'field-of-view', 'none'}
+        'field-of-view' (default): each image is cut to its field of view (the image
+        less uniform bands along its edges: padding, letterboxing, a grey border;
+        :func:`acregnet_cli.io.intensity.field_of_view`) before it is matched and
+        registered, and its mask is put back into the whole frame (background outside);
+        'none': the whole frame, as the paper's images were framed.
     """
 
-    def __init__(self, atlases, references, registrar, k=5, max_references=20, band=True):
+    def __init__(self, atlases, references, registrar, k=5, max_references=20, band=True, framing="field-of-view"):
+        from acregnet_cli.options import FRAMINGS
+
         if k < 1 or max_references < 1:
             raise InputError("k and max_references must be at least 1")
+        if framing not in FRAMINGS:
+            raise InputError(f"framing must be one of {', '.join(FRAMINGS)}, got {framing!r}")
+        self.framing = framing
         self.registrar = registrar
         self.band = band
         self.size = registrar.size
-        self.atlases = Library.from_atlases(atlases, self.size)
+        # Atlases and references are framed as the images they meet: cut to their field of view too.
+        crop = None if framing == "none" else self._frame
+        self.atlases = Library.from_atlases(atlases, self.size, crop=crop)
         self.values = self.atlases.values
         self.references = None
         if references is not None:
@@ -189,11 +210,29 @@ class CorpusPipeline:
             if unknown.size:
                 raise InputError(f"reference labels {unknown.tolist()} are not among the atlases' "
                                  f"{self.values.tolist()}")
-            self.references = Library.from_atlases(references, self.size, self.values)
+            self.references = Library.from_atlases(references, self.size, self.values, crop=crop)
             self._reference_truth = [np.stack([index == c for c in range(len(self.values))])
                                      for index in self.references.index]
         self.k = min(k, len(self.atlases.names))
         self.max_references = min(max_references, len(self.references.names)) if references is not None else 0
+
+    def _frame(self, image):
+        """(top, left, height, width) of the part of ``image`` that is segmented."""
+        if self.framing == "none":
+            return (0, 0) + image.shape
+        from acregnet_cli.io.intensity import field_of_view
+
+        return field_of_view(image)
+
+    @staticmethod
+    def _to_frame(labels, item):
+        """Labels of an image's field of view placed into its whole frame (background outside)."""
+        top, left, height, width = item["frame"]
+        if (height, width) == tuple(item["shape"]):
+            return labels
+        whole = np.zeros(item["shape"], labels.dtype)
+        whole[top:top + height, left:left + width] = labels
+        return whole
 
     def _predict(self, moving, fixed):
         pairs = np.stack([moving, fixed], axis=-1).astype(np.float32)
@@ -214,7 +253,10 @@ class CorpusPipeline:
         began = time.perf_counter()
         prepared, refused = [], {}
         for position, image in enumerate(images):
-            square, box = pad_to_square(np.asarray(image, np.float32))
+            image = np.asarray(image, np.float32)
+            frame = self._frame(image)
+            top, left, height, width = frame
+            square, box = pad_to_square(image[top:top + height, left:left + width])
             small = _resize_square(square, self.size)
             vector = _normalised(small)
             chosen, ncc = self.atlases.rank(vector, self.k)
@@ -226,7 +268,7 @@ class CorpusPipeline:
                 continue
             references = self.references.rank(vector, self.max_references)[0] if self.references else []
             prepared.append({"side": square.shape[0], "box": box, "small": small, "chosen": chosen, "ncc": ncc,
-                             "references": references})
+                             "references": references, "frame": frame, "shape": image.shape})
         if prepared:
             # One network call: atlases onto each image, and each image onto its references (RCA).
             moving = [self.atlases.small[p["chosen"]] for p in prepared]
@@ -250,7 +292,7 @@ class CorpusPipeline:
         results = []
         for item in prepared:
             labels, work, band = self._fuse(item["fields"], item)
-            results.append(CorpusResult(self.values[labels], [self.atlases.names[i] for i in item["chosen"]],
+            results.append(CorpusResult(self._to_frame(self.values[labels], item), [self.atlases.names[i] for i in item["chosen"]],
                                         [float(v) for v in item["ncc"]], band_fraction=band))
             item["work_labels"] = work
         if self.references is not None:
@@ -272,7 +314,8 @@ class CorpusPipeline:
             unknown = np.setdiff1d(np.unique(mask), self.values)
             if unknown.size:
                 raise InputError(f"mask values {unknown.tolist()} are not among the atlases' {self.values.tolist()}")
-            square, _ = pad_to_square(np.asarray(mask))
+            top, left, height, width = item["frame"]
+            square, _ = pad_to_square(np.asarray(mask)[top:top + height, left:left + width])
             item["work_labels"] = np.searchsorted(self.values, _nearest_square(square, WORK)).astype(np.uint8)
             results.append(CorpusResult(np.asarray(mask), [], []))
         self._score(batch["prepared"], results)

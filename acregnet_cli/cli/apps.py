@@ -7,6 +7,7 @@ import click
 from acregnet_cli import options as choices
 from acregnet_cli.cli.common import (
     FRACTION,
+    INTENSITY,
     emit,
     json_option,
     model_option,
@@ -31,11 +32,12 @@ from acregnet_cli.cli.common import (
 @model_option()
 @click.option("--no-overlay", is_flag=True, help="Do not draw overlay PNGs.")
 @registration_options("passes", "mask_outside", "prealign")
+@INTENSITY
 @click.option("--shard", help="Do only share I of N of the targets (I/N, 0-based); merge with `acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Redo targets already segmented in OUTPUT.")
 @json_option("Print the summary as JSON.")
-def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, options, shard,
-                    overwrite, as_json):
+def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, options,
+                    intensity, shard, overwrite, as_json):
     """Multi-atlas segmentation: register the k most similar atlases onto each target and fuse their masks.
 
     Example: acregnet segment new1.png new2.png --atlases atlas_dir -o masks --k 5
@@ -48,7 +50,7 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
         raise InputError("give TARGET image files or --targets-from DATASET:FOLD (one of the two)")
     summary = run_segmentation(list(targets), atlases, targets_from, data_dir, output, model, k=k, fusion=fusion,
                                overlay=not no_overlay, overwrite=overwrite, echo=progress(as_json),
-                               shard=parse_shard(shard), options=options)
+                               shard=parse_shard(shard), options=options, intensity=intensity)
     emit(as_json, summary, lambda: f"{summary['segmented']} target(s) segmented into {output}" + (
         f"; mean Dice {summary['mean_dice']:.3f}" if summary.get("mean_dice") is not None else ""))
 
@@ -69,10 +71,11 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
               help="Register onto this many references (those most similar to the image).")
 @model_option()
 @registration_options("passes", "mask_outside", "prealign")
+@INTENSITY
 @click.option("--overwrite", is_flag=True, help="Check every mask again (otherwise masks in OUTPUT/qc.csv are kept).")
 @json_option("Print the summary as JSON.")
-def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, options, overwrite,
-               as_json):
+def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, options, intensity,
+               overwrite, as_json):
     """Quality control of segmentations by reverse classification accuracy.
 
     Each mask, with its image, is registered onto reference images with ground truth;
@@ -84,7 +87,7 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
 
     summary, _ = run_qc(list(masks), list(images), references, data_dir, output, model, threshold=threshold,
                         max_references=max_references, echo=progress(as_json), options=options,
-                        overwrite=overwrite)
+                        overwrite=overwrite, intensity=intensity)
     emit(as_json, summary, f"{summary['masks']} masks checked, {summary['rejected']} under {threshold}: "
                            f"{output}/qc.csv")
 
@@ -112,9 +115,14 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
 @click.option("--shard", help="Do only share I of N (I/N, 0-based); a run without --shard then merges.")
 @click.option("--strict", is_flag=True, help="Exit 1 if any image failed or was not a chest radiograph.")
 @registration_options("passes")
+@INTENSITY
+@click.option("--framing", type=click.Choice(choices.FRAMINGS), default="field-of-view", show_default=True,
+              help="What of each image is segmented: its field of view (uniform bands along the edges, such as "
+                   "padding, letterboxing or a grey border, cut off; the mask is background there) or the whole "
+                   "frame (none).")
 @json_option("Print the summary as JSON.")
 def corpus_command(corpus, output, atlases, references, data_dir, model, k, max_references, threshold, min_ncc,
-                   batch_size, shard, strict, options, as_json):
+                   batch_size, shard, strict, options, intensity, framing, as_json):
     """Masks and RCA quality for every image under CORPUS (recursive; PNG, JPEG, TIFF, DICOM).
 
     Resumable (kill it, run it again) and shardable. Example: acregnet corpus cxr14/ -o cxr14-masks
@@ -124,7 +132,8 @@ def corpus_command(corpus, output, atlases, references, data_dir, model, k, max_
 
     summary = segment_corpus(corpus, output, atlases, references, data_dir, model, k=k, max_references=max_references,
                              threshold=threshold, batch_size=batch_size, shard=parse_shard(shard), strict=strict,
-                             min_ncc=min_ncc, echo=progress(as_json), options=options)
+                             min_ncc=min_ncc, echo=progress(as_json), options=options, intensity=intensity,
+                             framing=framing)
     emit(as_json, summary, lambda: f"{summary['ok']} of {summary['images']} image(s) segmented into {output}; "
                                    f"{summary['accepted']} accepted at {threshold:g}")
 

@@ -89,6 +89,27 @@ class FiniteFloat(click.ParamType):
         return f"{'(' if self.low_open or self.low is None else '['}{low}, {high}{')' if self.high_open or self.high is None else ']'}"
 
 
+class IntensityType(click.ParamType):
+    """``auto``, ``dtype`` or a window ``LO,HI`` of stored values, checked when parsed."""
+
+    name = "auto|dtype|LO,HI"
+
+    def convert(self, value, param, ctx):
+        from acregnet_cli.errors import InputError
+        from acregnet_cli.io.intensity import parse_intensity
+
+        try:
+            return parse_intensity(value)
+        except InputError as exc:
+            self.fail(str(exc).replace("--intensity: ", "").replace("--intensity ", ""), param, ctx)
+
+
+INTENSITY = click.option(
+    "--intensity", type=IntensityType(), default="auto", show_default=True,
+    help="How stored values become the image the network sees: auto (a window from the image's own field of view, "
+         "its 0.5 and 99.5 percentiles, and inverted images flipped), dtype (divide by 255 or 65535, as the paper's "
+         "8-bit images were read), or LO,HI (that window of stored values).")
+
 POSITIVE = FiniteFloat(0, None, low_open=True)
 # NumPy's RandomState takes seeds in [0, 2**32).
 SEED = click.IntRange(0, 2**32 - 1)

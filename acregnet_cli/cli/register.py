@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from acregnet_cli.cli.common import (
+    INTENSITY,
     POSITIVE,
     emit,
     json_option,
@@ -28,6 +29,7 @@ from acregnet_cli.cli.common import (
 @click.option("--max-side", type=click.IntRange(64, 65536), default=4096, show_default=True,
               help="Reduce larger images by an integer factor before registering (memory bound).")
 @registration_options("resize", "batch_size", "engine", "passes", "mask_outside", "prealign")
+@INTENSITY
 @click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "
                              "`acregnet merge OUTPUT`.")
 @click.option("--jacobian", is_flag=True, help="Also write jacobian.nii.gz and jacobian.png (folds black, outlined) "
@@ -36,8 +38,8 @@ from acregnet_cli.cli.common import (
                                             "differences before and after, the deformation grid, the Jacobian.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @json_option("Print the summaries as JSON on stdout.")
-def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max_side, options, shard, jacobian,
-             figures, overwrite, as_json):
+def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max_side, options, intensity, shard,
+             jacobian, figures, overwrite, as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -52,7 +54,7 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max
     from acregnet_cli.workflows.register import register_files
 
     summaries = register_files(moving, fixed, output, model, options, moving_mask=moving_mask, pairs_file=pairs_file,
-                               shard=shard, spacing=spacing, max_side=max_side, overwrite=overwrite,
+                               shard=shard, spacing=spacing, max_side=max_side, overwrite=overwrite, intensity=intensity,
                                echo=None if as_json else click.echo,
                                extras=[name for name, on in (("jacobian", jacobian), ("figures", figures)) if on])
     emit(as_json, summaries if pairs_file is not None else summaries[0], None)

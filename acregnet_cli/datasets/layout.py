@@ -117,7 +117,8 @@ def load_split(config, root, fold="train", size=64):
         )
     images, labels = [], []
     for image_path, label_path in zip(image_paths, label_paths):
-        image, _ = read_image(image_path)
+        # The authors' images as they trained on them: 8-bit values over 255.
+        image, _ = read_image(image_path, intensity="dtype")
         label_map = relabel(read_label_map(label_path), config.label_values, str(label_path))
         if image.shape != (size, size) or label_map.shape != (size, size):
             raise InputError(

@@ -107,7 +107,9 @@ def _load_subject(image_path, parts, invert_img=True):
     if image_path.suffix.upper() == ".IMG":
         image = read_jsrt_img(image_path, invert=invert_img)
     else:
-        image, _ = read_image(image_path)
+        # Converted as the authors converted theirs (the data type's range), so that
+        # preprocessed data matches the data the bundled models were trained on.
+        image, _ = read_image(image_path, intensity="dtype")
     labels = None
     for value, paths in parts.items():
         paths = paths if isinstance(paths, list) else [paths]

@@ -314,3 +314,23 @@ def map_points(points, field):
                          f"(first: {points[outside][0].tolist()})")
     displacement = np.stack([_sample(field[..., c], points[:, 0], points[:, 1]) for c in range(2)], axis=-1)
     return points + displacement
+
+
+def upsample_labels(labels, factor, shape):
+    """A label map made on an image reduced by ``factor`` brought back to the stored ``shape``.
+
+    Each stored pixel takes the label of the reduced pixel whose block holds it
+    (the reduction averaged blocks of ``factor`` x ``factor``); rows or columns beyond
+    the last whole block take the nearest block's label.
+
+    Examples
+    --------
+    >>> upsample_labels(np.array([[0, 1], [2, 3]]), 2, (5, 4)).tolist()
+    [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3], [2, 2, 3, 3]]
+    """
+    labels = np.asarray(labels)
+    if factor == 1 and labels.shape == tuple(shape):
+        return labels
+    rows = np.minimum(np.arange(shape[0]) // factor, labels.shape[0] - 1)
+    columns = np.minimum(np.arange(shape[1]) // factor, labels.shape[1] - 1)
+    return labels[np.ix_(rows, columns)]

@@ -7,6 +7,7 @@ the old file or the new one, never a torn one.
 """
 
 import contextlib
+import dataclasses
 import os
 import warnings
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from acregnet_cli.errors import InputError
+from acregnet_cli.io.intensity import Intensity, normalise
 
 # Large hospital exports are legitimate input; the decompression-bomb guard of
 # Pillow would reject a 4892 x 4020 radiograph, so it is raised, not removed.
@@ -149,12 +151,33 @@ def _pillow_open(path, what="image"):
         raise InputError(f"{path}: cannot decode {what} ({' '.join(str(exc).split())})") from None
 
 
-def read_image(path, max_side=None):
-    """Read a radiograph as a 2-D float32 array scaled to [0, 1].
+@dataclasses.dataclass
+class Radiograph:
+    """A radiograph as read: the [0, 1] image, how it was normalised, its stored size.
 
-    8-bit values are divided by 255 and 16-bit ones by 65535; colour images are
-    converted to luminance; floating-point and DICOM images are rescaled by their
-    range (DICOM after its modality rescale, MONOCHROME1 inverted).
+    Attributes
+    ----------
+    image : ndarray float32 (h, w)
+        In [0, 1]; reduced by ``factor`` from the stored size when it exceeded ``max_side``.
+    bits : int
+        8 or 16, the depth to write derived images with.
+    intensity : Intensity
+        The window and polarity (:mod:`acregnet_cli.io.intensity`).
+    stored_shape : tuple
+        (rows, columns) of the file's pixels.
+    factor : int
+        The integer reduction applied (1: none).
+    """
+
+    image: np.ndarray
+    bits: int
+    intensity: Intensity
+    stored_shape: tuple
+    factor: int = 1
+
+
+def load_radiograph(path, max_side=None, intensity="auto"):
+    """Read a radiograph, normalised by its content (default) and reduced if very large.
 
     Parameters
     ----------
@@ -162,13 +185,18 @@ def read_image(path, max_side=None):
     max_side : int, optional
         Images whose longer side exceeds this are reduced by an integer factor
         (box filter) while still in their 8/16-bit form, so that a very large
-        export never becomes a huge float array.
+        export never becomes a huge float array; ``factor`` says by how much, so that
+        results can be brought back to the stored size.
+    intensity : 'auto', 'dtype' or (lo, hi)
+        See :func:`acregnet_cli.io.intensity.normalise`: 'auto' windows by the image's
+        own field of view and flips inverted images; 'dtype' divides 8-bit values by
+        255 and 16-bit ones by 65535 (the paper's reading); floating-point and DICOM
+        images are rescaled by their range under 'dtype' (DICOM after its modality
+        rescale, MONOCHROME1 inverted).
 
     Returns
     -------
-    image : ndarray, float32, shape (H, W)
-    bits : int
-        8 or 16, the depth to write derived images with.
+    Radiograph
 
     Raises
     ------
@@ -182,35 +210,59 @@ def read_image(path, max_side=None):
         raise InputError(f"{path}: is a directory, expected an image file")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: permission denied")
+    factor = 1
     if is_dicom(path):
         gray, _ = _read_dicom(path)
         top, bits = None, 16
+        stored = gray.shape
         if max_side and max(gray.shape) > max_side:
             factor = int(np.ceil(max(gray.shape) / max_side))
             gray = _box_reduce(gray, factor)
     else:
         with _pillow_open(path) as image:
             image.load()
+            stored = (image.size[1], image.size[0])
             if max_side and max(image.size) > max_side and image.mode not in ("P", "1"):
                 if image.mode.startswith("I;16"):
                     # Pillow reduces 32-bit integer images but not the 16-bit modes;
                     # "I" holds every 16-bit value exactly.
                     image = image.convert("I")
-                image = image.reduce(int(np.ceil(max(image.size) / max_side)))
+                factor = int(np.ceil(max(image.size) / max_side))
+                image = image.reduce(factor)
             gray, top = _pil_to_gray(image, path)
             bits = 16 if image.mode.startswith("I") else 8
-    return _finish_gray(gray, top, path), bits
+    _check_gray(gray, path)
+    normalised, how = normalise(gray, intensity, top, path)
+    return Radiograph(normalised, bits, how, stored, factor)
 
 
-def array_to_gray(array, name="image"):
+def read_image(path, max_side=None, intensity="auto"):
+    """Read a radiograph as a 2-D float32 array in [0, 1] and the bit depth to write with.
+
+    :func:`load_radiograph` without the record of how.
+
+    Returns
+    -------
+    image : ndarray, float32, shape (H, W)
+    bits : int
+        8 or 16.
+    """
+    radiograph = load_radiograph(path, max_side, intensity)
+    return radiograph.image, radiograph.bits
+
+
+def array_to_gray(array, name="image", intensity="auto"):
     """Bring an image array to a 2-D float32 array in [0, 1] as :func:`read_image` does a file.
 
-    The array is read as the file it would be saved as: uint8 (and bool) values are
-    divided by 255 (bool: 1), uint16 and other non-negative integers by 65535 (a 16-bit
-    PNG; by their maximum where it is larger), colour (H, W, 3 or 4) is converted to
-    luminance (ITU-R 601) first, and floating-point arrays (and negative integers) are
-    rescaled by their range. A palette image must be converted to grey or RGB first
-    (``np.asarray(Image.open(path).convert("L"))``): its array holds palette indices.
+    The array is read as the file it would be saved as: colour (H, W, 3 or 4) is
+    converted to luminance (ITU-R 601) first; then, with ``intensity='auto'`` (the
+    default), the window comes from the image's own content and an inverted image is
+    flipped (:func:`acregnet_cli.io.intensity.normalise`). With ``'dtype'``, uint8 (and
+    bool) values are divided by 255 (bool: 1), uint16 and other non-negative integers
+    by 65535 (a 16-bit PNG; by their maximum where it is larger), and floating-point
+    arrays (and negative integers) are rescaled by their range. A palette image must be
+    converted to grey or RGB first (``np.asarray(Image.open(path).convert("L"))``): its
+    array holds palette indices.
 
     Parameters
     ----------
@@ -218,6 +270,7 @@ def array_to_gray(array, name="image"):
         (H, W) grey, (H, W, 2) grey with alpha, or (H, W, 3 or 4) colour.
     name : str
         How errors name the array.
+    intensity : 'auto', 'dtype' or (lo, hi)
 
     Returns
     -------
@@ -230,9 +283,9 @@ def array_to_gray(array, name="image"):
 
     Examples
     --------
-    >>> array_to_gray(np.array([[0, 255], [51, 102]], np.uint8)).tolist()
+    >>> array_to_gray(np.array([[0, 255], [51, 102]], np.uint8), intensity="dtype").tolist()
     [[0.0, 1.0], [0.20000000298023224, 0.4000000059604645]]
-    >>> array_to_gray(np.array([[2.0, 4.0], [3.0, 4.0]])).tolist()
+    >>> array_to_gray(np.array([[2.0, 4.0], [3.0, 4.0]]), intensity="dtype").tolist()
     [[0.0, 1.0], [0.5, 1.0]]
     """
     array = np.asarray(array)
@@ -252,20 +305,16 @@ def array_to_gray(array, name="image"):
     elif array.dtype.kind in "ui" and array.size and array.min() >= 0:
         # As a 16- or 32-bit integer image file: by 65535, or by the maximum above it.
         top = max(65535.0, float(array.max()))
-    return _finish_gray(gray, top, name)
+    _check_gray(gray, name)
+    return normalise(gray, intensity, top, name)[0]
 
 
-def _finish_gray(gray, top, name):
-    """Check a decoded grey image and scale it to [0, 1] by ``top`` (None: by its range)."""
+def _check_gray(gray, name):
+    """A decoded grey image is 2-D, not empty, and finite; an InputError naming it otherwise."""
     if gray.ndim != 2 or gray.size == 0 or min(gray.shape) < 2:
         raise InputError(f"{name}: empty image (shape {gray.shape})")
     if not np.all(np.isfinite(gray)):
         raise InputError(f"{name}: image holds NaN or infinite values")
-    if top is None:
-        low, high = float(gray.min()), float(gray.max())
-        gray = (gray - low) / (high - low) if high > low else np.zeros_like(gray)
-        top = 1.0
-    return (gray / top).astype(np.float32)
 
 
 def _box_reduce(array, factor):
@@ -336,5 +385,6 @@ def to_bit_depth(image, bits):
     top = 65535 if bits == 16 else 255
     dtype = np.uint16 if bits == 16 else np.uint8
     return np.clip(np.rint(np.asarray(image, dtype=np.float64) * top), 0, top).astype(dtype)
+
 
 

@@ -243,13 +243,26 @@ class Registrar:
                     folding_fraction=float(folding[position]) if whole else folding_fraction(field))
         return results
 
-    def register_many(self, pairs):
-        """Register a list of (moving, fixed, moving_mask or None[, mask_values]), batching every step."""
+    def register_many(self, pairs, shown=None):
+        """Register a list of (moving, fixed, moving_mask or None[, mask_values]), batching every step.
+
+        ``shown``, one array per pair (or None), is what is warped into ``PairResult.warped``
+        in place of the moving image the network saw: the moving file's own values, when
+        the network saw a normalised copy (same shape, in [0, 1]).
+        """
         prepared = [self.prepare(*pair, small=False) for pair in pairs]
         results = []
         for start in range(0, len(prepared), self.batch_size):
             chunk = prepared[start:start + self.batch_size]
             self._to_network_many(chunk)
+            for offset, item in enumerate(chunk):
+                values = None if shown is None else shown[start + offset]
+                if values is not None:
+                    square, _ = pad_to_square(np.asarray(values, np.float32))
+                    if square.shape[0] != item["moving"].shape[0]:
+                        square = self.ops.resize_images(square[None, ..., None], item["moving"].shape[0],
+                                                        "modern")[0, ..., 0]
+                    item["moving"] = square
             began = time.perf_counter()
             fields = self.predict_small(np.stack([p["moving_small"] for p in chunk]),
                                         np.stack([p["fixed_small"] for p in chunk]))

@@ -132,15 +132,15 @@ class _Progress:
             self.echo(line)
 
 
-def _read(root, relpath, max_side):
+def _read(root, relpath, max_side, intensity="auto"):
     from acregnet_cli.fields import check_registrable
-    from acregnet_cli.io.images import read_image
+    from acregnet_cli.io.images import load_radiograph
 
     path = Path(root) / relpath
     try:
-        image, _ = read_image(path, max_side)
-        check_registrable(image, path)
-        return image, None
+        radiograph = load_radiograph(path, max_side, intensity)
+        check_registrable(radiograph.image, path)
+        return radiograph, None
     except AcregnetError as exc:
         return None, str(exc).replace(f"{path}: ", "")
     except (OSError, ValueError, MemoryError) as exc:
@@ -148,7 +148,7 @@ def _read(root, relpath, max_side):
 
 
 def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1), strict=False, min_ncc=0.15,
-               max_side=4096, echo=None, limit=None):
+               max_side=4096, echo=None, limit=None, intensity="auto"):
     """Segment and quality-check every image under ``root`` into ``output``; see the module notes.
 
     Parameters
@@ -163,6 +163,12 @@ def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1
         Raise :class:`RunFailure` at the end if any image failed (the table is written first).
     limit : int, optional
         Only the first ``limit`` images of the sorted list (benchmarks).
+    intensity : 'auto', 'dtype' or (lo, hi)
+        How stored values become [0, 1] (:func:`acregnet_cli.io.intensity.normalise`);
+        each row records the window and whether the image was flipped.
+    max_side : int
+        Images longer than this are segmented reduced by an integer factor; their masks
+        are written at the image's own size all the same.
 
     Returns
     -------
@@ -192,7 +198,7 @@ def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1
         journal = _Journal(output / JOURNALS / _journal_name(shard))
         try:
             computed = _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size, min_ncc,
-                               max_side, _Progress(echo, len(todo)))
+                               (max_side, intensity), _Progress(echo, len(todo)))
         finally:
             journal.close()
         rows = read_journals(output / JOURNALS)
@@ -214,23 +220,28 @@ def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1
     return summary
 
 
-def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size, min_ncc, max_side, progress):
+def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size, min_ncc, reading, progress):
     """Read ahead, register in batches, write behind; return this run's seconds per image."""
     from acregnet_cli.io.atomic import write_png_atomic
+    from acregnet_cli.fields import upsample_labels
 
     lock = threading.Lock()
     seconds = []
 
-    def write(position, relpath, result, reason, image_shape):
+    def write(position, relpath, result, reason, radiograph):
         row = {"image": relpath, "status": "ok", "reason": "", "height": None, "width": None, "mask": "",
                "atlases": "", "atlas_ncc": "", "estimated_dice": None, "best_reference": "", "accepted": False,
-               "band_fraction": None, "seconds": None}
-        if image_shape is not None:
-            row["height"], row["width"] = int(image_shape[0]), int(image_shape[1])
+               "band_fraction": None, "seconds": None, "window": "", "inverted": None, "field_of_view": ""}
+        if radiograph is not None:
+            row["height"], row["width"] = (int(v) for v in radiograph.stored_shape)
+            how = radiograph.intensity.summary()
+            # The field of view in the stored image's pixels.
+            row.update(window=" ".join(f"{v:g}" for v in how["window"]), inverted=how["inverted"],
+                       field_of_view=" ".join(str(v * radiograph.factor) for v in how["field_of_view"]))
         if result is not None and result.labels is not None:
             mask = output / masks[relpath]
             mask.parent.mkdir(parents=True, exist_ok=True)
-            labels = result.labels
+            labels = upsample_labels(result.labels, radiograph.factor, radiograph.stored_shape)
             write_png_atomic(mask, labels.astype(np.uint8 if labels.max(initial=0) <= 255 else np.uint16),
                              compress_level=1)
             row.update(mask=masks[relpath], atlases=" ".join(result.atlases),
@@ -252,29 +263,29 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
     def collect(pending):
         """Wait for a batch's finish and queue its writes."""
         future, good = pending
-        for ((position, relpath), image), result in zip(good, future.result()):
+        for ((position, relpath), radiograph), result in zip(good, future.result()):
             seconds.append(result.seconds)
-            pending_writes.append(writer.submit(write, position, relpath, result, None, image.shape))
+            pending_writes.append(writer.submit(write, position, relpath, result, None, radiograph))
 
     # The network of one batch (TensorFlow, both cores) runs while the NumPy finish of the
     # one before runs in the finisher thread; both release the GIL for their heavy work.
     with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=1) as writer, \
             ThreadPoolExecutor(max_workers=1) as finisher:
         pending_writes, pending = [], None
-        ahead = [reader.submit(_read, root, relpath, max_side) for _, relpath in todo[:2 * batch_size]]
+        ahead = [reader.submit(_read, root, relpath, *reading) for _, relpath in todo[:2 * batch_size]]
         next_read = len(ahead)
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             loaded = [future.result() for future in ahead[:len(chunk)]]
             ahead = ahead[len(chunk):]
             while next_read < len(todo) and len(ahead) < 2 * batch_size:
-                ahead.append(reader.submit(_read, root, todo[next_read][1], max_side))
+                ahead.append(reader.submit(_read, root, todo[next_read][1], *reading))
                 next_read += 1
             good = [(item, image) for item, (image, _) in zip(chunk, loaded) if image is not None]
             for (position, relpath), (image, reason) in zip(chunk, loaded):
                 if image is None:
                     pending_writes.append(writer.submit(write, position, relpath, None, reason, None))
-            batch = pipeline.start([image for _, image in good], min_ncc=min_ncc) if good else None
+            batch = pipeline.start([radiograph.image for _, radiograph in good], min_ncc=min_ncc) if good else None
             if pending is not None:
                 collect(pending)
             pending = (finisher.submit(pipeline.finish, batch), good) if batch is not None else None
@@ -292,10 +303,12 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
 
 def segment_corpus(root, output, atlas_spec="jsrt:train", reference_spec=None, data_dir=None, model=None, k=5,
                    max_references=10, threshold=0.92, batch_size=8, shard=(0, 1), strict=False, min_ncc=0.15,
-                   echo=None, options=None, limit=None):
+                   echo=None, options=None, limit=None, intensity="auto", framing="field-of-view"):
     """``acregnet corpus``: load the atlases, references and model, then :func:`run_corpus`.
 
     ``reference_spec`` defaults to the atlases; ``'none'`` skips quality control.
+    ``intensity`` and ``framing``: see :func:`run_corpus` and
+    :class:`~acregnet_cli.applications.corpus.CorpusPipeline`.
     """
     from acregnet_cli.applications.corpus import CorpusPipeline
     from acregnet_cli.applications.segmentation import load_atlases
@@ -311,6 +324,6 @@ def segment_corpus(root, output, atlas_spec="jsrt:train", reference_spec=None, d
         references = atlases if reference_spec in (None, atlas_spec) else load_atlases(reference_spec, data_dir)[0]
     options = (options or RegistrationOptions()).replace(engine="tensorflow", batch_size=max(32, batch_size * k))
     registrar = make_registrar(model, options, keep_onehot=False)
-    pipeline = CorpusPipeline(atlases, references, registrar, k=k, max_references=max_references)
+    pipeline = CorpusPipeline(atlases, references, registrar, k=k, max_references=max_references, framing=framing)
     return run_corpus(root, output, pipeline, threshold=threshold, batch_size=batch_size, shard=shard, strict=strict,
-                      min_ncc=min_ncc, echo=echo, limit=limit)
+                      min_ncc=min_ncc, echo=echo, limit=limit, intensity=intensity)

@@ -207,7 +207,8 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
         if is_labels:
             loaded.append((path, target, read_label_map(path), None))
         else:
-            loaded.append((path, target) + read_image(path))
+            # Resampled, not normalised: a warped file keeps its stored values (as transformix does).
+            loaded.append((path, target) + read_image(path, intensity="dtype"))
     done = []
     sampler = FieldSampler(field) if loaded else None
     with folder_lock(output):

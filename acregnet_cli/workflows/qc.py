@@ -48,7 +48,7 @@ def match_images(mask_paths, images):
 
 
 def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, threshold=0.92,
-           max_references=20, echo=None, options=None, overwrite=False):
+           max_references=20, echo=None, options=None, overwrite=False, intensity="auto"):
     """Predict the quality of each mask; write qc.csv, qc_histogram.png and summary.json.
 
     ``images`` are the masks' images in order, or one folder to find them in (see
@@ -56,7 +56,8 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
     takes; ``options`` are :class:`~acregnet_cli.options.RegistrationOptions`. A rerun
     into the same folder keeps the rows of masks checked before (and skips those masks)
     unless ``overwrite``; the table is written every few masks, so a killed run loses
-    little. ``accepted`` follows this run's ``threshold`` for every row.
+    little. ``accepted`` follows this run's ``threshold`` for every row. ``intensity``
+    says how the images' stored values become [0, 1] (:func:`acregnet_cli.io.intensity.normalise`).
     """
     image_paths = match_images(mask_paths, images)
     if len(mask_paths) != len(image_paths):
@@ -73,7 +74,7 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
         for index, (mask_path, image_path) in enumerate(zip(mask_paths, image_paths)):
             if str(mask_path) in rows:
                 continue
-            image, _ = read_image(image_path)
+            image, _ = read_image(image_path, intensity=intensity)
             mask = read_label_map(mask_path)
             if mask.shape != image.shape:
                 raise InputError(f"{mask_path}: mask {mask.shape} differs from its image {image_path} {image.shape}")

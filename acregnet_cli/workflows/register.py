@@ -15,7 +15,7 @@ from acregnet_cli.io.atomic import folder_lock, write_json_atomic, write_npy_ato
 from acregnet_cli.io.images import (
     image_spacing,
     probe_image,
-    read_image,
+    load_radiograph,
     read_label_map,
     stored_shape,
     to_bit_depth,
@@ -27,9 +27,10 @@ from acregnet_cli.registration import make_registrar
 SUMMARY = "summary.json"
 
 
-def _load_pair(pair, max_side=None):
-    moving, bits = read_image(pair.moving, max_side)
-    fixed, _ = read_image(pair.fixed, max_side)
+def _load_pair(pair, max_side=None, intensity="auto"):
+    moving_read = load_radiograph(pair.moving, max_side, intensity)
+    fixed_read = load_radiograph(pair.fixed, max_side, intensity)
+    moving, bits, fixed = moving_read.image, moving_read.bits, fixed_read.image
     check_registrable(moving, pair.moving)
     check_registrable(fixed, pair.fixed)
     mask = None
@@ -43,11 +44,17 @@ def _load_pair(pair, max_side=None):
             # The image was reduced for size: take the mask's labels at the same grid (no new labels).
             factor = int(np.ceil(mask.shape[0] / moving.shape[0]))
             mask = mask[::factor, ::factor][:moving.shape[0], :moving.shape[1]]
-    return moving, fixed, mask, bits
+    how = {"moving": moving_read.intensity.summary(), "fixed": fixed_read.intensity.summary()}
+    # warped.png holds the moving file's own values warped (as ITK resampling would), not
+    # the normalised copy the network saw.
+    shown = None
+    if moving_read.intensity.mode != "dtype":
+        shown = load_radiograph(pair.moving, max_side, "dtype").image
+    return moving, fixed, mask, bits, how, shown
 
 
 def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize, engine, passes=1,
-                   fixed_stored=None, mask_outside="edge", prealign=None, extras=(), images=None):
+                   fixed_stored=None, mask_outside="edge", prealign=None, extras=(), images=None, intensity=None):
     from acregnet_cli.workflows.fields import write_jacobian_files
 
     out.mkdir(parents=True, exist_ok=True)
@@ -86,6 +93,8 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         "passes": passes,
         "mask_outside": mask_outside,
         "prealign": prealign,
+        # How each file's stored values became the image registered (window, inversion).
+        "intensity": intensity,
         "moving_size": list(sizes[0]),
         "fixed_size": list(sizes[1]),
         "output_size": list(result.field.shape[:2]),
@@ -146,14 +155,16 @@ def _finished(summary_path):
 
 
 def register_pairs(targets, model=None, options=None, spacing=None, overwrite=False, echo=None, max_side=None,
-                   table=None, extras=()):
+                   table=None, extras=(), intensity="auto"):
     """Register ``[(Pair, output_folder), ...]`` with a model (see :func:`~acregnet_cli.models.load_model`).
 
     Pairs whose folder already holds ``summary.json`` are skipped unless
     ``overwrite``; their existing summary is returned in their place.
     ``spacing`` (physical pixel size for the NIfTI field) defaults to the fixed
     image's DICOM pixel spacing, else 1. Images longer than ``max_side`` are
-    reduced first (see :func:`imageio.read_image`). With ``table`` (a path), one
+    reduced first (see :func:`imageio.read_image`); ``intensity`` says how stored values
+    become [0, 1] (:func:`acregnet_cli.io.intensity.normalise`), and each summary records
+    the window and inversion used. With ``table`` (a path), one
     CSV row per pair is written there: ``position`` (index in ``targets``, or the
     pair's own ``position`` attribute when sharded), name, output and key figures.
     ``options`` (:class:`~acregnet_cli.options.RegistrationOptions`) says how: passes,
@@ -188,7 +199,7 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
     # registering with the NumPy engine. At most two chunks' results are held.
     from concurrent.futures import ThreadPoolExecutor
 
-    def write(index, moving, fixed, mask, bits, result, seconds):
+    def write(index, moving, fixed, mask, bits, how, result, seconds):
         pair, out = targets[index]
         write_began = time.perf_counter()
         pair_spacing = spacing or image_spacing(pair.fixed) or 1.0
@@ -198,7 +209,7 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
         return _write_outputs(Path(out), pair, result, bits, pair_spacing, (moving.shape, fixed.shape),
                               seconds + (time.perf_counter() - write_began), model_path, resize, engine,
                               registrar.passes, fixed_stored, registrar.mask_outside, registrar.prealign,
-                              extras, (moving, fixed, mask))
+                              extras, (moving, fixed, mask), how)
 
     def collect(pending):
         for index, future in pending:
@@ -212,14 +223,15 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             chunk_began = time.perf_counter()
-            loaded = [_load_pair(targets[i][0], max_side) for i in chunk]
-            results = registrar.register_many([(m, f, mask) for m, f, mask, _ in loaded])
+            loaded = [_load_pair(targets[i][0], max_side, intensity) for i in chunk]
+            results = registrar.register_many([(m, f, mask) for m, f, mask, _, _, _ in loaded],
+                                              shown=[item[-1] for item in loaded])
             per_pair = (time.perf_counter() - chunk_began) / len(chunk)
             current = [
                 # the first pair also carries the model loading and start-up time
-                (index, writers.submit(write, index, moving, fixed, mask, bits, result,
+                (index, writers.submit(write, index, moving, fixed, mask, bits, how, result,
                                        per_pair + (startup if index == todo[0] else 0.0)))
-                for index, (moving, fixed, mask, bits), result in zip(chunk, loaded, results)]
+                for index, (moving, fixed, mask, bits, how, _), result in zip(chunk, loaded, results)]
             collect(previous)
             previous = current
         collect(previous)
@@ -257,7 +269,8 @@ def check_pair_files(pairs, source):
 
 
 def register_files(moving=None, fixed=None, output=None, model=None, options=None, moving_mask=None,
-                   pairs_file=None, shard=None, spacing=None, max_side=4096, overwrite=False, echo=None, extras=()):
+                   pairs_file=None, shard=None, spacing=None, max_side=4096, overwrite=False, echo=None, extras=(),
+                   intensity="auto"):
     """``acregnet register``: one pair of files, or every pair of a CSV, into output folders.
 
     One pair writes into ``output`` (default ``<moving>_to_<fixed>``) and is refused if
@@ -306,4 +319,4 @@ def register_files(moving=None, fixed=None, output=None, model=None, options=Non
         held = (out, (0, 1))
     with folder_lock(*held):
         return register_pairs(targets, model, options, spacing=spacing, overwrite=overwrite, echo=echo,
-                              max_side=max_side, table=table, extras=extras)
+                              max_side=max_side, table=table, extras=extras, intensity=intensity)
