@@ -21,7 +21,8 @@ from acregnet_cli.registration import make_registrar
 
 
 def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model=None, k=5,
-                     fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1), options=None):
+                     fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1), options=None,
+                     intensity="auto"):
     """Segment targets (files, or a dataset fold with its masks for scoring).
 
     Writes ``<name>_mask.png`` (atlas label values), ``<name>_overlay.png``,
@@ -32,6 +33,9 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     names (see :mod:`acregnet_cli.workflows.sharding`). ``model`` is anything
     :func:`~acregnet_cli.models.load_model` takes; ``options`` are
     :class:`~acregnet_cli.options.RegistrationOptions` (passes, mask outside, prealign).
+    ``intensity`` says how target files' stored values become [0, 1]
+    (:func:`acregnet_cli.io.intensity.normalise`; a dataset fold is read as the models
+    were trained on it).
     """
     from acregnet_cli.workflows.sharding import select
 
@@ -47,7 +51,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     else:
         targets = []
         for path in target_paths:
-            image, _ = read_image(path)
+            image, _ = read_image(path, intensity=intensity)
             check_registrable(image, path)
             targets.append((Path(path).stem, image))
     if len({name for name, _ in targets}) != len(targets):

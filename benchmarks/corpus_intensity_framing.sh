@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# What intensity by content and the field-of-view cut cost `acregnet corpus` (issue 33 against
+# issue 28's 5 images/s): the same COUNT images at 1024x1024, QC included, the default model,
+# with the former reading (--intensity dtype --framing none) and the new defaults, one after
+# the other, twice; whole processes. Needs ACREGNET_DATA.
+#   usage: bash benchmarks/corpus_intensity_framing.sh [COUNT]    (writes benchmarks/results/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-500}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python benchmarks/make_corpus.py "$work/corpus" --count "$count" > /dev/null
+out=benchmarks/results/corpus-intensity-framing-cpu-$(nproc)core.md
+{
+  echo "# acregnet corpus, former reading against intensity by content and the field-of-view cut ($(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(date -u +%F))"
+  echo
+  echo "| reading | try | images | wall s | images/s |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  for try in 1 2; do
+    for reading in "former --intensity dtype --framing none" "default"; do
+      set -- $reading
+      name=$1; shift
+      began=$(date +%s.%N)
+      acregnet corpus "$work/corpus" -o "$work/out-$name-$try" "$@" > /dev/null 2>&1
+      ended=$(date +%s.%N)
+      python -c "w = $ended - $began; print(f'| $name | $try | $count | {w:.1f} | {$count / w:.2f} |')"
+    done
+  done
+  echo
+  echo "Command: \`bash benchmarks/corpus_intensity_framing.sh $count\`"
+} > "$out"
+cat "$out"
