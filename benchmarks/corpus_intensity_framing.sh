@@ -16,7 +16,7 @@ out=benchmarks/results/corpus-intensity-framing-cpu-$(nproc)core.md
   echo
   echo "| reading | try | images | wall s | images/s |"
   echo "| --- | ---: | ---: | ---: | ---: |"
-  for try in 1 2; do
+  for try in $(seq 1 "${TRIES:-2}"); do
     for reading in "former --intensity dtype --framing none" "default"; do
       set -- $reading
       name=$1; shift
