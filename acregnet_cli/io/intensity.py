@@ -31,8 +31,8 @@ LOW_PERCENTILE, HIGH_PERCENTILE = 0.5, 99.5
 BAND_SHARE, BAND_TOLERANCE = 0.97, 0.02
 # Non-uniform lines (burned-in text) a band may hold between uniform ones, as a share of the side.
 TEXT_GAP = 0.05
-# Percentiles and the polarity test read at most this many pixels per side.
-ANALYSIS_SIDE = 512
+# Percentiles, bands and the polarity test read at most this many pixels per side.
+ANALYSIS_SIDE = 256
 # A band taking more than this share of a side is not trimmed (a nearly blank image).
 MAX_BAND = 0.45
 
@@ -110,12 +110,23 @@ def _band_length(lines, tolerance):
     A few non-uniform lines (up to TEXT_GAP of the side) between uniform ones are a line
     of burned-in text in the band, not the image: the band goes on past them.
     """
-    medians = np.median(lines, axis=1, keepdims=True)
-    uniform = (np.abs(lines - medians) <= tolerance).mean(axis=1) >= BAND_SHARE
-    gap = max(1, int(TEXT_GAP * len(uniform)))
+    gap = max(1, int(TEXT_GAP * len(lines)))
+    # Lines are tested in chunks from the edge: most images have no band, and their
+    # first chunk ends the scan.
+    uniform = np.zeros(0, bool)
+
+    def tested(upto):
+        nonlocal uniform
+        upto = min(upto, len(lines))
+        if upto > len(uniform):
+            chunk = lines[len(uniform):upto]
+            medians = np.median(chunk, axis=1, keepdims=True)
+            uniform = np.concatenate([uniform, (np.abs(chunk - medians) <= tolerance).mean(axis=1) >= BAND_SHARE])
+        return uniform
+
     length, position = 0, 0
-    while position < len(uniform):
-        if uniform[position]:
+    while position < len(lines):
+        if tested(position + gap + 1)[position]:
             position += 1
             length = position
             continue
