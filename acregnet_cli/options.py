@@ -25,8 +25,9 @@ LR_SCHEDULES = ("constant", "cosine", "step")
 CE_FORMS = ("release", "textbook")
 STRATEGIES = ("default", "mirrored", "multi-worker")
 # What of an image the corpus pipeline segments: its field of view (uniform edge bands
-# cut off) or the whole frame (acregnet_cli.applications.corpus).
-FRAMINGS = ("field-of-view", "none")
+# cut off), that and a global affine map onto the atlases' frame, or the whole frame
+# (acregnet_cli.applications.corpus).
+FRAMINGS = ("align", "field-of-view", "none")
 # Multi-atlas label fusion.
 FUSIONS = ("majority", "weighted")
 # Dataset layouts that `preprocess` converts.

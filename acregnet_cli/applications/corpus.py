@@ -142,6 +142,57 @@ def _field_on_grid(fields, positions, side):
     return np.einsum("ir,brcx,jc->bijx", matrix, fields, matrix, optimize=True) * scale
 
 
+# The global affine map the atlases' fields agree on must move some pixel of the network's
+# grid this far (pixels at network size) before the image is resampled into their frame.
+ALIGN_MIN_REACH = 2.0
+
+
+def _grid(size):
+    rows, columns = np.meshgrid(np.arange(size, dtype=np.float64), np.arange(size, dtype=np.float64), indexing="ij")
+    return np.stack([rows, columns], axis=-1)
+
+
+def fit_affine(field):
+    """The affine map ``p -> A p + t`` nearest (least squares) to ``p -> p + field(p)`` over an
+    (S, S, 2) field in pixels, and how far it moves the grid's farthest pixel.
+
+    Examples
+    --------
+    >>> field = affine_field(np.array([[1.1, 0.0], [0.05, 0.9]]), np.array([2.0, -1.0]), 16)
+    >>> matrix, shift, reach = fit_affine(field)
+    >>> np.round(matrix, 3).tolist(), np.round(shift, 3).tolist()
+    ([[1.1, 0.0], [0.05, 0.9]], [2.0, -1.0])
+    """
+    size = field.shape[0]
+    points = _grid(size).reshape(-1, 2)
+    targets = points + np.asarray(field, np.float64).reshape(-1, 2)
+    design = np.concatenate([points, np.ones((len(points), 1))], axis=1)
+    solution = np.linalg.lstsq(design, targets, rcond=None)[0]
+    matrix, shift = solution[:2].T, solution[2]
+    reach = float(np.abs(points @ matrix.T + shift - points).max())
+    return matrix, shift, reach
+
+
+def affine_field(matrix, shift, size, inverse=False):
+    """(S, S, 2) float32 displacement of ``p -> A p + t`` (or of its inverse) in pixels."""
+    points = _grid(size)
+    if inverse:
+        inverse_matrix = np.linalg.inv(matrix)
+        moved = (points - shift) @ inverse_matrix.T
+    else:
+        moved = points @ np.asarray(matrix).T + shift
+    return (moved - points).astype(np.float32)
+
+
+def through_inverse(fields, matrix, shift):
+    """(B, S, S, 2) fields ``R`` of a resampled image ``C(x) = I(A^-1 (x - t))`` as fields of
+    ``I``: ``A^-1 (r + R(r) - t) - r``."""
+    size = fields.shape[1]
+    points = _grid(size)[None]
+    moved = (points + fields - shift) @ np.linalg.inv(matrix).T
+    return (moved - points).astype(np.float32)
+
+
 def _majority(labels, classes):
     """Per-pixel majority of (A, ...) class indices; ties go to the lowest class (as
     ``segmentation.fuse``)."""
@@ -181,8 +232,11 @@ class CorpusPipeline:
     band : bool
         Redo at full resolution only the band where the work-grid vote is unsure
         (default); False redoes every pixel (the exact reference the band is tested against).
-    framing : {'field-of-view', 'none'}
-        'field-of-view' (default): each image is cut to its field of view (the image
+    framing : {'align', 'field-of-view', 'none'}
+        'align': as 'field-of-view', and an image whose atlases' fields agree on a global
+        affine map (a tight crop, zoom, rotation, stretch) is resampled into the atlases'
+        frame by it and registered again (:meth:`_start_aligned`).
+        'field-of-view': each image is cut to its field of view (the image
         less uniform bands along its edges: padding, letterboxing, a grey border;
         :func:`acregnet_cli.io.intensity.field_of_view`) before it is matched and
         registered, and its mask is put back into the whole frame (background outside);
@@ -234,6 +288,57 @@ class CorpusPipeline:
         whole[top:top + height, left:left + width] = labels
         return whole
 
+    def _start_aligned(self, prepared):
+        """The network calls of ``framing='align'``: atlases onto each image; where their
+        fields agree on a global affine map far from the identity (a crop, zoom, rotation or
+        stretch the atlases do not share), the image is resampled into the atlases' frame
+        by that map and the atlases registered again; then the image (so resampled) onto
+        its references. Every field is brought back to the image's own frame."""
+        fields = self._predict(np.concatenate([self.atlases.small[p["chosen"]] for p in prepared]),
+                               np.concatenate([np.repeat(p["small"][None], len(p["chosen"]), 0) for p in prepared]))
+        start, again = 0, []
+        for item in prepared:
+            item["fields"] = fields[start:start + len(item["chosen"])]
+            start += len(item["chosen"])
+            matrix, shift, reach = fit_affine(item["fields"].mean(axis=0))
+            item["affine"] = None
+            if reach > ALIGN_MIN_REACH:
+                item["affine"] = (matrix, shift)
+                item["canonical"] = self._warp_small(item["small"], affine_field(matrix, shift, self.size, inverse=True))
+                again.append(item)
+        moving = [self.atlases.small[p["chosen"]] for p in again]
+        fixed = [np.repeat(p["canonical"][None], len(p["chosen"]), 0) for p in again]
+        if self.references is not None:
+            moving += [np.repeat(p.get("canonical", p["small"])[None], len(p["references"]), 0) for p in prepared]
+            fixed += [self.references.small[p["references"]] for p in prepared]
+        if not moving:
+            return
+        fields = self._predict(np.concatenate(moving), np.concatenate(fixed))
+        start = 0
+        for item in again:
+            # In the image's frame p: the atlas is read at q + F(q), q = A p + t the
+            # position of p in the atlases' frame.
+            forward = affine_field(*item["affine"], self.size)
+            atlas_fields = fields[start:start + len(item["chosen"])]
+            item["fields"] = forward[None] + self._warp_small(atlas_fields, np.repeat(forward[None], len(atlas_fields), 0))
+            start += len(item["chosen"])
+        for item in prepared if self.references is not None else ():
+            reference_fields = fields[start:start + len(item["references"])]
+            if item["affine"] is not None:
+                # The resampled image at r + R(r) is the image at A^-1 (r + R(r) - t).
+                reference_fields = through_inverse(reference_fields, *item["affine"])
+            item["reference_fields"] = reference_fields
+            start += len(item["references"])
+
+    def _warp_small(self, images, fields):
+        """Bilinear warp at network size of (S, S) or (B, S, S, C) ``images`` by (S, S, 2) or (B, S, S, 2) fields."""
+        single = np.ndim(images) == 2
+        batch = np.asarray(images, np.float32)[None, ..., None] if single else np.asarray(images, np.float32)
+        fields = np.asarray(fields, np.float32)
+        fields = fields[None] if fields.ndim == 3 else fields
+        warped = np.asarray(self.registrar.ops.warp(batch, fields), np.float32)
+        return warped[0, ..., 0] if single else warped
+
     def _predict(self, moving, fixed):
         pairs = np.stack([moving, fixed], axis=-1).astype(np.float32)
         return np.asarray(self.registrar.predict_small(pairs[..., 0], pairs[..., 1]), np.float32)
@@ -269,7 +374,7 @@ class CorpusPipeline:
             references = self.references.rank(vector, self.max_references)[0] if self.references else []
             prepared.append({"side": square.shape[0], "box": box, "small": small, "chosen": chosen, "ncc": ncc,
                              "references": references, "frame": frame, "shape": image.shape})
-        if prepared:
+        if prepared and self.framing != "align":
             # One network call: atlases onto each image, and each image onto its references (RCA).
             moving = [self.atlases.small[p["chosen"]] for p in prepared]
             fixed = [np.repeat(p["small"][None], len(p["chosen"]), 0) for p in prepared]
@@ -284,6 +389,8 @@ class CorpusPipeline:
             for item in prepared if self.references is not None else ():
                 item["reference_fields"] = fields[start:start + len(item["references"])]
                 start += len(item["references"])
+        elif prepared:
+            self._start_aligned(prepared)
         return {"prepared": prepared, "refused": refused, "count": len(images), "began": began}
 
     def finish(self, batch):

@@ -214,7 +214,8 @@ def normalise(gray, mode="auto", top=None, name="image"):
     >>> bool(np.abs(normalise(4095 - twelve_bit)[0] - image).max() < 1e-6)   # a negative is flipped back
     True
     """
-    gray = np.asarray(gray, np.float64)
+    # float32 holds every 8- and 16-bit value exactly, and halves the memory traffic.
+    gray = np.asarray(gray, np.float32)
     box = field_of_view(gray) if mode == "auto" else (0, 0) + gray.shape
     inverted = False
     if mode == "dtype":
@@ -231,16 +232,22 @@ def normalise(gray, mode="auto", top=None, name="image"):
             low, high = float(sample.min()), float(sample.max())
     else:
         low, high = parse_intensity(mode)
-    if high > low:
-        image = np.clip((gray - low) / (high - low), 0.0, 1.0)
+    if high > low and mode == "dtype":
+        # The paper's reading, to the bit as before (float64 division, then float32).
+        image = np.clip((np.asarray(gray, np.float64) - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    elif high > low:
+        image = gray - np.float32(low)
+        image *= np.float32(1.0 / (high - low))
+        np.clip(image, 0.0, 1.0, out=image)
     else:
         image = np.zeros_like(gray)
     if mode == "auto" and high > low:
         top_, left, height, width = box
         sample, _ = _sample(image[top_:top_ + height, left:left + width])
         if _polarity(sample) < 0:
-            image, inverted = 1.0 - image, True
+            np.subtract(np.float32(1.0), image, out=image)
+            inverted = True
     label = mode if mode in ("auto", "dtype") else "window"
     if not np.all(np.isfinite(image)):
         raise InputError(f"{name}: image holds NaN or infinite values")
-    return image.astype(np.float32), Intensity(label, low, high, inverted, tuple(int(v) for v in box))
+    return image, Intensity(label, low, high, inverted, tuple(int(v) for v in box))
