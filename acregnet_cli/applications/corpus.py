@@ -213,6 +213,10 @@ class CorpusResult:
     best_reference: str = None
     band_fraction: float = 0.0
     seconds: float = 0.0
+    # framing 'align': how far (network pixels) the atlases' global map moved the grid,
+    # and whether the image was resampled by it.
+    reach: float = None
+    aligned: bool = False
 
 
 class CorpusPipeline:
@@ -233,7 +237,7 @@ class CorpusPipeline:
         Redo at full resolution only the band where the work-grid vote is unsure
         (default); False redoes every pixel (the exact reference the band is tested against).
     framing : {'align', 'field-of-view', 'none'}
-        'align': as 'field-of-view', and an image whose atlases' fields agree on a global
+        'align' (default): as 'field-of-view', and an image whose atlases' fields agree on a global
         affine map (a tight crop, zoom, rotation, stretch) is resampled into the atlases'
         frame by it and registered again (:meth:`_start_aligned`).
         'field-of-view': each image is cut to its field of view (the image
@@ -243,7 +247,7 @@ class CorpusPipeline:
         'none': the whole frame, as the paper's images were framed.
     """
 
-    def __init__(self, atlases, references, registrar, k=5, max_references=20, band=True, framing="field-of-view"):
+    def __init__(self, atlases, references, registrar, k=5, max_references=20, band=True, framing="align"):
         from acregnet_cli.options import FRAMINGS
 
         if k < 1 or max_references < 1:
@@ -301,7 +305,7 @@ class CorpusPipeline:
             item["fields"] = fields[start:start + len(item["chosen"])]
             start += len(item["chosen"])
             matrix, shift, reach = fit_affine(item["fields"].mean(axis=0))
-            item["affine"] = None
+            item["affine"], item["reach"] = None, reach
             if reach > ALIGN_MIN_REACH:
                 item["affine"] = (matrix, shift)
                 item["canonical"] = self._warp_small(item["small"], affine_field(matrix, shift, self.size, inverse=True))
@@ -399,8 +403,10 @@ class CorpusPipeline:
         results = []
         for item in prepared:
             labels, work, band = self._fuse(item["fields"], item)
-            results.append(CorpusResult(self._to_frame(self.values[labels], item), [self.atlases.names[i] for i in item["chosen"]],
-                                        [float(v) for v in item["ncc"]], band_fraction=band))
+            results.append(CorpusResult(self._to_frame(self.values[labels], item),
+                                        [self.atlases.names[i] for i in item["chosen"]],
+                                        [float(v) for v in item["ncc"]], band_fraction=band, reach=item.get("reach"),
+                                        aligned=item.get("affine") is not None))
             item["work_labels"] = work
         if self.references is not None:
             self._score(prepared, results)

@@ -46,6 +46,18 @@ class AtlasSet:
         order = np.argsort(-scores, kind="stable")
         return order, scores[order]
 
+    def framed(self):
+        """The atlases cut to their fields of view (uniform edge bands off), as images are
+        under ``framing='field-of-view'``."""
+        from acregnet_cli.io.intensity import field_of_view
+
+        images, labels = [], []
+        for image, label in zip(self.images, self.labels):
+            top, left, height, width = field_of_view(image)
+            images.append(image[top:top + height, left:left + width])
+            labels.append(label[top:top + height, left:left + width])
+        return AtlasSet(list(self.names), images, labels)
+
     def onehot(self, index):
         """One-hot (H, W, K) mask of atlas ``index`` over the set's label values."""
         lookup = np.searchsorted(self.values, self.labels[index])
@@ -111,8 +123,12 @@ def fuse(warped_onehots, warped_images, target, fusion="majority", window=9):
     raise InputError(f"unknown fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
 
 
-def segment(target, atlases, registrar, k=5, fusion="majority"):
+def segment(target, atlases, registrar, k=5, fusion="majority", framing="none"):
     """Segment one target image with the ``k`` most similar atlases.
+
+    With ``framing='field-of-view'`` the target is cut to its field of view first
+    (:func:`acregnet_cli.io.intensity.field_of_view`) and its mask put back into the
+    whole frame, background outside (give atlases cut alike: :meth:`AtlasSet.framed`).
 
     Returns
     -------
@@ -120,6 +136,18 @@ def segment(target, atlases, registrar, k=5, fusion="majority"):
     info : dict (atlases used, their NCC, seconds)
     """
     began = time.perf_counter()
+    if framing == "field-of-view":
+        from acregnet_cli.io.intensity import field_of_view
+
+        top, left, height, width = field_of_view(target)
+        if (height, width) != target.shape:
+            labels, info = segment(target[top:top + height, left:left + width], atlases, registrar, k, fusion)
+            whole = np.zeros(target.shape, labels.dtype)
+            whole[top:top + height, left:left + width] = labels
+            info["seconds"] = time.perf_counter() - began
+            return whole, info
+    elif framing != "none":
+        raise InputError(f"segment framing must be field-of-view or none, got {framing!r}")
     k = min(k, len(atlases.names))
     order, scores = atlases.rank(target)
     chosen = order[:k]

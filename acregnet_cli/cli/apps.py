@@ -33,11 +33,14 @@ from acregnet_cli.cli.common import (
 @click.option("--no-overlay", is_flag=True, help="Do not draw overlay PNGs.")
 @registration_options("passes", "mask_outside", "prealign")
 @INTENSITY
+@click.option("--framing", type=click.Choice(["field-of-view", "none"]), default="field-of-view", show_default=True,
+              help="What of each target (and atlas) is registered: its field of view (uniform bands along the edges "
+                   "cut off; the mask is background there) or the whole frame (none).")
 @click.option("--shard", help="Do only share I of N of the targets (I/N, 0-based); merge with `acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Redo targets already segmented in OUTPUT.")
 @json_option("Print the summary as JSON.")
 def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion, model, no_overlay, options,
-                    intensity, shard, overwrite, as_json):
+                    intensity, framing, shard, overwrite, as_json):
     """Multi-atlas segmentation: register the k most similar atlases onto each target and fuse their masks.
 
     Example: acregnet segment new1.png new2.png --atlases atlas_dir -o masks --k 5
@@ -50,7 +53,7 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
         raise InputError("give TARGET image files or --targets-from DATASET:FOLD (one of the two)")
     summary = run_segmentation(list(targets), atlases, targets_from, data_dir, output, model, k=k, fusion=fusion,
                                overlay=not no_overlay, overwrite=overwrite, echo=progress(as_json),
-                               shard=parse_shard(shard), options=options, intensity=intensity)
+                               shard=parse_shard(shard), options=options, intensity=intensity, framing=framing)
     emit(as_json, summary, lambda: f"{summary['segmented']} target(s) segmented into {output}" + (
         f"; mean Dice {summary['mean_dice']:.3f}" if summary.get("mean_dice") is not None else ""))
 
@@ -116,10 +119,11 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
 @click.option("--strict", is_flag=True, help="Exit 1 if any image failed or was not a chest radiograph.")
 @registration_options("passes")
 @INTENSITY
-@click.option("--framing", type=click.Choice(choices.FRAMINGS), default="field-of-view", show_default=True,
-              help="What of each image is segmented: its field of view (uniform bands along the edges, such as "
-                   "padding, letterboxing or a grey border, cut off; the mask is background there) or the whole "
-                   "frame (none).")
+@click.option("--framing", type=click.Choice(choices.FRAMINGS), default="align", show_default=True,
+              help="What of each image is segmented: align (its field of view, and where the atlases agree on a "
+                   "global affine map, as for a tight crop, zoom, rotation or stretch, the image resampled into "
+                   "their frame by it), field-of-view (uniform bands along the edges, such as padding, letterboxing "
+                   "or a grey border, cut off; the mask is background there) or the whole frame (none).")
 @json_option("Print the summary as JSON.")
 def corpus_command(corpus, output, atlases, references, data_dir, model, k, max_references, threshold, min_ncc,
                    batch_size, shard, strict, options, intensity, framing, as_json):

@@ -231,7 +231,8 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
     def write(position, relpath, result, reason, radiograph):
         row = {"image": relpath, "status": "ok", "reason": "", "height": None, "width": None, "mask": "",
                "atlases": "", "atlas_ncc": "", "estimated_dice": None, "best_reference": "", "accepted": False,
-               "band_fraction": None, "seconds": None, "window": "", "inverted": None, "field_of_view": ""}
+               "band_fraction": None, "seconds": None, "window": "", "inverted": None, "field_of_view": "",
+               "aligned": None, "global_reach": None}
         if radiograph is not None:
             row["height"], row["width"] = (int(v) for v in radiograph.stored_shape)
             how = radiograph.intensity.summary()
@@ -246,7 +247,8 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
                              compress_level=1)
             row.update(mask=masks[relpath], atlases=" ".join(result.atlases),
                        atlas_ncc=" ".join(f"{v:.4f}" for v in result.atlas_ncc), band_fraction=result.band_fraction,
-                       seconds=round(result.seconds, 4))
+                       seconds=round(result.seconds, 4), aligned=result.aligned,
+                       global_reach=None if result.reach is None else round(result.reach, 3))
             if result.estimated_dice is not None:
                 row.update(estimated_dice=round(result.estimated_dice, 5), best_reference=result.best_reference,
                            accepted=bool(result.estimated_dice >= threshold),
@@ -303,7 +305,7 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
 
 def segment_corpus(root, output, atlas_spec="jsrt:train", reference_spec=None, data_dir=None, model=None, k=5,
                    max_references=10, threshold=0.92, batch_size=8, shard=(0, 1), strict=False, min_ncc=0.15,
-                   echo=None, options=None, limit=None, intensity="auto", framing="field-of-view"):
+                   echo=None, options=None, limit=None, intensity="auto", framing="align"):
     """``acregnet corpus``: load the atlases, references and model, then :func:`run_corpus`.
 
     ``reference_spec`` defaults to the atlases; ``'none'`` skips quality control.

@@ -22,7 +22,7 @@ from acregnet_cli.registration import make_registrar
 
 def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model=None, k=5,
                      fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1), options=None,
-                     intensity="auto"):
+                     intensity="auto", framing="field-of-view"):
     """Segment targets (files, or a dataset fold with its masks for scoring).
 
     Writes ``<name>_mask.png`` (atlas label values), ``<name>_overlay.png``,
@@ -33,7 +33,9 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     names (see :mod:`acregnet_cli.workflows.sharding`). ``model`` is anything
     :func:`~acregnet_cli.models.load_model` takes; ``options`` are
     :class:`~acregnet_cli.options.RegistrationOptions` (passes, mask outside, prealign).
-    ``intensity`` says how target files' stored values become [0, 1]
+    ``framing='field-of-view'`` cuts targets and atlases to their fields of view (see
+    :func:`~acregnet_cli.applications.segmentation.segment`). ``intensity`` says how
+    target files' stored values become [0, 1]
     (:func:`acregnet_cli.io.intensity.normalise`; a dataset fold is read as the models
     were trained on it).
     """
@@ -42,6 +44,8 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     began = time.perf_counter()
     output = Path(output)
     atlases, atlas_config = load_atlases(atlas_spec, data_dir)
+    if framing == "field-of-view":
+        atlases = atlases.framed()
     truth, spacing, config = {}, 1.0, atlas_config
     if targets_from:
         config, names, images, labels = load_dataset_fold(targets_from, data_dir)
@@ -65,7 +69,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     model_path = registrar.model_handle.path
     with folder_lock(output, shard):
         return _segment_targets(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion,
-                                overlay, overwrite, echo, began, model_path, options)
+                                overlay, overwrite, echo, began, model_path, options, framing)
 
 
 def _earlier_rows(path):
@@ -80,7 +84,7 @@ def _earlier_rows(path):
 
 
 def _segment_targets(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion, overlay,
-                     overwrite, echo, began, model_path, options):
+                     overwrite, echo, began, model_path, options, framing="none"):
     from acregnet_cli.workflows.sharding import table_name, write_table
 
     table = output / table_name("segmentation", shard)
@@ -99,7 +103,7 @@ def _segment_targets(targets, atlases, registrar, output, truth, spacing, config
                 # Killed between the mask and its overlay: draw the overlay now.
                 save_overlay(output / f"{name}_overlay.png", image, labels, f"{name}: {fusion} of {k} atlases")
         else:
-            labels, info = segment(image, atlases, registrar, k=k, fusion=fusion)
+            labels, info = segment(image, atlases, registrar, k=k, fusion=fusion, framing=framing)
             dtype = np.uint8 if labels.max(initial=0) <= 255 else np.uint16
             write_png_atomic(mask_path, labels.astype(dtype))
             if overlay:
@@ -121,6 +125,7 @@ def _segment_targets(targets, atlases, registrar, output, truth, spacing, config
             echo(f"[{index + 1}/{len(targets)}] {name}" + (f" dice {row['dsc_mean']:.3f}" if name in truth else ""))
     write_table(table, rows)
     summary = {"segmented": len(rows), "k": k, "fusion": fusion, "model": str(model_path), **options.summary(),
+               "framing": framing,
                "atlases": len(atlases.names), "seconds": time.perf_counter() - began,
                "skipped": len(rows) - len(computed),
                # This run's targets only: rows kept from an earlier run carry that run's time.

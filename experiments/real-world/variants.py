@@ -167,7 +167,8 @@ def main(argv=None):
                 name = Path(row["image"]).stem
                 truth = truths[name]
                 record = {"variant": variant, "image": name, "status": row["status"],
-                          "estimated_dice": row.get("estimated_dice"), "seconds": seconds / len(table)}
+                          "estimated_dice": row.get("estimated_dice"), "seconds": seconds / len(table),
+                          "aligned": row.get("aligned"), "global_reach": row.get("global_reach")}
                 mask = np.asarray(Image.open(out / row["mask"])) if isinstance(row["mask"], str) and row["mask"] \
                     else np.zeros_like(truth)
                 record["mask_shape_ok"] = mask.shape == truth.shape
