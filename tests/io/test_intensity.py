@@ -177,3 +177,50 @@ def test_corpus_cuts_borders_writes_masks_at_stored_size_and_records_the_window(
         assert agree > 0.99, name
     assert bool(table.loc["negative.png", "inverted"]) and not bool(table.loc["plain.png", "inverted"])
     assert table.loc["boxed.png", "field_of_view"] == "0 0 128 128"
+
+
+def test_affine_maps_compose_back_to_the_image_frame():
+    """A field found on the resampled image, brought back through the map, reads the
+    image where the resampled image was read."""
+    from acregnet_cli.applications.corpus import affine_field, fit_affine, through_inverse
+    from acregnet_cli.np.ops import warp_bilinear
+
+    size = 32
+    matrix, shift = np.array([[1.12, 0.05], [-0.04, 0.93]]), np.array([1.5, -2.0])
+    forward = affine_field(matrix, shift, size)
+    assert np.allclose(fit_affine(forward)[0], matrix, atol=1e-6)
+    image, _ = chest(size=size)
+    canonical = warp_bilinear(image[None, ..., None].astype(np.float32),
+                              affine_field(matrix, shift, size, inverse=True)[None])[0, ..., 0]
+    rng = np.random.RandomState(0)
+    local = rng.uniform(-1, 1, (1, size, size, 2)).astype(np.float32)
+    direct = warp_bilinear(canonical[None, ..., None], local)[0, ..., 0]
+    through = warp_bilinear(image[None, ..., None].astype(np.float32), through_inverse(local, matrix, shift))[0, ..., 0]
+    inner = (slice(6, -6), slice(6, -6))
+    # Two interpolations against one: equal up to interpolation error.
+    assert np.abs(direct - through)[inner].mean() < 0.02
+
+
+@pytest.mark.slow
+def test_segment_cuts_borders_off_targets_and_atlases(tmp_path):
+    from tests.applications.test_corpus import write_atlases
+
+    atlases = write_atlases(tmp_path / "atlases", count=6)
+    image, labels = make_subject(np.random.RandomState(9), 128)
+    boxed = np.zeros((128, 200), np.uint8)
+    boxed[:, 36:164] = np.rint(image * 255)
+    Image.fromarray(np.rint(image * 255).astype(np.uint8)).save(tmp_path / "plain.png")
+    Image.fromarray(boxed).save(tmp_path / "boxed.png")
+    masks = {}
+    for framing in ("field-of-view", "none"):
+        out = tmp_path / framing
+        result = CliRunner().invoke(main, ["segment", str(tmp_path / "plain.png"), str(tmp_path / "boxed.png"),
+                                           "--atlases", str(atlases), "-o", str(out), "--k", "3", "--no-overlay",
+                                           "--framing", framing])
+        assert result.exit_code == 0, result.output
+        masks[framing] = {name: np.asarray(Image.open(out / f"{name}_mask.png")) for name in ("plain", "boxed")}
+    cut = masks["field-of-view"]
+    assert cut["boxed"].shape == (128, 200) and not cut["boxed"][:, :36].any() and not cut["boxed"][:, 164:].any()
+    assert np.mean(cut["boxed"][:, 36:164] == cut["plain"]) > 0.99
+    whole = masks["none"]
+    assert np.mean(whole["boxed"][:, 36:164] == whole["plain"]) < np.mean(cut["boxed"][:, 36:164] == cut["plain"])
