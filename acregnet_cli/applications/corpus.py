@@ -26,6 +26,8 @@ import numpy as np
 
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import grow, pad_to_square, vote_labels
+from acregnet_cli.fields.affine import ALIGN_MIN_REACH, affine_field, fit_affine, through_inverse
+from acregnet_cli.fields.grids import field_at, field_on_grid
 
 WORK = 256
 
@@ -92,105 +94,6 @@ class Library:
         scores = self.vectors @ vector / vector.size
         order = np.argsort(-scores, kind="stable")[:count]
         return order, scores[order]
-
-
-def _weights(source, target, method="modern"):
-    """Lower and upper source indices and the upper weight of a 1-D bilinear resample
-    of ``target`` output positions (may be fractional) from a grid of ``source``."""
-    coords = np.clip(np.asarray(target, np.float32), 0, source - 1)
-    lower = np.floor(coords)
-    weight = coords - lower
-    lower = lower.astype(np.intp)
-    return lower, np.minimum(lower + 1, source - 1), weight
-
-
-def _field_at(field, rows, columns, side):
-    """The network-size (S, S, 2) field resized to ``side`` (as ``resize_field``, half-pixel
-    centres) and read at pixels (rows, columns) of that grid (1-D arrays), scaled to its
-    pixels: (N, 2)."""
-    size = field.shape[0]
-    scale = np.float32(side / size)
-    r0, r1, wr = _weights(size, (np.asarray(rows, np.float32) + 0.5) / scale - 0.5)
-    c0, c1, wc = _weights(size, (np.asarray(columns, np.float32) + 0.5) / scale - 0.5)
-    a, b, c, d = r0 * size + c0, r0 * size + c1, r1 * size + c0, r1 * size + c1
-    out = np.empty((len(a), 2), np.float32)
-    for channel in range(2):
-        flat = field[..., channel].ravel()
-        top = flat.take(a) + (flat.take(b) - flat.take(a)) * wc
-        bottom = flat.take(c) + (flat.take(d) - flat.take(c)) * wc
-        out[:, channel] = (top + (bottom - top) * wr) * scale
-    return out
-
-
-def _axis_matrix(size, positions, scale):
-    """(N, size) matrix of the bilinear weights reading a ``size`` grid, resized by
-    ``scale`` with half-pixel centres, at ``positions`` of the resized grid."""
-    lower, upper, weight = _weights(size, (np.asarray(positions, np.float32) + 0.5) / scale - 0.5)
-    matrix = np.zeros((len(lower), size), np.float32)
-    rows = np.arange(len(lower))
-    np.add.at(matrix, (rows, lower), 1.0 - weight)
-    np.add.at(matrix, (rows, upper), weight)
-    return matrix
-
-
-def _field_on_grid(fields, positions, side):
-    """(B, S, S, 2) network-size fields resized to ``side`` and read on the square grid of
-    ``positions`` (1-D, pixels of that grid): (B, N, N, 2), two matrix products per channel."""
-    size = fields.shape[1]
-    scale = np.float32(side / size)
-    matrix = _axis_matrix(size, positions, scale)
-    return np.einsum("ir,brcx,jc->bijx", matrix, fields, matrix, optimize=True) * scale
-
-
-# The global affine map the atlases' fields agree on must move some pixel of the network's
-# grid this far (pixels at network size) before the image is resampled into their frame.
-ALIGN_MIN_REACH = 2.0
-
-
-def _grid(size):
-    rows, columns = np.meshgrid(np.arange(size, dtype=np.float64), np.arange(size, dtype=np.float64), indexing="ij")
-    return np.stack([rows, columns], axis=-1)
-
-
-def fit_affine(field):
-    """The affine map ``p -> A p + t`` nearest (least squares) to ``p -> p + field(p)`` over an
-    (S, S, 2) field in pixels, and how far it moves the grid's farthest pixel.
-
-    Examples
-    --------
-    >>> field = affine_field(np.array([[1.1, 0.0], [0.05, 0.9]]), np.array([2.0, -1.0]), 16)
-    >>> matrix, shift, reach = fit_affine(field)
-    >>> np.round(matrix, 3).tolist(), np.round(shift, 3).tolist()
-    ([[1.1, 0.0], [0.05, 0.9]], [2.0, -1.0])
-    """
-    size = field.shape[0]
-    points = _grid(size).reshape(-1, 2)
-    targets = points + np.asarray(field, np.float64).reshape(-1, 2)
-    design = np.concatenate([points, np.ones((len(points), 1))], axis=1)
-    solution = np.linalg.lstsq(design, targets, rcond=None)[0]
-    matrix, shift = solution[:2].T, solution[2]
-    reach = float(np.abs(points @ matrix.T + shift - points).max())
-    return matrix, shift, reach
-
-
-def affine_field(matrix, shift, size, inverse=False):
-    """(S, S, 2) float32 displacement of ``p -> A p + t`` (or of its inverse) in pixels."""
-    points = _grid(size)
-    if inverse:
-        inverse_matrix = np.linalg.inv(matrix)
-        moved = (points - shift) @ inverse_matrix.T
-    else:
-        moved = points @ np.asarray(matrix).T + shift
-    return (moved - points).astype(np.float32)
-
-
-def through_inverse(fields, matrix, shift):
-    """(B, S, S, 2) fields ``R`` of a resampled image ``C(x) = I(A^-1 (x - t))`` as fields of
-    ``I``: ``A^-1 (r + R(r) - t) - r``."""
-    size = fields.shape[1]
-    points = _grid(size)[None]
-    moved = (points + fields - shift) @ np.linalg.inv(matrix).T
-    return (moved - points).astype(np.float32)
 
 
 def _majority(labels, classes):
@@ -338,8 +241,7 @@ class CorpusPipeline:
         """Bilinear warp at network size of (S, S) or (B, S, S, C) ``images`` by (S, S, 2) or (B, S, S, 2) fields."""
         single = np.ndim(images) == 2
         batch = np.asarray(images, np.float32)[None, ..., None] if single else np.asarray(images, np.float32)
-        fields = np.asarray(fields, np.float32)
-        fields = fields[None] if fields.ndim == 3 else fields
+        fields = np.asarray(fields, np.float32).reshape((-1,) + np.shape(fields)[-3:])
         warped = np.asarray(self.registrar.ops.warp(batch, fields), np.float32)
         return warped[0, ..., 0] if single else warped
 
@@ -443,7 +345,7 @@ class CorpusPipeline:
         rows, columns = np.meshgrid(centres, centres, indexing="ij")
         to_atlas = np.float32(WORK / side)
         per_atlas = []
-        for at, atlas in zip(_field_on_grid(fields, centres, side), item["chosen"]):
+        for at, atlas in zip(field_on_grid(fields, centres, side), item["chosen"]):
             # Where each centre samples the atlas (brought to the image's size as the
             # registrar brings a moving image), on the atlas's own 256 grid.
             per_atlas.append(vote_labels(self.atlases.index[atlas], (rows + at[..., 0] + 0.5) * to_atlas - 0.5,
@@ -464,7 +366,7 @@ class CorpusPipeline:
             if band_rows.size:
                 votes = []
                 for field, atlas in zip(fields, item["chosen"]):
-                    at = _field_at(field, band_rows, band_columns, side)
+                    at = field_at(field, band_rows, band_columns, side)
                     votes.append(vote_labels(self.atlases.index[atlas],
                                               (band_rows + at[:, 0] + 0.5) * WORK / side - 0.5,
                                               (band_columns + at[:, 1] + 0.5) * WORK / side - 0.5, classes))
@@ -482,7 +384,7 @@ class CorpusPipeline:
         foreground = [c for c in range(classes) if self.values[c] != 0]
         for item, result, picks in zip(prepared, results, chosen):
             best, best_per_class, best_name = -1.0, None, None
-            grid_fields = _field_on_grid(item["reference_fields"], grid, WORK)
+            grid_fields = field_on_grid(item["reference_fields"], grid, WORK)
             for offset, reference in enumerate(picks):
                 at = grid_fields[offset]
                 warped = vote_labels(item["work_labels"], rows + at[..., 0], columns + at[..., 1], classes)

@@ -132,7 +132,7 @@ def test_a_wrong_corpus_is_refused_in_one_line(tmp_path, corpus, case, expected)
     assert not (tmp_path / "out").exists()
 
 
-def pipeline_for(atlases_folder, band=True):
+def pipeline_for(atlases_folder, band=True, framing="align"):
     from acregnet_cli.applications.corpus import CorpusPipeline
     from acregnet_cli.applications.segmentation import load_atlas_folder
     from acregnet_cli.options import RegistrationOptions
@@ -140,7 +140,8 @@ def pipeline_for(atlases_folder, band=True):
 
     atlases = load_atlas_folder(atlases_folder)
     registrar = make_registrar("jsrt", RegistrationOptions(engine="tensorflow"), keep_onehot=True)
-    return CorpusPipeline(atlases, atlases, registrar, k=3, max_references=4, band=band), atlases, registrar
+    pipeline = CorpusPipeline(atlases, atlases, registrar, k=3, max_references=4, band=band, framing=framing)
+    return pipeline, atlases, registrar
 
 
 @pytest.mark.slow
@@ -159,12 +160,12 @@ def test_the_band_agrees_with_every_pixel_at_full_resolution(tmp_path):
 @pytest.mark.slow
 def test_at_the_atlases_size_it_agrees_with_segment(tmp_path):
     """With the same atlases (the corpus ranks them on the network's inputs, segment on an
-    anti-aliased copy: the choice may differ), the masks are segment's."""
+    anti-aliased copy: the choice may differ) and the whole frame, the masks are segment's."""
     from acregnet_cli.applications.segmentation import AtlasSet, segment
 
     rng = np.random.RandomState(6)
     atlases_folder = write_atlases(tmp_path / "atlases", count=6, size=256)
-    pipeline, atlases, registrar = pipeline_for(atlases_folder)
+    pipeline, atlases, registrar = pipeline_for(atlases_folder, framing="none")
     images = [make_subject(rng, 256)[0] for _ in range(3)]
     for image, result in zip(images, pipeline.process(images)):
         chosen = [atlases.names.index(name) for name in result.atlases]

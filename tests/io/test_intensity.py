@@ -177,12 +177,14 @@ def test_corpus_cuts_borders_writes_masks_at_stored_size_and_records_the_window(
         assert agree > 0.99, name
     assert bool(table.loc["negative.png", "inverted"]) and not bool(table.loc["plain.png", "inverted"])
     assert table.loc["boxed.png", "field_of_view"] == "0 0 128 128"
+    # The default framing fits the atlases' global map for every image and records it.
+    assert table["global_reach"].notna().all() and table["aligned"].isin([True, False]).all()
 
 
 def test_affine_maps_compose_back_to_the_image_frame():
     """A field found on the resampled image, brought back through the map, reads the
     image where the resampled image was read."""
-    from acregnet_cli.applications.corpus import affine_field, fit_affine, through_inverse
+    from acregnet_cli.fields.affine import affine_field, fit_affine, through_inverse
     from acregnet_cli.np.ops import warp_bilinear
 
     size = 32
