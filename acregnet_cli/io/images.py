@@ -167,6 +167,9 @@ class Radiograph:
         (rows, columns) of the file's pixels.
     factor : int
         The integer reduction applied (1: none).
+    stored : ndarray float32 (h, w) or None
+        With ``keep_stored``: the stored values over the data type's range ('dtype'),
+        what a resampled copy of the file holds.
     """
 
     image: np.ndarray
@@ -174,9 +177,10 @@ class Radiograph:
     intensity: Intensity
     stored_shape: tuple
     factor: int = 1
+    stored: np.ndarray = None
 
 
-def load_radiograph(path, max_side=None, intensity="auto"):
+def load_radiograph(path, max_side=None, intensity="auto", keep_stored=False):
     """Read a radiograph, normalised by its content (default) and reduced if very large.
 
     Parameters
@@ -193,6 +197,8 @@ def load_radiograph(path, max_side=None, intensity="auto"):
         255 and 16-bit ones by 65535 (the paper's reading); floating-point and DICOM
         images are rescaled by their range under 'dtype' (DICOM after its modality
         rescale, MONOCHROME1 inverted).
+    keep_stored : bool
+        Also keep the 'dtype' reading (``Radiograph.stored``), from the same decode.
 
     Returns
     -------
@@ -233,7 +239,10 @@ def load_radiograph(path, max_side=None, intensity="auto"):
             bits = 16 if image.mode.startswith("I") else 8
     _check_gray(gray, path)
     normalised, how = normalise(gray, intensity, top, path)
-    return Radiograph(normalised, bits, how, stored, factor)
+    kept = None
+    if keep_stored:
+        kept = normalised if how.mode == "dtype" else normalise(gray, "dtype", top, path)[0]
+    return Radiograph(normalised, bits, how, stored, factor, kept)
 
 
 def read_image(path, max_side=None, intensity="auto"):

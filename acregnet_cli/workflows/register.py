@@ -28,7 +28,7 @@ SUMMARY = "summary.json"
 
 
 def _load_pair(pair, max_side=None, intensity="auto"):
-    moving_read = load_radiograph(pair.moving, max_side, intensity)
+    moving_read = load_radiograph(pair.moving, max_side, intensity, keep_stored=True)
     fixed_read = load_radiograph(pair.fixed, max_side, intensity)
     moving, bits, fixed = moving_read.image, moving_read.bits, fixed_read.image
     check_registrable(moving, pair.moving)
@@ -47,9 +47,7 @@ def _load_pair(pair, max_side=None, intensity="auto"):
     how = {"moving": moving_read.intensity.summary(), "fixed": fixed_read.intensity.summary()}
     # warped.png holds the moving file's own values warped (as ITK resampling would), not
     # the normalised copy the network saw.
-    shown = None
-    if moving_read.intensity.mode != "dtype":
-        shown = load_radiograph(pair.moving, max_side, "dtype").image
+    shown = moving_read.stored if moving_read.intensity.mode != "dtype" else None
     return moving, fixed, mask, bits, how, shown
 
 
