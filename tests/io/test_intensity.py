@@ -23,6 +23,18 @@ def chest(seed=0, size=160):
     return image, labels
 
 
+def write_atlases(folder, count, size=128):
+    """Phantom atlases in the folder layout (images/ and labels/ with the same names)."""
+    rng = np.random.RandomState(0)
+    for sub in ("images", "labels"):
+        (folder / sub).mkdir(parents=True)
+    for index in range(count):
+        image, labels = make_subject(rng, size)
+        Image.fromarray(np.rint(image * 255).astype(np.uint8)).save(folder / "images" / f"a{index}.png")
+        Image.fromarray(labels.astype(np.uint8)).save(folder / "labels" / f"a{index}.png")
+    return folder
+
+
 def stored_variants(image):
     """The same radiograph as exports hold it: (name, array, quantisation step in [0, 1] units)."""
     eight = np.rint(image * 255)
@@ -151,8 +163,6 @@ def test_reduced_images_say_by_how_much_and_labels_come_back_to_the_stored_size(
 
 @pytest.mark.slow
 def test_corpus_cuts_borders_writes_masks_at_stored_size_and_records_the_window(tmp_path):
-    from tests.applications.test_corpus import write_atlases
-
     atlases = write_atlases(tmp_path / "atlases", count=6)
     rng = np.random.RandomState(7)
     (tmp_path / "images").mkdir()
@@ -205,8 +215,6 @@ def test_affine_maps_compose_back_to_the_image_frame():
 
 @pytest.mark.slow
 def test_segment_cuts_borders_off_targets_and_atlases(tmp_path):
-    from tests.applications.test_corpus import write_atlases
-
     atlases = write_atlases(tmp_path / "atlases", count=6)
     image, labels = make_subject(np.random.RandomState(9), 128)
     boxed = np.zeros((128, 200), np.uint8)
