@@ -7,6 +7,7 @@ import click
 from acregnet_cli import options as choices
 from acregnet_cli.cli.common import (
     FRACTION,
+    FiniteFloat,
     INTENSITY,
     emit,
     json_option,
@@ -110,7 +111,7 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
               help="References per image for RCA (the most similar by NCC).")
 @click.option("--threshold", type=FRACTION, default=0.92, show_default=True,
               help="Accept masks whose estimated Dice reaches this (the paper: 0.92).")
-@click.option("--min-ncc", type=float, default=0.15, show_default=True,
+@click.option("--min-ncc", type=FiniteFloat(-1, 1), default=0.15, show_default=True,
               help="Record images whose best atlas NCC is below this as not chest radiographs (JSRT atlases: "
                    "real radiographs of three datasets 0.29 and up, noise images 0.05 at most).")
 @click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True,

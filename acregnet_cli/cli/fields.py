@@ -6,7 +6,8 @@ import click
 
 from acregnet_cli.cli.common import emit, json_option, progress
 
-_FIELD_HELP = "a register/invert/compose output folder, field.npy or a NIfTI field"
+# A field is named the same way in every command's help: said in each docstring, since a
+# docstring built by concatenation is no docstring (``__doc__`` None, help left blank).
 _jacobian_option = click.option("--jacobian", is_flag=True,
                                 help="Also write the field's Jacobian determinant: jacobian.nii.gz and jacobian.png "
                                      "(folds black, outlined), with its minimum and folded regions in the summary.")
@@ -31,7 +32,8 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Replace outp
 @_overwrite_option
 @json_option("Print what was written as JSON.")
 def warp_command(field, inputs, output, labels, masks, points, direction, jacobian, overwrite, as_json):
-    """Warp INPUT images (or label maps, or --points) by FIELD: """ + _FIELD_HELP + """.
+    """Warp INPUT images (or label maps, or --points) by FIELD: a register/invert/compose
+    output folder, field.npy or a NIfTI field.
 
     Example: acregnet warp out/ other_view.png -o warped && acregnet warp out/ heart.png --labels -o warped
     """
@@ -55,7 +57,8 @@ def warp_command(field, inputs, output, labels, masks, points, direction, jacobi
 @_overwrite_option
 @json_option("Print the summary as JSON.")
 def invert_command(field, output, iterations, jacobian, overwrite, as_json):
-    """Write the inverse of FIELD (""" + _FIELD_HELP + """) and how well it inverts.
+    """Write the inverse of FIELD (a register/invert/compose output folder, field.npy or a
+    NIfTI field) and how well it inverts.
 
     A velocity-field model's register folder is inverted exactly (its negated velocity,
     integrated); any other field by Newton's method. The residual of composing the two
@@ -81,7 +84,8 @@ def invert_command(field, output, iterations, jacobian, overwrite, as_json):
 @_overwrite_option
 @json_option("Print the summary as JSON.")
 def compose_command(first, second, output, jacobian, overwrite, as_json):
-    """Write the field that warps as FIRST and then SECOND do (each """ + _FIELD_HELP + """).
+    """Write the field that warps as FIRST and then SECOND do (each a register/invert/compose
+    output folder, field.npy or a NIfTI field).
 
     Example: acregnet compose a_to_b/ b_to_c/ -o a_to_c
     """

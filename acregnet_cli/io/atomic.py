@@ -5,7 +5,9 @@ a write that fails names the file (and a full disk as such)."""
 import contextlib
 import json
 import os
-import tempfile
+import re
+import secrets
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +31,16 @@ def atomic_path(path, overwrite=True):
     if not overwrite and path.exists():
         raise InputError(f"{path}: exists already (use --overwrite to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
-    os.close(handle)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMPORARY_MARK}{''.join(path.suffixes)}"
+        # Journaled before it exists: a run killed at any moment leaves no temporary the
+        # next run of the folder does not know by name.
+        _journal_temporary(tmp)
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            break
+        except FileExistsError:
+            continue
     # mkstemp creates 0600 files; results are ordinary files, so honour the umask.
     umask = os.umask(0)
     os.umask(umask)
@@ -113,6 +123,22 @@ def write_png_atomic(path, array, overwrite=True, compress_level=6):
 
 
 LOCK_NAME = ".acregnet.lock"
+# How this tool names its temporaries: ``.NAME.<8 hex>.acregnet-tmp<suffixes>``.
+TEMPORARY_MARK = ".acregnet-tmp"
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}" + re.escape(TEMPORARY_MARK) + r"(\.[^/]*)?$")
+# Folders this process holds (resolved folder, its journal of temporaries), innermost last.
+_HELD = []
+_JOURNAL_LOCK = threading.Lock()
+
+
+def _journal_temporary(tmp):
+    """Note ``tmp`` in the journal of the held folder that contains it (none: not noted)."""
+    tmp = Path(os.path.abspath(tmp))
+    for folder, journal in reversed(_HELD):
+        if folder == tmp.parent or folder in tmp.parents:
+            with _JOURNAL_LOCK, open(journal, "a") as handle:
+                handle.write(tmp.relative_to(folder).as_posix() + "\n")
+            return
 
 
 def shard_lock_name(shard):
@@ -128,9 +154,11 @@ def folder_lock(folder, shard=(0, 1)):
 
     The lock is an advisory ``flock`` on ``folder/.acregnet.lock``, released by the
     system when the holder ends, however it ends (kill -9 included), so no stale lock
-    outlives a crash. Once held, the temporary files that killed writers left behind
-    (``.NAME.*.tmp*``, see :func:`atomic_path`) are removed: no one else can be writing
-    them (not by a shard: other shards may be).
+    outlives a crash; a run that ends removes the file. While held, every temporary
+    :func:`atomic_path` makes under ``folder`` is noted by name in the folder's journal
+    of temporaries (a shard's own), and the next holder removes those a killed run left
+    (:func:`remove_stale_temporaries`): only files this tool named and noted, never a
+    user's file of a similar name.
     """
     import fcntl
 
@@ -138,36 +166,77 @@ def folder_lock(folder, shard=(0, 1)):
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / shard_lock_name(shard)
-    handle = open(lock, "a+")
-    try:
+    journal = folder / (shard_lock_name(shard)[:-len(".lock")] + ".temporaries")
+    while True:
+        handle = open(lock, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
+            handle.close()
             raise InputError(f"{folder}: in use by another acregnet run ({holder}); wait for it to end, "
                              "or write elsewhere") from None
+        # The holder before us removes the lock file as it ends: ours must still be it.
+        try:
+            if os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    resolved = Path(os.path.abspath(folder))
+    try:
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}")
         handle.flush()
-        if shard[1] == 1:
-            remove_stale_temporaries(folder)
+        remove_stale_temporaries(folder, journal)
+        _HELD.append((resolved, journal))
         yield folder
     finally:
-        handle.close()
-        if created and [p.name for p in folder.iterdir()] == [lock.name]:
-            # Nothing was written: leave no trace of the attempt.
+        if (resolved, journal) in _HELD:
+            _HELD.remove((resolved, journal))
+        # Every temporary of a run that ends is renamed or removed by its writer.
+        with contextlib.suppress(FileNotFoundError):
+            journal.unlink()
+        with contextlib.suppress(FileNotFoundError):
             lock.unlink()
+        handle.close()
+        if created and not any(folder.iterdir()):
+            # Nothing was written: leave no trace of the attempt.
             folder.rmdir()
 
 
-def remove_stale_temporaries(folder):
-    """Delete the temporary files of :func:`atomic_path` under ``folder``; return how many."""
+def remove_stale_temporaries(folder, journal=None):
+    """Delete the temporaries a killed run of this folder left: those its journal names,
+    still named as :func:`atomic_path` names them, regular files inside ``folder``, not
+    links. Nothing else is touched, whatever its name. Return how many were removed."""
+    journal = Path(journal) if journal is not None else Path(folder) / (LOCK_NAME[:-len(".lock")] + ".temporaries")
+    try:
+        if not journal.is_file() or journal.is_symlink():
+            return 0
+        # A torn or foreign journal is read as far as it makes sense; its size is bounded by
+        # what a run writes (one short line per output file), checked before reading.
+        if journal.stat().st_size > 256 * 1024 * 1024:
+            return 0
+        lines = journal.read_text(errors="replace").splitlines()
+    except OSError:
+        return 0
+    root = Path(os.path.abspath(folder))
     removed = 0
-    for root, _, names in os.walk(folder):
-        for name in names:
-            if name.startswith(".") and ".tmp" in name and not name.endswith(".lock"):
-                os.unlink(os.path.join(root, name))
-                removed += 1
+    for line in lines:
+        candidate = root / line
+        try:
+            inside = Path(os.path.abspath(candidate)).relative_to(root) == Path(line) and ".." not in Path(line).parts
+        except ValueError:
+            inside = False
+        if not inside or not _TEMPORARY.match(candidate.name):
+            continue
+        # No link is followed: the parent folders and the file itself are checked as they are.
+        if any(parent.is_symlink() for parent in [candidate, *candidate.parents] if root in parent.parents):
+            continue
+        if candidate.is_file():
+            candidate.unlink()
+            removed += 1
+    journal.write_text("")
     return removed

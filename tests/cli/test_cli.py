@@ -241,3 +241,32 @@ def test_autoencoder_training_with_mask_augmentation(synthetic_dataset, tmp_path
     assert result.exit_code == 2
     assert "--augment-scale must be in [0.0, 0.9], got 1.5" in result.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_every_command_and_option_has_help_text():
+    """Issue 36, item 3: warp, invert and compose had blank help (docstrings built by
+    concatenation are no docstrings)."""
+    import click
+
+    from acregnet_cli.cli import all_commands
+
+    blank = []
+    for name, command in all_commands():
+        if not (command.help or "").strip() or not command.get_short_help_str().strip():
+            blank.append(name)
+        for parameter in command.params:
+            if isinstance(parameter, click.Option) and not (parameter.help or "").strip():
+                blank.append(f"{name} {parameter.opts[-1]}")
+    assert blank == []
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1.5"])
+def test_corpus_min_ncc_must_be_a_correlation(tmp_path, value):
+    """Issue 36, item 24: --min-ncc nan and inf were accepted."""
+    (tmp_path / "images").mkdir()
+    result = CliRunner().invoke(main, ["corpus", str(tmp_path / "images"), "-o", str(tmp_path / "out"),
+                                       "--min-ncc", value])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--min-ncc" in lines[0]
+    assert not (tmp_path / "out").exists()

@@ -327,7 +327,7 @@ def test_a_second_writer_is_refused_and_shards_share_a_folder(tmp_path):
         with pytest.raises(InputError, match="in use"):
             with folder_lock(out, (1, 2)):
                 pass
-    assert all(p.name.endswith(".lock") for p in out.iterdir())
+    assert not out.exists()  # the locks go with the runs that held them
 
 
 def test_a_second_register_into_the_same_folder_is_refused_while_the_first_runs(files, tmp_path):
@@ -339,15 +339,58 @@ def test_a_second_register_into_the_same_folder_is_refused_while_the_first_runs(
     assert len(result.output.strip().splitlines()) == 1
 
 
+KILLED_WRITER = """
+import os, sys
+from acregnet_cli.io.atomic import atomic_path, folder_lock
+with folder_lock(sys.argv[1]):
+    with atomic_path(os.path.join(sys.argv[1], "one", "warped.png")) as tmp:
+        open(tmp, "wb").write(b"torn")
+        os._exit(9)   # killed mid-write: no cleanup runs
+"""
+
+
 def test_temporary_files_of_a_killed_run_are_removed_on_rerun(files, tmp_path):
+    import subprocess
+    import sys
+
     copy_inputs(files, tmp_path)
     pairs = write_pairs(tmp_path, ["m.png,f.png,mask.png,one"])
-    stale = tmp_path / "out" / "one" / ".warped.png.abc123.tmp.png"
-    stale.parent.mkdir(parents=True)
-    stale.write_bytes(b"torn")
-    result = CliRunner().invoke(main, ["register", "--pairs", str(pairs), "-o", str(tmp_path / "out")])
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-c", KILLED_WRITER, str(out)], check=False)
+    stale = [p for p in (out / "one").iterdir() if p.name.startswith(".warped.png.")]
+    assert len(stale) == 1
+    result = CliRunner().invoke(main, ["register", "--pairs", str(pairs), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert not stale.exists() and (tmp_path / "out" / "one" / "warped.png").is_file()
+    assert not stale[0].exists() and (out / "one" / "warped.png").is_file()
+
+
+def test_files_the_tool_did_not_write_are_never_removed(files, tmp_path):
+    """Issue 36, item 17: taking the folder deleted any '.*.tmp*' file below it."""
+    copy_inputs(files, tmp_path)
+    pairs = write_pairs(tmp_path, ["m.png,f.png,mask.png,one"])
+    out = tmp_path / "out"
+    mine = [out / ".notes.tmp", out / "one" / ".draft.tmp.txt", out / "deep" / ".x.png.abc123.tmp.png",
+            out / ".warped.png.0123abcd.acregnet-tmp.png"]   # named like ours, but never noted by a run
+    for path in mine:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("the user's")
+    # A journal pointing outside the folder or through a link is not followed either.
+    outside = tmp_path / ".victim.0123abcd.acregnet-tmp.png"
+    outside.write_text("the user's")
+    (out / ".acregnet.temporaries").write_text("../.victim.0123abcd.acregnet-tmp.png\n")
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["register", "--pairs", str(pairs), "-o", str(out), "--overwrite"])
+        assert result.exit_code == 0, result.output
+    assert all(path.read_text() == "the user's" for path in mine + [outside])
+
+
+def test_no_lock_or_journal_is_left_after_a_run(files, tmp_path):
+    """Issue 36, item 9: every output folder kept .acregnet.lock after the run."""
+    copy_inputs(files, tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, register(files, "-o", str(out)))
+    assert result.exit_code == 0, result.output
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".acregnet")]
 
 
 @pytest.mark.slow
