@@ -82,6 +82,17 @@ def split_list_path(config, root, fold, kind, size):
     return Path(root) / config.directory / config.split.format(fold=fold, kind=kind, size=size)
 
 
+def available_folds(config, root, size):
+    """The folds whose image split lists exist for ``size`` (e.g. ['test', 'train'])."""
+    import re
+
+    pattern = split_list_path(config, root, "FOLD", "images", size)
+    expression = re.compile("^" + re.escape(pattern.name).replace("FOLD", "(.+)") + "$")
+    if not pattern.parent.is_dir():
+        return []
+    return sorted(match.group(1) for path in pattern.parent.iterdir() if (match := expression.match(path.name)))
+
+
 def read_split_list(path, root):
     """Read a split list; entries are resolved relative to the data root."""
     path = Path(path)
@@ -109,7 +120,13 @@ def load_split(config, root, fold="train", size=64):
     -------
     Split
     """
-    image_paths = read_split_list(split_list_path(config, root, fold, "images", size), root)
+    list_path = split_list_path(config, root, fold, "images", size)
+    if not list_path.exists():
+        folds = available_folds(config, root, size)
+        if folds and fold not in folds:
+            raise InputError(f"{config.name}: no fold {fold!r} (split list {list_path} not found); "
+                             f"the folds are {', '.join(folds)}")
+    image_paths = read_split_list(list_path, root)
     label_paths = read_split_list(split_list_path(config, root, fold, "labels", size), root)
     if len(image_paths) != len(label_paths):
         raise InputError(

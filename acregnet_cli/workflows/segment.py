@@ -1,5 +1,6 @@
 """Files in, files out for ``acregnet segment``: load atlases and targets, segment, score, write."""
 
+import sys
 import time
 from pathlib import Path
 
@@ -72,6 +73,10 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
                                 overlay, overwrite, echo, began, model_path, options, framing)
 
 
+# A target whose best atlas correlates this much is that atlas (a copy, a re-save).
+SAME_IMAGE_NCC = 0.995
+
+
 def _earlier_rows(path):
     """The rows of an earlier run's table, by target (a torn or foreign table: none)."""
     import csv
@@ -104,6 +109,11 @@ def _segment_targets(targets, atlases, registrar, output, truth, spacing, config
                 save_overlay(output / f"{name}_overlay.png", image, labels, f"{name}: {fusion} of {k} atlases")
         else:
             labels, info = segment(image, atlases, registrar, k=k, fusion=fusion, framing=framing)
+            if info["ncc"] and info["ncc"][0] >= SAME_IMAGE_NCC:
+                # Said even with --json (on standard error): a score against itself is no score.
+                print(f"segment: warning: {name} is (nearly) atlas {info['atlases'][0]} itself (NCC "
+                      f"{info['ncc'][0]:.4f}): its mask copies that atlas and its scores are optimistic; "
+                      "leave it out of the atlases", file=sys.stderr)
             dtype = np.uint8 if labels.max(initial=0) <= 255 else np.uint16
             write_png_atomic(mask_path, labels.astype(dtype))
             if overlay:

@@ -270,3 +270,37 @@ def test_corpus_min_ncc_must_be_a_correlation(tmp_path, value):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "--min-ncc" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_fold_names_the_folds(data_root, tmp_path):
+    """Issue 36, item 10: 'jsrt:tran' said only 'split list not found'."""
+    result = CliRunner().invoke(main, ["segment", "--atlases", "jsrt:tran", "--targets-from", "jsrt:test",
+                                       "--data-dir", str(data_root), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "'tran'" in lines[0] and "test, train" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_segment_warns_when_a_target_is_one_of_the_atlases(tmp_path):
+    """Issue 36, item 10: a target among the atlases (NCC 0.9998) scored optimistically, unsaid."""
+    from acregnet_cli.datasets.phantom import make_subject
+
+    rng = np.random.RandomState(4)
+    for sub in ("images", "labels"):
+        (tmp_path / "atlases" / sub).mkdir(parents=True)
+    for index in range(3):
+        image, labels = make_subject(rng, 96)
+        Image.fromarray(np.uint8(image * 255)).save(tmp_path / "atlases" / "images" / f"a{index}.png")
+        Image.fromarray(labels.astype(np.uint8)).save(tmp_path / "atlases" / "labels" / f"a{index}.png")
+    other, _ = make_subject(rng, 96)
+    Image.fromarray(np.uint8(other * 255)).save(tmp_path / "new.png")
+    copy = tmp_path / "copy.png"
+    copy.write_bytes((tmp_path / "atlases" / "images" / "a1.png").read_bytes())
+    result = CliRunner().invoke(main, ["segment", str(copy), str(tmp_path / "new.png"), "--atlases",
+                                       str(tmp_path / "atlases"), "--k", "2", "-o", str(tmp_path / "out"),
+                                       "--no-overlay", "--json"])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "copy" in warnings[0] and "a1" in warnings[0]
