@@ -192,11 +192,8 @@ def load_radiograph(path, max_side=None, intensity="auto", keep_stored=False):
         export never becomes a huge float array; ``factor`` says by how much, so that
         results can be brought back to the stored size.
     intensity : 'auto', 'dtype' or (lo, hi)
-        See :func:`acregnet_cli.io.intensity.normalise`: 'auto' windows by the image's
-        own field of view and flips inverted images; 'dtype' divides 8-bit values by
-        255 and 16-bit ones by 65535 (the paper's reading); floating-point and DICOM
-        images are rescaled by their range under 'dtype' (DICOM after its modality
-        rescale, MONOCHROME1 inverted).
+        See :func:`acregnet_cli.io.intensity.normalise` ('dtype': 8-bit over 255, 16-bit
+        over 65535, floats and DICOM over their range, MONOCHROME1 inverted).
     keep_stored : bool
         Also keep the 'dtype' reading (``Radiograph.stored``), from the same decode.
 
@@ -246,9 +243,8 @@ def load_radiograph(path, max_side=None, intensity="auto", keep_stored=False):
 
 
 def read_image(path, max_side=None, intensity="auto"):
-    """Read a radiograph as a 2-D float32 array in [0, 1] and the bit depth to write with.
-
-    :func:`load_radiograph` without the record of how.
+    """Read a radiograph as a 2-D float32 array in [0, 1] and the bit depth to write with
+    (:func:`load_radiograph` without the record of how).
 
     Returns
     -------
@@ -337,6 +333,10 @@ def read_label_map(path):
     if not path.exists():
         raise InputError(f"{path}: mask file not found")
     with _pillow_open(path, "mask") as image:
+        if image.format in ("JPEG", "MPO", "JPEG2000"):
+            # Lossy compression blurs edges into values between the labels (0..3 gains a 4).
+            raise InputError(f"{path}: a {image.format} mask is lossy (its edges hold values between the labels); "
+                             "save masks as PNG or TIFF")
         image.load()
         if image.mode in ("RGB", "RGBA"):
             rgb = np.asarray(image.convert("RGB"))
@@ -379,8 +379,9 @@ def check_label_map(labels, name):
                              "labels are whole numbers")
     elif labels.dtype.kind not in "uib":
         raise InputError(f"{name}: label map of type {labels.dtype}; expected integer labels")
-    if labels.size and (labels.min() < np.iinfo(np.int32).min or labels.max() > np.iinfo(np.int32).max):
-        raise InputError(f"{name}: label values beyond 32-bit integers")
+    if labels.size and (labels.min() < 0 or labels.max() > 65535):
+        # Masks are written as 8- or 16-bit PNGs: any other value would come out changed.
+        raise InputError(f"{name}: label values from {labels.min():g} to {labels.max():g}; labels are 0 to 65535")
     labels = labels.astype(np.int32)
     values = np.unique(labels)
     if len(values) > MAX_LABELS:

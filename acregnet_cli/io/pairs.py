@@ -13,6 +13,7 @@ from pathlib import Path
 from acregnet_cli.errors import InputError
 
 REQUIRED = ("moving", "fixed")
+KNOWN = REQUIRED + ("moving_mask", "name")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -72,6 +73,10 @@ def read_pairs_csv(path):
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}")
+    unknown = [c for c in columns if c not in KNOWN]
+    if unknown:
+        # A misspelt column (mask for moving_mask) would register without its data, silently.
+        raise InputError(f"{path}: unknown column(s) {', '.join(unknown)}; the columns are {', '.join(KNOWN)}")
     base = path.parent
     problems, pairs, seen = [], [], set()
     for number, raw in enumerate(rows, start=2):  # line 1 is the header

@@ -476,3 +476,41 @@ def test_a_training_run_directory_is_held_by_one_process(synthetic_dataset, tmp_
                                            "-o", str(tmp_path / "run")])
         assert result.exit_code == 2 and "in use by another acregnet run" in result.output
         assert [p.name for p in (tmp_path / "run").iterdir()] == [".acregnet.lock"]  # the refused run wrote nothing
+
+
+@pytest.mark.parametrize("header", ["moving,fixed,mask", "moving,fixed,moving_mask,fixed_mask", "moving,fixed,Name"])
+def test_a_pairs_table_with_an_unknown_column_is_refused(files, tmp_path, header):
+    """Issue 36, item 4: an unknown column (mask for moving_mask) registered without the masks, exit 0."""
+    copy_inputs(files, tmp_path)
+    cells = {"mask": "mask.png", "moving_mask": "mask.png", "fixed_mask": "mask.png", "Name": "one"}
+    row = ",".join(["m.png", "f.png"] + [cells[c] for c in header.split(",")[2:]])
+    pairs = write_pairs(tmp_path, [row], header=header)
+    result = CliRunner().invoke(main, ["register", "--pairs", str(pairs), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "unknown column" in lines[0] and "moving_mask" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_lossy_and_out_of_range_masks_are_refused(files, tmp_path):
+    """Issue 36, items 5 and 15: a JPEG mask came out with 28 labels; labels -1 and 70000 were
+    written as 255 and 4464."""
+    copy_inputs(files, tmp_path)
+    mask = np.asarray(Image.open(tmp_path / "mask.png"))
+    Image.fromarray(np.uint8(mask > 0) * 255).save(tmp_path / "mask.jpg", quality=90)
+    Image.fromarray(np.where(mask > 0, 70000, 0).astype(np.int32)).save(tmp_path / "big.tif")
+    Image.fromarray(np.where(mask > 0, -1, 0).astype(np.int32)).save(tmp_path / "negative.tif")
+    registered = CliRunner().invoke(main, ["register", str(tmp_path / "m.png"), str(tmp_path / "f.png"),
+                                           "-o", str(tmp_path / "registered")])
+    assert registered.exit_code == 0, registered.output
+    for name, expected in (("mask.jpg", "lossy"), ("big.tif", "0 to 65535"), ("negative.tif", "0 to 65535")):
+        out = tmp_path / f"out-{name}"
+        result = CliRunner().invoke(main, ["register", str(tmp_path / "m.png"), str(tmp_path / "f.png"),
+                                           "--mask", str(tmp_path / name), "-o", str(out)])
+        assert result.exit_code == 2, (name, result.output)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and name in lines[0] and expected in lines[0], lines
+        assert not out.exists()
+        result = CliRunner().invoke(main, ["warp", str(tmp_path / "registered"), str(tmp_path / name), "--labels",
+                                           "-o", str(tmp_path / f"w-{name}")])
+        assert result.exit_code == 2 and name in result.output and not (tmp_path / f"w-{name}").exists()
