@@ -69,11 +69,18 @@ def invert_command(field, output, iterations, jacobian, overwrite, as_json):
     from acregnet_cli.workflows.fields import invert_files
 
     summary = invert_files(field, output, iterations=iterations, jacobian=jacobian, overwrite=overwrite)
-    emit(as_json, summary, f"inverse ({summary['method']}) in {output}: residual mean "
-                           f"{summary['residual_mean_px']:.4f} px, p95 {summary['residual_p95_px']:.4f}, max "
-                           f"{summary['residual_max_px']:.3f} over {100 * summary['evaluated_fraction']:.1f}% of "
-                           f"pixels ({100 * summary['folded_fraction']:.2f}% folded, "
-                           f"{100 * (1 - summary['reached_fraction']):.2f}% not reached)")
+    emit(as_json, summary, lambda: _inverse_line(summary, output))
+
+
+def _inverse_line(summary, output):
+    if summary["residual_mean_px"] is None:
+        # Every position maps outside the image: the inverse is written, but nothing checks it.
+        return (f"inverse ({summary['method']}) in {output}: no pixel has an inverse inside the image "
+                f"({100 * (1 - summary['reached_fraction']):.2f}% not reached), so no residual")
+    return (f"inverse ({summary['method']}) in {output}: residual mean {summary['residual_mean_px']:.4f} px, "
+            f"p95 {summary['residual_p95_px']:.4f}, max {summary['residual_max_px']:.3f} over "
+            f"{100 * summary['evaluated_fraction']:.1f}% of pixels ({100 * summary['folded_fraction']:.2f}% folded, "
+            f"{100 * (1 - summary['reached_fraction']):.2f}% not reached)")
 
 
 @click.command("compose")

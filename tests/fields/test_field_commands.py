@@ -184,3 +184,16 @@ def test_a_velocity_models_inverse_comes_from_its_velocity(registered, tmp_path,
     # the NIfTI field carries no velocity: Newton from the forward map
     plain = run("invert", out / "field.nii.gz", "-o", tmp_path / "inv2", "--json")
     assert json.loads(plain.stdout)["method"] == "newton"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_invert_a_field_with_no_inverse_says_so(tmp_path, as_json):
+    """Issue 36, item 19: a TypeError after writing its files when no pixel has an inverse."""
+    np.save(tmp_path / "far.npy", np.full((32, 32, 2), 1000, np.float32))
+    result = run("invert", tmp_path / "far.npy", "-o", tmp_path / "inverse", *(["--json"] if as_json else []))
+    assert result.exit_code == 0, result.output
+    if as_json:
+        assert json.loads(result.output)["residual_mean_px"] is None
+    else:
+        assert "no pixel has an inverse" in result.output
+    assert (tmp_path / "inverse" / "field.npy").is_file()
