@@ -6,6 +6,7 @@ field.nii.gz and summary.json, and with ``jacobian`` jacobian.nii.gz and jacobia
 """
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -37,6 +38,39 @@ def field_source(path):
     return field, float(spacing), summary
 
 
+JACOBIAN_FILES = ("jacobian.nii.gz", "jacobian.png")
+
+
+def warp_output_names(inputs, output, jacobian=False):
+    """The file each input of ``warp`` is written to in ``output``: ``<name>.png``; where
+    two inputs share a name (``images/X.png`` and ``labels/X.png``, the datasets' own
+    layout) each takes its folder's name too (``images_X.png``, ``labels_X.png``). A name
+    that is the input itself or one of warp's own files (``jacobian.png`` with
+    ``--jacobian``) gets ``_warped``.
+
+    Examples
+    --------
+    >>> [p.name for p in warp_output_names(["images/X.png", "labels/X.png", "other.tif"], "out")]
+    ['images_X.png', 'labels_X.png', 'other.png']
+    """
+    inputs, output = [Path(path) for path in inputs], Path(output)
+    stems = [path.stem for path in inputs]
+    names = [f"{path.parent.name}_{path.stem}" if stems.count(path.stem) > 1 and path.parent.name else path.stem
+             for path in inputs]
+    if len(set(names)) != len(names):
+        twins = sorted({str(path) for path, name in zip(inputs, names) if names.count(name) > 1})
+        raise InputError(f"{', '.join(twins)}: inputs of the same name in folders of the same name; their outputs "
+                         "would overwrite each other (warp them into separate output folders)")
+    reserved = set(JACOBIAN_FILES) if jacobian else set()
+    targets = []
+    for path, name in zip(inputs, names):
+        target = output / f"{name}.png"
+        if target.name in reserved or os.path.abspath(target) == os.path.abspath(path):
+            target = output / f"{name}_warped.png"
+        targets.append(target)
+    return targets
+
+
 def write_jacobian_files(out, field, spacing):
     """jacobian.nii.gz and jacobian.png of ``field`` in ``out``; return the determinant's
     summary (:func:`~acregnet_cli.fields.jacobian_summary`) with ``files``."""
@@ -46,9 +80,9 @@ def write_jacobian_files(out, field, spacing):
     from acregnet_cli.io.pictures import jacobian_rgb
 
     determinant = jacobian_determinant(field)
-    write_scalar_nifti(Path(out) / "jacobian.nii.gz", determinant, spacing)
-    write_png_atomic(Path(out) / "jacobian.png", jacobian_rgb(determinant))
-    return dict(determinant_summary(determinant), files=["jacobian.nii.gz", "jacobian.png"])
+    write_scalar_nifti(Path(out) / JACOBIAN_FILES[0], determinant, spacing)
+    write_png_atomic(Path(out) / JACOBIAN_FILES[1], jacobian_rgb(determinant))
+    return dict(determinant_summary(determinant), files=list(JACOBIAN_FILES))
 
 
 def _prepare_output(output, overwrite):
@@ -188,19 +222,21 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
     if not kinds and not jacobian:
         raise InputError("give at least one INPUT image or label map to warp (or --points, --jacobian)")
     output = Path(output)
-    targets = []
     for path, _ in kinds:
         path = Path(path)
         shape = probe_image(path)
         if shape != field.shape[:2]:
             raise InputError(f"{path}: {shape[1]}x{shape[0]} pixels, the field's grid {field.shape[1]}x"
                              f"{field.shape[0]}; warp inputs of the size the field was made for")
-        target = output / (path.stem + ".png")
+    targets = list(zip([Path(path) for path, _ in kinds], warp_output_names([path for path, _ in kinds], output,
+                                                                               jacobian)))
+    for _, target in targets:
         if target.exists() and not overwrite:
             raise InputError(f"{target}: exists already (use --overwrite to replace it)")
-        targets.append((path, target))
-    if len({target for _, target in targets}) != len(targets):
-        raise InputError("two inputs share a file name; their outputs would overwrite each other")
+    if jacobian and not overwrite:
+        for name in JACOBIAN_FILES:
+            if (output / name).exists():
+                raise InputError(f"{output / name}: exists already (use --overwrite to replace it)")
     loaded = []
     for (path, target), (_, is_labels) in zip(targets, kinds):
         # Read (and check) everything before the first write: nothing is written for bad input.

@@ -197,3 +197,40 @@ def test_invert_a_field_with_no_inverse_says_so(tmp_path, as_json):
     else:
         assert "no pixel has an inverse" in result.output
     assert (tmp_path / "inverse" / "field.npy").is_file()
+
+
+def test_warp_takes_an_image_and_its_mask_of_the_same_name(registered, tmp_path):
+    """Issue 36, item 2: images/X.png with --mask labels/X.png was refused ("two inputs share
+    a file name"): the datasets' own layout."""
+    for sub, source in (("images", "m.png"), ("labels", "mask.png")):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "X.png").write_bytes((registered / source).read_bytes())
+    result = run("warp", registered / "out", tmp_path / "images" / "X.png", "--mask", tmp_path / "labels" / "X.png",
+                 "-o", tmp_path / "w")
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (tmp_path / "w").iterdir() if not p.name.startswith("."))
+    assert written == ["images_X.png", "labels_X.png"]
+    warped_mask = np.asarray(Image.open(tmp_path / "w" / "labels_X.png"))
+    assert np.array_equal(warped_mask, np.asarray(Image.open(registered / "out" / "warped_mask.png")))
+
+
+def test_warp_never_overwrites_its_input_or_the_jacobian_it_was_not_asked_to_replace(registered, tmp_path):
+    """Issue 36, item 16: an input named jacobian.png was overwritten by --jacobian; Jacobian
+    files were replaced without --overwrite."""
+    out = tmp_path / "w"
+    out.mkdir()
+    picture = out / "jacobian.png"
+    picture.write_bytes((registered / "m.png").read_bytes())
+    before = picture.read_bytes()
+    result = run("warp", registered / "out", picture, "-o", out, "--jacobian")
+    assert result.exit_code == 2 and "jacobian.png: exists already" in result.output
+    assert picture.read_bytes() == before
+    picture.rename(tmp_path / "jacobian.png")
+    result = run("warp", registered / "out", tmp_path / "jacobian.png", "-o", out, "--jacobian")
+    assert result.exit_code == 0, result.output
+    assert (out / "jacobian_warped.png").is_file() and (out / "jacobian.nii.gz").is_file()
+    assert (tmp_path / "jacobian.png").read_bytes() == before
+    # The same input warped into its own folder is written beside it, never over it.
+    result = run("warp", registered / "out", tmp_path / "jacobian.png", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "jacobian.png").read_bytes() == before and (tmp_path / "jacobian_warped.png").is_file()
