@@ -54,6 +54,10 @@ def imports(path):
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module.startswith("acregnet_cli"):
+                if (PACKAGE.parent / node.module.replace(".", "/")).is_dir():
+                    # "from PACKAGE import x" runs PACKAGE/__init__ whatever x is: a module inside
+                    # PACKAGE doing so closes a cycle through its own package.
+                    found.add(node.module)
                 for alias in node.names:
                     candidate = f"{node.module}.{alias.name}"
                     is_module = (PACKAGE.parent / (candidate.replace(".", "/") + ".py")).exists() or \
@@ -137,6 +141,15 @@ def test_the_layer_check_catches_an_upward_import():
 def test_no_import_cycles():
     assert cycles(GRAPH) == []
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_cycle_check_sees_a_module_importing_its_own_package(tmp_path):
+    """Issue 36, item 12: models/model.py did "from acregnet_cli.models import files",
+    through models/__init__, which imports models/model.py."""
+    source = tmp_path / "model.py"
+    source.write_text("from acregnet_cli.models import files\n")
+    graph = {"acregnet_cli.models": {"acregnet_cli.models.model"}, "acregnet_cli.models.model": imports(source)}
+    assert cycles(graph) == [["acregnet_cli.models", "acregnet_cli.models.model"]]
 
 
 def test_no_module_is_large():

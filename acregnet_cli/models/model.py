@@ -5,7 +5,16 @@ from pathlib import Path
 
 from acregnet_cli import runtime
 from acregnet_cli.errors import InputError
-from acregnet_cli.models import files
+from acregnet_cli.models.files import (
+    DEFAULT_MODEL,
+    bundled_models,
+    integration_steps as steps_of,
+    load_autoencoder,
+    load_vector_cnn,
+    load_vector_cnn_lite,
+    read_model_json,
+    resolve_model,
+)
 
 KINDS = {"vector_cnn": "registration", "mask_autoencoder": "autoencoder"}
 
@@ -46,7 +55,7 @@ class Model:
     @property
     def integration_steps(self):
         """Scaling-and-squaring steps of a velocity network; 0 for a displacement network."""
-        return files.integration_steps(self.description, self.path) if self.kind == "registration" else 0
+        return steps_of(self.description, self.path) if self.kind == "registration" else 0
 
     @property
     def passes(self):
@@ -67,12 +76,12 @@ class Model:
         """The registration network as a Keras model (imports TensorFlow)."""
         self._require("registration")
         runtime.import_tensorflow()
-        return files.load_vector_cnn(self.path, size=size)[0]
+        return load_vector_cnn(self.path, size=size)[0]
 
     def numpy(self):
         """The registration network for NumPy inference (no TensorFlow)."""
         self._require("registration")
-        return files.load_vector_cnn_lite(self.path)[0]
+        return load_vector_cnn_lite(self.path)[0]
 
     def network(self, engine):
         """The registration network for ``engine`` ('tensorflow' or 'numpy')."""
@@ -86,7 +95,7 @@ class Model:
         """(encoder, decoder) Keras models of a mask autoencoder."""
         self._require("autoencoder")
         runtime.import_tensorflow()
-        encoder, decoder, _ = files.load_autoencoder(self.path)
+        encoder, decoder, _ = load_autoencoder(self.path)
         return encoder, decoder
 
 
@@ -121,19 +130,19 @@ def load_model(name_or_path=None, kind=None):
     >>> load_model("jsrt-ae").kind
     'autoencoder'
     """
-    path = files.resolve_model(name_or_path)
-    _, description = files.read_model_json(path)
+    path = resolve_model(name_or_path)
+    _, description = read_model_json(path)
     architecture = description["architecture"]
     if architecture not in KINDS:
         wanted = {"registration": "a registration network", "autoencoder": "a mask autoencoder"}.get(kind)
         raise InputError(f"{path}: is a {architecture} model, not {wanted}" if wanted
                          else f"{path}: unknown architecture {architecture!r}")
     bundled = None
-    if str(name_or_path if name_or_path is not None else files.DEFAULT_MODEL) in files.bundled_models():
+    if str(name_or_path if name_or_path is not None else DEFAULT_MODEL) in bundled_models():
         from acregnet_cli.resources import data_dir
 
-        if path.resolve() == (data_dir() / "models" / str(name_or_path or files.DEFAULT_MODEL)).resolve():
-            bundled = str(name_or_path or files.DEFAULT_MODEL)
+        if path.resolve() == (data_dir() / "models" / str(name_or_path or DEFAULT_MODEL)).resolve():
+            bundled = str(name_or_path or DEFAULT_MODEL)
     model = Model(path, KINDS[architecture], description, bundled)
     if kind is not None:
         model._require(kind)
