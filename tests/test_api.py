@@ -3,6 +3,7 @@
 import json
 import logging
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,13 +94,19 @@ def test_a_folder_that_shares_a_bundled_name_is_not_taken_for_a_model(tmp_path, 
     assert json.loads(result.output)["model"] == str(data_dir() / "models" / "montgomery")
 
 
-def test_a_local_model_of_a_bundled_name_is_used_and_said(tmp_path, monkeypatch, caplog):
+def test_a_bare_bundled_name_is_the_bundled_model_and_a_path_the_local_one(tmp_path, monkeypatch):
+    """Issue 36, item 28: a ./jsrt folder in the working directory replaced the default model."""
     monkeypatch.chdir(tmp_path)
     shutil.copytree(data_dir() / "models" / "shenzhen", tmp_path / "jsrt")
-    with caplog.at_level(logging.WARNING, logger="acregnet_cli"):
-        model = acr.load_model("jsrt")
-    assert model.bundled is None and model.description["dataset"] == "shenzhen"
-    assert "using the local one" in caplog.text
+    assert acr.load_model("jsrt").bundled == "jsrt"
+    assert acr.load_model("./jsrt").description["dataset"] == "shenzhen"
+    moving, fixed, _ = write_pair(tmp_path, "uint8")
+    for extra, expected in (([], data_dir() / "models" / "jsrt"), (["--model", "./jsrt"], Path("jsrt"))):
+        result = CliRunner().invoke(main, ["register", str(moving), str(fixed), "-o", f"out{len(extra)}", "--json",
+                                           *extra])
+        assert result.exit_code == 0, result.output
+        assert "WARNING" not in result.output
+        assert Path(json.loads(result.output)["model"]).resolve() == expected.resolve()
 
 
 @pytest.mark.slow

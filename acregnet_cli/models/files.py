@@ -19,7 +19,6 @@ Run directory of ``train-ae``: the same with ``encoder.weights.h5`` and
 """
 
 import json
-import logging
 from pathlib import Path
 
 from acregnet_cli.errors import InputError
@@ -84,12 +83,12 @@ def _holds_model(path):
 def resolve_model(name_or_path=None):
     """Where the model called ``name_or_path`` lives: a path, or a bundled model's folder.
 
-    A path that holds a model (a run directory, a model folder, or a weights file
-    with ``model.json`` beside it) is taken as it is. Otherwise a bundled name
-    (``jsrt``, ``montgomery-ae``, ...) names the bundled model, even where a folder of
-    that name that is not a model lies in the working directory. When a local model
-    and a bundled one share the name, the local one is used and a warning says so.
-    None is the default model, bundled ``jsrt``.
+    A bundled name written bare (``jsrt``, ``montgomery-ae``, ...) is the bundled model,
+    whatever lies in the working directory: a folder there of that name, model or not,
+    is taken only when written as a path (``./jsrt``), so that a stray folder never
+    replaces the model a script names. Any other path that holds a model (a run
+    directory, a model folder, or a weights file with ``model.json`` beside it) is taken
+    as it is. None is the default model, bundled ``jsrt``.
 
     Returns
     -------
@@ -110,17 +109,10 @@ def resolve_model(name_or_path=None):
     if name_or_path is None:
         name_or_path = DEFAULT_MODEL
     path = Path(name_or_path).expanduser()
-    bundled = None
-    if str(name_or_path) in bundled_models():
-        bundled = data_dir() / "models" / str(name_or_path)
+    if isinstance(name_or_path, str) and name_or_path in bundled_models():
+        return data_dir() / "models" / name_or_path
     if _holds_model(path):
-        if bundled is not None and path.resolve() != bundled.resolve():
-            logging.getLogger("acregnet_cli").warning(
-                "%s: a local model of the bundled model's name; using the local one (%s)", name_or_path,
-                path.resolve())
         return path
-    if bundled is not None:
-        return bundled
     if path.exists():
         raise InputError(f"{path}: no {MODEL_JSON} beside the model (not a run directory of acregnet, "
                          f"nor a bundled model: {', '.join(bundled_models()) or 'none installed'})")
