@@ -1,7 +1,6 @@
 """The Python API gives the command line's results, and a model name means the same everywhere."""
 
 import json
-import logging
 import shutil
 from pathlib import Path
 

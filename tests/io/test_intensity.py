@@ -14,7 +14,7 @@ from acregnet_cli.cli import main
 from acregnet_cli.datasets.phantom import make_subject
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import upsample_labels
-from acregnet_cli.io.images import array_to_gray, load_radiograph, read_image
+from acregnet_cli.io.images import array_to_gray, load_radiograph
 from acregnet_cli.io.intensity import field_of_view, normalise, parse_intensity
 
 
