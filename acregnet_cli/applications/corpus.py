@@ -24,76 +24,23 @@ import time
 
 import numpy as np
 
+from acregnet_cli.applications.library import (
+    WORK,
+    Library,
+    ncc_vector,
+    nearest_index,
+    nearest_square,
+    resize_square,
+)
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import grow, pad_to_square, vote_labels
-from acregnet_cli.fields.affine import ALIGN_MIN_REACH, affine_field, fit_affine, through_inverse
+from acregnet_cli.fields.affine import (
+    ALIGN_MIN_REACH,
+    affine_field,
+    fit_affine,
+    through_inverse,
+)
 from acregnet_cli.fields.grids import field_at, field_on_grid
-
-WORK = 256
-
-
-def _resize_square(square, size):
-    """Bilinear resize of a square float image as the registrar resizes (half-pixel centres)."""
-    from acregnet_cli.np.ops import resize_images
-
-    return resize_images(np.asarray(square, np.float32)[None, ..., None], size, "modern")[0, ..., 0]
-
-
-def _nearest(side, size):
-    """For each pixel of a ``size`` grid, the pixel of a ``side`` grid holding its centre."""
-    return np.clip(np.floor((np.arange(size) + 0.5) * side / size).astype(np.intp), 0, side - 1)
-
-
-def _nearest_square(labels, size):
-    """A square label map resampled to ``size`` by the nearest pixel centre."""
-    index = _nearest(labels.shape[0], size)
-    return labels[np.ix_(index, index)]
-
-
-def _normalised(image):
-    image = np.asarray(image, np.float64)
-    return ((image - image.mean()) / (image.std() + 1e-8)).ravel()
-
-
-@dataclasses.dataclass
-class Library:
-    """Atlases or references at the work grid: network inputs, NCC vectors, class indices."""
-
-    names: list
-    small: np.ndarray      # (N, S, S) network inputs
-    vectors: np.ndarray    # (N, S*S) normalised for NCC
-    index: np.ndarray      # (N, WORK, WORK) uint8 class indices into ``values``
-    values: np.ndarray
-
-    @classmethod
-    def from_atlases(cls, atlases, size, values=None, crop=None):
-        """From an :class:`~acregnet_cli.applications.segmentation.AtlasSet` (any image sizes).
-
-        ``crop``, a function of an image giving (top, left, height, width), cuts each
-        atlas to that box first, so that atlases are framed as the images they meet.
-        """
-        values = np.asarray(atlases.values if values is None else values)
-        small, index = [], []
-        for image, labels in zip(atlases.images, atlases.labels):
-            image, labels = np.asarray(image, np.float32), np.asarray(labels)
-            if crop is not None:
-                top, left, height, width = crop(image)
-                image, labels = image[top:top + height, left:left + width], labels[top:top + height, left:left + width]
-            square, _ = pad_to_square(image)
-            small.append(_resize_square(square, size))
-            label_square, _ = pad_to_square(labels)
-            unknown = np.setdiff1d(np.unique(label_square), values)
-            if unknown.size:
-                raise InputError(f"atlas labels {unknown.tolist()} are not among {values.tolist()}")
-            index.append(np.searchsorted(values, _nearest_square(label_square, WORK)).astype(np.uint8))
-        small = np.stack(small)
-        return cls(list(atlases.names), small, np.stack([_normalised(s) for s in small]), np.stack(index), values)
-
-    def rank(self, vector, count):
-        """Indices of the ``count`` entries most correlated with ``vector``, and their NCC."""
-        scores = self.vectors @ vector / vector.size
-        order = np.argsort(-scores, kind="stable")[:count]
-        return order, scores[order]
 
 
 def _majority(labels, classes):
@@ -211,7 +158,8 @@ class CorpusPipeline:
             item["affine"], item["reach"] = None, reach
             if reach > ALIGN_MIN_REACH:
                 item["affine"] = (matrix, shift)
-                item["canonical"] = self._warp_small(item["small"], affine_field(matrix, shift, self.size, inverse=True))
+                back = affine_field(matrix, shift, self.size, inverse=True)
+                item["canonical"] = self._warp_small(item["small"], back)
                 again.append(item)
         moving = [self.atlases.small[p["chosen"]] for p in again]
         fixed = [np.repeat(p["canonical"][None], len(p["chosen"]), 0) for p in again]
@@ -227,7 +175,8 @@ class CorpusPipeline:
             # position of p in the atlases' frame.
             forward = affine_field(*item["affine"], self.size)
             atlas_fields = fields[start:start + len(item["chosen"])]
-            item["fields"] = forward[None] + self._warp_small(atlas_fields, np.repeat(forward[None], len(atlas_fields), 0))
+            moved = self._warp_small(atlas_fields, np.repeat(forward[None], len(atlas_fields), 0))
+            item["fields"] = forward[None] + moved
             start += len(item["chosen"])
         for item in prepared if self.references is not None else ():
             reference_fields = fields[start:start + len(item["references"])]
@@ -268,8 +217,8 @@ class CorpusPipeline:
             frame = self._frame(image)
             top, left, height, width = frame
             square, box = pad_to_square(image[top:top + height, left:left + width])
-            small = _resize_square(square, self.size)
-            vector = _normalised(small)
+            small = resize_square(square, self.size)
+            vector = ncc_vector(small)
             chosen, ncc = self.atlases.rank(vector, self.k)
             if min_ncc is not None and ncc[0] < min_ncc:
                 refused[position] = CorpusResult(None, [self.atlases.names[i] for i in chosen],
@@ -331,7 +280,7 @@ class CorpusPipeline:
                 raise InputError(f"mask values {unknown.tolist()} are not among the atlases' {self.values.tolist()}")
             top, left, height, width = item["frame"]
             square, _ = pad_to_square(np.asarray(mask)[top:top + height, left:left + width])
-            item["work_labels"] = np.searchsorted(self.values, _nearest_square(square, WORK)).astype(np.uint8)
+            item["work_labels"] = np.searchsorted(self.values, nearest_square(square, WORK)).astype(np.uint8)
             results.append(CorpusResult(np.asarray(mask), [], []))
         self._score(batch["prepared"], results)
         return results
@@ -359,7 +308,7 @@ class CorpusPipeline:
             labels = work
         else:
             # Full resolution: the work labels by nearest, then the band done again.
-            to_work = _nearest(WORK, side)
+            to_work = nearest_index(WORK, side)
             labels = work[np.ix_(to_work, to_work)]
             band = unsure[np.ix_(to_work, to_work)]
             band_rows, band_columns = np.nonzero(band)

@@ -92,7 +92,8 @@ def make_variant(name, image, labels):
         draw = ImageDraw.Draw(picture)
         scale = side / 1024
         for row, text in enumerate(["PORTABLE AP  12/03/2026 07:41", "ID 0041237  SUPINE"]):
-            draw.text((int(20 * scale), int((20 + 28 * row) * scale)), text, fill=255, font_size=max(8, int(24 * scale)))
+            draw.text((int(20 * scale), int((20 + 28 * row) * scale)), text, fill=255,
+                      font_size=max(8, int(24 * scale)))
         box = [int(side * 0.86), int(side * 0.10), int(side * 0.94), int(side * 0.18)]
         draw.rectangle(box, fill=255)
         draw.text((box[0] + int(10 * scale), box[1] + int(4 * scale)), "R", fill=0, font_size=max(8, int(50 * scale)))
@@ -195,7 +196,8 @@ def main(argv=None):
             delta = row[structure] - means.loc["original", structure] if "original" in means.index else float("nan")
             cells += [f"{row[structure]:.4f}", f"{delta:+.4f}"]
         same = frame[frame.variant == variant]["mask_shape_ok"].all()
-        lines.append(f"| {variant} | " + " | ".join(cells) + f" | {row['estimated_dice']:.3f} | {'yes' if same else 'no'} |")
+        lines.append(f"| {variant} | " + " | ".join(cells)
+                     + f" | {row['estimated_dice']:.3f} | {'yes' if same else 'no'} |")
     (output / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

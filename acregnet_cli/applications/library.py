@@ -1,0 +1,76 @@
+"""Atlases and references as the corpus pipeline holds them: brought once to a 256x256
+square (padded, resized; masks by nearest label), kept as network inputs, NCC vectors and
+class indices (:mod:`acregnet_cli.applications.corpus`)."""
+
+import dataclasses
+
+import numpy as np
+
+from acregnet_cli.errors import InputError
+from acregnet_cli.fields import pad_to_square
+
+WORK = 256
+
+
+def resize_square(square, size):
+    """Bilinear resize of a square float image as the registrar resizes (half-pixel centres)."""
+    from acregnet_cli.np.ops import resize_images
+
+    return resize_images(np.asarray(square, np.float32)[None, ..., None], size, "modern")[0, ..., 0]
+
+
+def nearest_index(side, size):
+    """For each pixel of a ``size`` grid, the pixel of a ``side`` grid holding its centre."""
+    return np.clip(np.floor((np.arange(size) + 0.5) * side / size).astype(np.intp), 0, side - 1)
+
+
+def nearest_square(labels, size):
+    """A square label map resampled to ``size`` by the nearest pixel centre."""
+    index = nearest_index(labels.shape[0], size)
+    return labels[np.ix_(index, index)]
+
+
+def ncc_vector(image):
+    image = np.asarray(image, np.float64)
+    return ((image - image.mean()) / (image.std() + 1e-8)).ravel()
+
+
+@dataclasses.dataclass
+class Library:
+    """Atlases or references at the work grid: network inputs, NCC vectors, class indices."""
+
+    names: list
+    small: np.ndarray      # (N, S, S) network inputs
+    vectors: np.ndarray    # (N, S*S) normalised for NCC
+    index: np.ndarray      # (N, WORK, WORK) uint8 class indices into ``values``
+    values: np.ndarray
+
+    @classmethod
+    def from_atlases(cls, atlases, size, values=None, crop=None):
+        """From an :class:`~acregnet_cli.applications.segmentation.AtlasSet` (any image sizes).
+
+        ``crop``, a function of an image giving (top, left, height, width), cuts each
+        atlas to that box first, so that atlases are framed as the images they meet.
+        """
+        values = np.asarray(atlases.values if values is None else values)
+        small, index = [], []
+        for image, labels in zip(atlases.images, atlases.labels):
+            image, labels = np.asarray(image, np.float32), np.asarray(labels)
+            if crop is not None:
+                top, left, height, width = crop(image)
+                image, labels = image[top:top + height, left:left + width], labels[top:top + height, left:left + width]
+            square, _ = pad_to_square(image)
+            small.append(resize_square(square, size))
+            label_square, _ = pad_to_square(labels)
+            unknown = np.setdiff1d(np.unique(label_square), values)
+            if unknown.size:
+                raise InputError(f"atlas labels {unknown.tolist()} are not among {values.tolist()}")
+            index.append(np.searchsorted(values, nearest_square(label_square, WORK)).astype(np.uint8))
+        small = np.stack(small)
+        return cls(list(atlases.names), small, np.stack([ncc_vector(s) for s in small]), np.stack(index), values)
+
+    def rank(self, vector, count):
+        """Indices of the ``count`` entries most correlated with ``vector``, and their NCC."""
+        scores = self.vectors @ vector / vector.size
+        order = np.argsort(-scores, kind="stable")[:count]
+        return order, scores[order]
