@@ -32,7 +32,8 @@ JOURNALS = ".journal"
 
 def list_corpus(root, output=None):
     """Image files under ``root`` (recursive, sorted, hidden names skipped, ``output`` left
-    out when it lies inside), as paths relative to ``root`` with '/' separators."""
+    out when it lies inside, only regular files: no FIFO, device or link loop), as paths
+    relative to ``root`` with '/' separators."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: not a folder (give the corpus folder)")
@@ -45,20 +46,57 @@ def list_corpus(root, output=None):
         folders[:] = sorted(name for name in folders if not name.startswith("."))
         base = Path(folder).relative_to(root)
         found += [(base / name).as_posix() for name in files
-                  if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES]
+                  if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
+                  and _regular(os.path.join(folder, name))]
     return sorted(found)
 
 
+def _regular(path):
+    """A regular file (through links): a FIFO, a device or a link loop is no image, and
+    opening a FIFO would wait forever."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def mask_names(relpaths):
-    """``masks/<path without its suffix>.png`` for each image, the suffix kept where two
-    images differ only by it (``x.png`` and ``x.dcm``)."""
+    """``masks/<path without its suffix>.png`` for each image, unique whatever the names:
+    the suffix is kept where two images differ only by it (``x.png`` and ``x.dcm``); a name
+    still taken (``a.png.png`` beside ``a.png`` and ``a.jpg``), or that is a folder of
+    other masks (``x.jpg`` beside a folder ``x.png/``), gets ``~2``, ``~3``...; a file name
+    too long for the file system is shortened and given a digest. The same list gives
+    the same names, so a rerun or a shard finds each image's mask.
+
+    Examples
+    --------
+    >>> sorted(mask_names(["a.png", "a.jpg", "a.png.png", "b.dcm"]).values())
+    ['masks/a.jpg.png', 'masks/a.png.png', 'masks/a.png~2.png', 'masks/b.png']
+    """
+    import hashlib
+
     stems = {}
     for relpath in relpaths:
         stems.setdefault(str(Path(relpath).with_suffix("")), []).append(relpath)
-    names = {}
+    wanted = {}
     for stem, group in stems.items():
         for relpath in group:
-            names[relpath] = f"masks/{relpath if len(group) > 1 else stem}.png"
+            wanted[relpath] = relpath if len(group) > 1 else stem
+    folders = {parent.as_posix() for base in wanted.values() for parent in Path(base).parents}
+    names, taken = {}, set()
+    for relpath in sorted(wanted):
+        parts = list(Path(wanted[relpath]).parts)
+        if len(parts[-1].encode()) > 240:
+            digest = hashlib.sha1(parts[-1].encode()).hexdigest()[:12]
+            parts[-1] = parts[-1].encode()[:200].decode(errors="ignore") + "~" + digest
+        base, candidate, count = "/".join(parts), "/".join(parts), 1
+        while candidate + ".png" in taken or candidate + ".png" in folders:
+            count += 1
+            candidate = f"{base}~{count}"
+        taken.add(candidate + ".png")
+        names[relpath] = f"masks/{candidate}.png"
     return names
 
 
@@ -220,9 +258,29 @@ def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1
     return summary
 
 
+def _write_mask(output, name, labels, row):
+    """Write one image's mask; a file system that refuses this one name (too long, a folder
+    in the way) fails this image's row, not the run. A full or read-only disk ends the run."""
+    import errno
+
+    from acregnet_cli.io.atomic import write_png_atomic
+
+    mask = output / name
+    try:
+        mask.parent.mkdir(parents=True, exist_ok=True)
+        write_png_atomic(mask, labels.astype(np.uint8 if labels.max(initial=0) <= 255 else np.uint16),
+                         compress_level=1)
+        return True
+    except (OSError, RunFailure) as exc:
+        cause = exc if isinstance(exc, OSError) else exc.__cause__
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        row.update(status="failed", reason=f"mask not written to {name} ({' '.join(str(exc).split())[:200]})")
+        return False
+
+
 def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size, min_ncc, reading, progress):
     """Read ahead, register in batches, write behind; return this run's seconds per image."""
-    from acregnet_cli.io.atomic import write_png_atomic
     from acregnet_cli.fields import upsample_labels
 
     lock = threading.Lock()
@@ -239,12 +297,9 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
             # The field of view in the stored image's pixels.
             row.update(window=" ".join(f"{v:g}" for v in how["window"]), inverted=how["inverted"],
                        field_of_view=" ".join(str(v * radiograph.factor) for v in how["field_of_view"]))
-        if result is not None and result.labels is not None:
-            mask = output / masks[relpath]
-            mask.parent.mkdir(parents=True, exist_ok=True)
-            labels = upsample_labels(result.labels, radiograph.factor, radiograph.stored_shape)
-            write_png_atomic(mask, labels.astype(np.uint8 if labels.max(initial=0) <= 255 else np.uint16),
-                             compress_level=1)
+        written = result is not None and result.labels is not None and _write_mask(
+            output, masks[relpath], upsample_labels(result.labels, radiograph.factor, radiograph.stored_shape), row)
+        if written:
             row.update(mask=masks[relpath], atlases=" ".join(result.atlases),
                        atlas_ncc=" ".join(f"{v:.4f}" for v in result.atlas_ncc), band_fraction=result.band_fraction,
                        seconds=round(result.seconds, 4), aligned=result.aligned,
@@ -253,7 +308,7 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
                 row.update(estimated_dice=round(result.estimated_dice, 5), best_reference=result.best_reference,
                            accepted=bool(result.estimated_dice >= threshold),
                            **{f"dice_{value}": round(dice, 5) for value, dice in result.dice_per_class.items()})
-        else:
+        elif row["status"] == "ok":
             row.update(status="not-chest" if result is not None else "failed",
                        reason=reason or (result.reason if result is not None else ""))
             if result is not None:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -217,3 +218,42 @@ def test_passes_reach_the_registrar_and_a_bad_value_is_refused(corpus, tmp_path,
     bad = run("corpus", corpus[0] / "images", "--atlases", atlases, "-o", tmp_path / "bad", "--passes", "0")
     assert bad.exit_code == 2 and "--passes" in bad.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_mask_names_never_collide():
+    """Issue 36, item 22: a.png, a.jpg and a.png.png shared one mask file; x.jpg beside a
+    folder x.png/ and a 255-byte name aborted the run."""
+    from acregnet_cli.workflows.corpus import mask_names
+
+    long_name = "n" * 251 + ".png"
+    relpaths = ["a.png", "a.jpg", "a.png.png", "x.jpg", "x.png/inner.png", "b/c.dcm", "b/c.png", long_name]
+    names = mask_names(relpaths)
+    assert len(set(names.values())) == len(relpaths)
+    files = set(names.values())
+    folders = {parent.as_posix() for name in files for parent in Path(name).parents}
+    assert not files & folders
+    assert all(len(part.encode()) <= 255 for name in files for part in Path(name).parts)
+    assert mask_names(list(reversed(relpaths))) == names  # the same names on every run and shard
+
+
+@pytest.mark.slow
+def test_awkward_names_and_special_files_are_rows_not_aborts(corpus, tmp_path):
+    """Issue 36, items 22 and 25: colliding names lost a mask or aborted every rerun; a FIFO
+    hung the run forever."""
+    root, atlases, truth = corpus
+    images = tmp_path / "images"
+    images.mkdir()
+    source = root / "images" / "img1.png"
+    for name in ("a.png", "a.jpg", "a.png.png", "x.jpg", "n" * 251 + ".png"):
+        (images / name).write_bytes(source.read_bytes())
+    (images / "x.png").mkdir()
+    (images / "x.png" / "inner.png").write_bytes(source.read_bytes())
+    os.mkfifo(images / "pipe.png")
+    (images / "loop.png").symlink_to(images / "loop2.png")
+    (images / "loop2.png").symlink_to(images / "loop.png")
+    result = run("corpus", images, "--atlases", atlases, "-o", tmp_path / "out", "--k", 2, "--max-references", 2)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "out" / "corpus.csv")
+    assert len(table) == 6 and (table.status == "ok").all()      # the FIFO and the link loop are no images
+    assert table["mask"].nunique() == 6
+    assert all((tmp_path / "out" / mask).is_file() for mask in table["mask"])
