@@ -30,6 +30,7 @@ def atomic_path(path, overwrite=True):
     path = Path(path)
     if not overwrite and path.exists():
         raise InputError(f"{path}: exists already (use --overwrite to replace it)")
+    refuse_links(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMPORARY_MARK}{''.join(path.suffixes)}"
@@ -129,6 +130,21 @@ _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}" + re.escape(TEMPORARY_MARK) + r"(\
 # Folders this process holds (resolved folder, its journal of temporaries), innermost last.
 _HELD = []
 _JOURNAL_LOCK = threading.Lock()
+
+
+def refuse_links(path):
+    """An output inside a held folder is never written through a link planted there (a
+    folder link would take it outside the output folder)."""
+    path = Path(os.path.abspath(path))
+    for folder, _ in reversed(_HELD):
+        if folder in path.parents:
+            current = folder
+            for part in path.parent.relative_to(folder).parts:
+                current = current / part
+                if current.is_symlink():
+                    raise InputError(f"{current}: a link inside the output folder {folder}; outputs are not "
+                                     "written through links (remove it, or write elsewhere)")
+            return
 
 
 def _journal_temporary(tmp):

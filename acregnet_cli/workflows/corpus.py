@@ -125,7 +125,11 @@ class _Journal:
     """Append-only lines, flushed one by one; a torn tail is cut before the first append."""
 
     def __init__(self, path):
+        from acregnet_cli.io.atomic import refuse_links
+
         self.path = Path(path)
+        # The journal itself included: a link planted for it would write outside the output.
+        refuse_links(self.path / "x")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             data = self.path.read_bytes()
@@ -267,7 +271,7 @@ def _write_mask(output, name, labels, row):
 
     mask = output / name
     try:
-        mask.parent.mkdir(parents=True, exist_ok=True)
+        # write_png_atomic makes the folders, after checking no link leads out of the output.
         write_png_atomic(mask, labels.astype(np.uint8 if labels.max(initial=0) <= 255 else np.uint16),
                          compress_level=1)
         return True

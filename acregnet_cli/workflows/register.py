@@ -11,11 +11,17 @@ import numpy as np
 
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import check_registrable
-from acregnet_cli.io.atomic import folder_lock, write_json_atomic, write_npy_atomic, write_png_atomic
+from acregnet_cli.io.atomic import (
+    folder_lock,
+    refuse_links,
+    write_json_atomic,
+    write_npy_atomic,
+    write_png_atomic,
+)
 from acregnet_cli.io.images import (
     image_spacing,
-    probe_image,
     load_radiograph,
+    probe_image,
     read_label_map,
     stored_shape,
     to_bit_depth,
@@ -55,6 +61,7 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
                    fixed_stored=None, mask_outside="edge", prealign=None, extras=(), images=None, intensity=None):
     from acregnet_cli.workflows.fields import write_jacobian_files
 
+    refuse_links(out / SUMMARY)
     out.mkdir(parents=True, exist_ok=True)
     write_png_atomic(out / "warped.png", to_bit_depth(result.warped, bits))
     write_npy_atomic(out / "field.npy", result.field.astype(np.float32))

@@ -257,3 +257,16 @@ def test_awkward_names_and_special_files_are_rows_not_aborts(corpus, tmp_path):
     assert len(table) == 6 and (table.status == "ok").all()      # the FIFO and the link loop are no images
     assert table["mask"].nunique() == 6
     assert all((tmp_path / "out" / mask).is_file() for mask in table["mask"])
+
+
+def test_a_link_planted_in_the_output_is_not_followed(corpus, tmp_path):
+    """Issue 36, item 27, for corpus: masks/ linked elsewhere."""
+    root, atlases, _ = corpus
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "masks").symlink_to(elsewhere, target_is_directory=True)
+    result = run("corpus", root / "images", "--atlases", atlases, "-o", tmp_path / "out", "--k", 2,
+                 "--max-references", 2)
+    assert result.exit_code == 2 and "link inside the output folder" in result.output
+    assert list(elsewhere.rglob("*")) == []

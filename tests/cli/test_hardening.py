@@ -514,3 +514,19 @@ def test_lossy_and_out_of_range_masks_are_refused(files, tmp_path):
         result = CliRunner().invoke(main, ["warp", str(tmp_path / "registered"), str(tmp_path / name), "--labels",
                                            "-o", str(tmp_path / f"w-{name}")])
         assert result.exit_code == 2 and name in result.output and not (tmp_path / f"w-{name}").exists()
+
+
+def test_links_planted_in_the_output_folder_are_not_written_through(files, tmp_path):
+    """Issue 36, item 27: a folder link inside -o took outputs outside the output folder."""
+    copy_inputs(files, tmp_path)
+    pairs = write_pairs(tmp_path, ["m.png,f.png,mask.png,one"])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "one").symlink_to(elsewhere, target_is_directory=True)
+    result = CliRunner().invoke(main, ["register", "--pairs", str(pairs), "-o", str(out)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "link inside the output folder" in lines[0]
+    assert list(elsewhere.iterdir()) == []
