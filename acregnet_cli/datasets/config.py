@@ -67,7 +67,7 @@ SETTING_RANGES = {
     "iterations": (1, 10**8, False, False),
     "batch_size": (1, 4096, False, False),
     "learning_rate": (0.0, 1.0, False, False),  # 0 keeps the weights as they start (a frozen run)
-    "final_lr_fraction": (0.0, 1.0, False, False),
+    "final_lr_fraction": (0.0, 1.0, True, False),  # 0 would stop learning: the schedules divide by it
     "code_size": (1, 4096, False, False),
     "size": (8, 1024, False, False),
     "swap_probability": (0.0, 1.0, False, False),

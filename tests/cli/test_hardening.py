@@ -40,6 +40,7 @@ def files(tmp_path_factory):
     Image.fromarray(big).save(folder / "big16.png")
     (folder / "settings.toml").write_text("batch_size = 4611686018427387904\n")
     (folder / "dropout.toml").write_text("dropout = 1.0\n")
+    (folder / "final.toml").write_text("lr_schedule = \"cosine\"\nfinal_lr_fraction = 0.0\n")
     return folder
 
 
@@ -96,6 +97,9 @@ CASES = [
      "settings.toml: batch_size must be in [1, 4096]"),
     ("dropout 1.0 in TOML", lambda f: train(f, "--config", str(f / "dropout.toml"), "-o", str(f / "out")),
      "dropout.toml: dropout must be in [0.0, 1.0)"),
+    # Issue 36, item 29: passed the settings check, then refused after TensorFlow started.
+    ("final_lr_fraction 0 in TOML", lambda f: train(f, "--config", str(f / "final.toml"), "-o", str(f / "out")),
+     "final.toml: final_lr_fraction must be in (0.0, 1.0]"),
 ]
 
 
