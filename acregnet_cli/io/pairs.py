@@ -5,12 +5,12 @@ CSV columns: ``moving`` and ``fixed`` (required), ``moving_mask`` and ``name``
 checked before any work and all bad rows are reported at once.
 """
 
-import csv
 import dataclasses
 import re
 from pathlib import Path
 
 from acregnet_cli.errors import InputError
+from acregnet_cli.io.tables import read_table
 
 REQUIRED = ("moving", "fixed")
 KNOWN = REQUIRED + ("moving_mask", "name")
@@ -60,23 +60,8 @@ def read_pairs_csv(path):
         Listing every bad row (missing columns, missing files, bad or duplicate names).
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: pairs file not found")
-    try:
-        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark before the header.
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{path}: cannot read pairs CSV ({exc})") from None
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}")
-    unknown = [c for c in columns if c not in KNOWN]
-    if unknown:
-        # A misspelt column (mask for moving_mask) would register without its data, silently.
-        raise InputError(f"{path}: unknown column(s) {', '.join(unknown)}; the columns are {', '.join(KNOWN)}")
+    # Rows with extra cells are listed below with every other bad row.
+    columns, rows = read_table(path, "pairs file", REQUIRED, KNOWN, extra_cells="keep")
     base = path.parent
     problems, pairs, seen = [], [], set()
     for number, raw in enumerate(rows, start=2):  # line 1 is the header

@@ -276,16 +276,10 @@ POINT_DIRECTIONS = ("fixed-to-moving", "moving-to-fixed")
 def read_points(path):
     """A CSV of points with columns ``x`` (column) and ``y`` (row) in pixels, other
     columns kept; returns (rows of dicts, (N, 2) array of (row, column))."""
-    import csv
+    from acregnet_cli.io.tables import read_table
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: points file not found")
-    try:
-        with open(path, newline="") as handle:
-            records = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{path}: not a readable CSV ({exc})") from None
+    _, records = read_table(path, "points file")
     if not records or not {"x", "y"} <= set(records[0]):
         raise InputError(f"{path}: expected a CSV with columns x and y (pixels; x along columns) and a row per point")
     coordinates = []

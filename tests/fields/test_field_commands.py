@@ -234,3 +234,26 @@ def test_warp_never_overwrites_its_input_or_the_jacobian_it_was_not_asked_to_rep
     result = run("warp", registered / "out", tmp_path / "jacobian.png", "-o", tmp_path)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "jacobian.png").read_bytes() == before and (tmp_path / "jacobian_warped.png").is_file()
+
+
+def test_points_are_read_as_pairs_are(registered, tmp_path):
+    """Issue 36, item 20: a points CSV row with extra cells was written as a Python list, and a
+    byte-order mark was refused: one table reader for points and pairs."""
+    (tmp_path / "bom.csv").write_bytes("\ufeffx,y,name\n10,20,apex\n".encode("utf-8"))
+    result = run("warp", registered / "out", "--points", tmp_path / "bom.csv", "-o", tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    assert "apex" in (tmp_path / "a" / "bom.csv").read_text()
+    (tmp_path / "extra.csv").write_text("x,y\n10,20\n11,21,oops\n")
+    one_line_refusal(run("warp", registered / "out", "--points", tmp_path / "extra.csv", "-o", tmp_path / "b"),
+                     "line 3 has 3 cells, the header 2")
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("option", ["--pairs", "--points"])
+def test_tables_that_are_not_regular_files_are_refused(registered, tmp_path, option):
+    """Issue 36, item 13: --pairs /dev/zero ran out of memory."""
+    command = ["register", "--pairs", "/dev/zero", "-o", tmp_path / "r"] if option == "--pairs" else \
+        ["warp", registered / "out", "--points", "/dev/zero", "-o", tmp_path / "r"]
+    one_line_refusal(run(*command), "/dev/zero: ")
+    assert "not a regular file" in run(*command).output
+    assert not (tmp_path / "r").exists()
