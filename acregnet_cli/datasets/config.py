@@ -21,10 +21,21 @@ from acregnet_cli.resources import config_dir
 DATA_ENV = "ACREGNET_DATA"
 
 
+MAX_TOML_BYTES = 1024 * 1024
+
+
 def read_toml(path):
     """Parse a TOML file, raising :class:`InputError` naming the file on failure."""
+    import stat
+
     path = Path(path)
     try:
+        status = os.stat(path)
+        # A settings file is a few hundred bytes: /dev/zero or a FIFO would be read forever.
+        if not stat.S_ISREG(status.st_mode):
+            raise InputError(f"{path}: configuration file is not a regular file")
+        if status.st_size > MAX_TOML_BYTES:
+            raise InputError(f"{path}: configuration file of {status.st_size} bytes; at most {MAX_TOML_BYTES}")
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:

@@ -97,6 +97,9 @@ CASES = [
      "settings.toml: batch_size must be in [1, 4096]"),
     ("dropout 1.0 in TOML", lambda f: train(f, "--config", str(f / "dropout.toml"), "-o", str(f / "out")),
      "dropout.toml: dropout must be in [0.0, 1.0)"),
+    # Issue 36, item 13: read until memory ran out.
+    ("--config /dev/zero", lambda f: train(f, "--config", "/dev/zero", "-o", str(f / "out")),
+     "/dev/zero: configuration file is not a regular file"),
     # Issue 36, item 29: passed the settings check, then refused after TensorFlow started.
     ("final_lr_fraction 0 in TOML", lambda f: train(f, "--config", str(f / "final.toml"), "-o", str(f / "out")),
      "final.toml: final_lr_fraction must be in (0.0, 1.0]"),
