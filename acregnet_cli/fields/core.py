@@ -291,18 +291,26 @@ def compose_fields(first, second):
     return second + np.stack([_sample(first[..., c], rows, columns) for c in range(2)], axis=-1)
 
 
-def map_points(points, field):
+def map_points(points, field, order="row-column"):
     """Where fixed-image points land in the moving image: ``p + u(p)``, u interpolated.
 
-    ``points`` is (N, 2) in pixels, (row, column). To map moving-image points into the
-    fixed image, map them through the inverse field (:func:`invert_field`).
+    ``points`` is (N, 2) in pixels, in ``order``: 'row-column' (the field's own order,
+    the default) or 'xy' (x along columns first, as ``warp --points`` CSVs and most
+    viewers give them); the result comes in the same order. To map moving-image points
+    into the fixed image, map them through the inverse field (:func:`invert_field`).
 
     Examples
     --------
-    >>> shift = np.zeros((8, 8, 2)); shift[..., 1] = 3.0
+    >>> shift = np.zeros((8, 8, 2)); shift[..., 1] = 3.0     # 3 px along columns (x)
     >>> map_points([[2.0, 1.5]], shift).tolist()
     [[2.0, 4.5]]
+    >>> map_points([[1.5, 2.0]], shift, order="xy").tolist()
+    [[4.5, 2.0]]
     """
+    if order not in ("row-column", "xy"):
+        raise InputError(f"order must be 'row-column' or 'xy', got {order!r}")
+    if order == "xy":
+        return map_points(np.asarray(points, np.float64)[:, ::-1], field)[:, ::-1]
     field = check_field(field)
     points = np.asarray(points, np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or not np.all(np.isfinite(points)):

@@ -4,6 +4,7 @@ A pair's folder is complete when its ``summary.json`` exists; it is written last
 so an interrupted batch reruns only the pairs that had not finished.
 """
 
+import sys
 import time
 from pathlib import Path
 
@@ -37,6 +38,12 @@ def _load_pair(pair, max_side=None, intensity="auto"):
     moving_read = load_radiograph(pair.moving, max_side, intensity, keep_stored=True)
     fixed_read = load_radiograph(pair.fixed, max_side, intensity)
     moving, bits, fixed = moving_read.image, moving_read.bits, fixed_read.image
+    for path, read in ((pair.moving, moving_read), (pair.fixed, fixed_read)):
+        if read.factor > 1:
+            # Said even with --json (on standard error): the outputs are not at the file's size.
+            print(f"register: {path}: {read.stored_shape[1]}x{read.stored_shape[0]} reduced by {read.factor} to "
+                  f"{read.image.shape[1]}x{read.image.shape[0]} (--max-side {max_side}); outputs are at that size",
+                  file=sys.stderr)
     check_registrable(moving, pair.moving)
     check_registrable(fixed, pair.fixed)
     mask = None
