@@ -104,21 +104,46 @@ def _journal_name(shard):
     return "all.jsonl" if shard[1] == 1 else f"shard-{shard[0]}-of-{shard[1]}.jsonl"
 
 
-def read_journals(folder):
+def read_journals(folder, masks=None):
     """Every finished image's row, from every journal in ``folder`` (a torn last line,
-    left by a killed run, is ignored)."""
+    left by a killed run, is ignored).
+
+    With ``masks`` (image -> its mask's name, :func:`mask_names`), a row is kept only if
+    it is sound: a row of an image of this corpus, whose mask, if any, is that image's
+    own name. Anything else (an edited journal: ``../../etc/passwd`` for a mask) is
+    dropped, and its image done again."""
     rows = {}
     folder = Path(folder)
     if not folder.is_dir():
         return rows
     for path in sorted(folder.glob("*.jsonl")):
+        if not path.is_file() or path.is_symlink():
+            continue
         for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
             try:
                 row = json.loads(line)
-                rows[row["image"]] = row
+                image = row["image"]
             except (ValueError, KeyError, TypeError):
                 continue
+            if masks is not None and not _sound_row(row, masks):
+                continue
+            rows[image] = row
     return rows
+
+
+def _sound_row(row, masks):
+    image = row.get("image")
+    if not isinstance(image, str) or image not in masks:
+        return False
+    if row.get("status") not in ("ok", "failed", "not-chest"):
+        return False
+    for key in ("estimated_dice", "band_fraction", "seconds", "global_reach", "height", "width"):
+        value = row.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not np.isfinite(value) or value < 0):
+            return False
+    mask = row.get("mask") or ""
+    return mask == masks[image] if row.get("status") == "ok" else mask == ""
 
 
 class _Journal:
@@ -231,7 +256,7 @@ def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1
     masks = mask_names(relpaths)
     mine = select(relpaths, shard)
     with folder_lock(output, shard):
-        done = read_journals(output / JOURNALS)
+        done = read_journals(output / JOURNALS, masks)
         todo = [(position, relpath) for position, relpath in mine if relpath not in done]
         if echo is not None:
             echo(f"corpus: {len(relpaths)} images under {root}" + (f", shard {shard[0]}/{shard[1]}: {len(mine)}"
@@ -243,7 +268,7 @@ def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1
                                (max_side, intensity), _Progress(echo, len(todo)))
         finally:
             journal.close()
-        rows = read_journals(output / JOURNALS)
+        rows = read_journals(output / JOURNALS, masks)
         positions = {relpath: position for position, relpath in enumerate(relpaths)}
         wanted = [relpath for _, relpath in mine] if shard[1] > 1 else relpaths
         missing = [relpath for relpath in wanted if relpath not in rows]

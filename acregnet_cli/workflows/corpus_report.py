@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from acregnet_cli.errors import AcregnetError, InputError
+
 # The authors' RCA-estimated Dice over the 112,120 ChestX-ray14 images (their published table).
 PAPER_CHESTXRAY14 = {"images": 112120, "mean": 0.935, "median": 0.944, "below_0.90": 0.110, "below_0.80": 0.0035}
 _FIRST = ["position", "image", "status", "reason", "height", "width", "mask", "atlases", "atlas_ncc",
@@ -133,11 +135,20 @@ def figure4(path, table, root, output, threshold):
                     panel.text(0.5, 0.5, f"no masks {label} the threshold", ha="center", va="center")
                 continue
             row = rows[column]
-            image, _ = read_image(Path(root) / row["image"], 4096)
-            mask = read_label_map(Path(output) / row["mask"])
+            panel.set_title(f"{label}: {row['estimated_dice']:.3f}\n{Path(row['image']).name}", fontsize=8)
+            try:
+                # Masks are at the image's stored size: the image is read whole to match.
+                image, _ = read_image(Path(root) / row["image"])
+                mask = read_label_map(Path(output) / row["mask"])
+                if mask.shape != image.shape:
+                    raise InputError(f"{row['mask']}: mask {mask.shape} differs from its image {image.shape}")
+            except (AcregnetError, OSError, ValueError) as exc:
+                # An image moved or deleted since it was segmented costs its panel, not the run.
+                panel.text(0.5, 0.5, f"not shown:\n{' '.join(str(exc).split())[:80]}", ha="center", va="center",
+                           fontsize=6, wrap=True)
+                continue
             step = max(1, int(np.ceil(max(image.shape) / 256)))
             panel.imshow(label_outlines(image[::step, ::step], mask[::step, ::step]))
-            panel.set_title(f"{label}: {row['estimated_dice']:.3f}\n{Path(row['image']).name}", fontsize=8)
     figure.tight_layout()
     save_figure(figure, path)
 

@@ -270,3 +270,45 @@ def test_a_link_planted_in_the_output_is_not_followed(corpus, tmp_path):
                  "--max-references", 2)
     assert result.exit_code == 2 and "link inside the output folder" in result.output
     assert list(elsewhere.rglob("*")) == []
+
+
+def test_an_edited_journal_is_not_trusted_and_a_deleted_image_costs_its_panel(corpus, tmp_path):
+    """Issue 36, items 18 and 23: a tampered journal put ../../etc/passwd into corpus.csv; an
+    image deleted before figure4.png failed the finished run (exit 2, no summary.json)."""
+    root, atlases, _ = corpus
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("img1.png", "img2.png", "img4.png"):
+        (images / name).write_bytes((root / "images" / name).read_bytes())
+    out = tmp_path / "out"
+    arguments = ["corpus", images, "--atlases", atlases, "-o", out, "--k", 2, "--max-references", 2]
+    assert run(*arguments).exit_code == 0
+    journal = out / ".journal" / "all.jsonl"
+    rows = [json.loads(line) for line in journal.read_text().splitlines()]
+    rows[0]["mask"] = "../../etc/passwd"
+    rows[1]["estimated_dice"] = "high"
+    journal.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (images / "img4.png").unlink()
+    (images / "img5.png").write_bytes((root / "images" / "img4.png").read_bytes())
+    result = run(*arguments, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["computed_this_run"] == 3      # the two edited rows and the new image, again
+    table = pd.read_csv(out / "corpus.csv")
+    assert "passwd" not in table.to_csv() and (table["mask"].str.startswith("masks/")).all()
+    assert (out / "figure4.png").is_file() and (out / "summary.json").is_file()
+
+
+def test_figure4_draws_what_it_can(tmp_path):
+    """Issue 36, item 23: an image gone between its row and the figure failed the run."""
+    from acregnet_cli.workflows.corpus_report import figure4
+
+    image, labels = make_subject(np.random.RandomState(3), 64)
+    Image.fromarray(np.uint8(image * 255)).save(tmp_path / "here.png")
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(labels.astype(np.uint8)).save(tmp_path / "masks" / "here.png")
+    Image.fromarray(labels.astype(np.uint8)).save(tmp_path / "masks" / "gone.png")
+    table = [{"image": "here.png", "mask": "masks/here.png", "estimated_dice": 0.95, "status": "ok"},
+             {"image": "gone.png", "mask": "masks/gone.png", "estimated_dice": 0.80, "status": "ok"}]
+    figure4(tmp_path / "figure4.png", table, tmp_path, tmp_path, 0.92)
+    assert (tmp_path / "figure4.png").stat().st_size > 0
