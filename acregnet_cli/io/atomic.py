@@ -162,50 +162,81 @@ def shard_lock_name(shard):
     return LOCK_NAME if shard[1] == 1 else f".acregnet.shard-{shard[0]}-of-{shard[1]}.lock"
 
 
-@contextlib.contextmanager
-def folder_lock(folder, shard=(0, 1)):
-    """Hold ``folder`` for one writer: a second process that asks gets an InputError at
-    once, instead of mixing its files with the first one's. Shards of one run (``shard``
-    = (I, N), N > 1) share the folder; each shard is held on its own.
-
-    The lock is an advisory ``flock`` on ``folder/.acregnet.lock``, released by the
-    system when the holder ends, however it ends (kill -9 included), so no stale lock
-    outlives a crash; a run that ends removes the file. While held, every temporary
-    :func:`atomic_path` makes under ``folder`` is noted by name in the folder's journal
-    of temporaries (a shard's own), and the next holder removes those a killed run left
-    (:func:`remove_stale_temporaries`): only files this tool named and noted, never a
-    user's file of a similar name.
-    """
+def _take(lock, exclusive, folder):
+    """An open handle on ``lock`` holding an flock (exclusive or shared), or an InputError."""
     import fcntl
 
-    folder = Path(folder)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = folder / shard_lock_name(shard)
-    journal = folder / (shard_lock_name(shard)[:-len(".lock")] + ".temporaries")
     while True:
-        handle = open(lock, "a+")
+        handle = open(lock, "a+")  # noqa: SIM115  (held for the whole run)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = handle.read().strip() or "the shards of a sharded run"
             handle.close()
             raise InputError(f"{folder}: in use by another acregnet run ({holder}); wait for it to end, "
                              "or write elsewhere") from None
         # The holder before us removes the lock file as it ends: ours must still be it.
         try:
             if os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino:
-                break
+                return handle
         except FileNotFoundError:
             pass
         handle.close()
+
+
+def _give_back(handle, lock):
+    """Release ``lock``, removing its file when no one else holds it."""
+    import fcntl
+
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+    except BlockingIOError:
+        pass  # other shards still hold it: theirs to remove
+    handle.close()
+
+
+@contextlib.contextmanager
+def folder_lock(folder, shard=(0, 1)):
+    """Hold ``folder`` for one writer: a second process that asks gets an InputError at
+    once, instead of mixing its files with the first one's. Shards of one run (``shard``
+    = (I, N), N > 1) share the folder, each held on its own; a run without shards and the
+    shards of one never hold it together (they would do the same images twice).
+
+    The locks are advisory ``flock`` s: ``folder/.acregnet.lock`` (exclusive for a run
+    without shards, shared by shards) and each shard's own, released by the system when
+    the holder ends, however it ends (kill -9 included), so no stale lock outlives a
+    crash; a run that ends removes the files no one else holds. While held, every
+    temporary :func:`atomic_path` makes under ``folder`` is noted by name in the folder's
+    journal of temporaries (a shard's own), and the next holder removes those a killed
+    run left (:func:`remove_stale_temporaries`): only files this tool named and noted,
+    never a user's file of a similar name.
+    """
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    sharded = shard[1] > 1
+    locks = [folder / LOCK_NAME] + ([folder / shard_lock_name(shard)] if sharded else [])
+    journal = folder / (shard_lock_name(shard)[:-len(".lock")] + ".temporaries")
+    handles = []
+    try:
+        handles.append(_take(locks[0], not sharded, folder))
+        if sharded:
+            handles.append(_take(locks[1], True, folder))
+    except InputError:
+        for handle, lock in zip(handles, locks):
+            _give_back(handle, lock)
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
     resolved = Path(os.path.abspath(folder))
     try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
+        handles[-1].seek(0)
+        handles[-1].truncate()
+        handles[-1].write(f"pid {os.getpid()}" + (f", shard {shard[0]} of {shard[1]}" if sharded else ""))
+        handles[-1].flush()
         remove_stale_temporaries(folder, journal)
         _HELD.append((resolved, journal))
         yield folder
@@ -215,9 +246,8 @@ def folder_lock(folder, shard=(0, 1)):
         # Every temporary of a run that ends is renamed or removed by its writer.
         with contextlib.suppress(FileNotFoundError):
             journal.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            lock.unlink()
-        handle.close()
+        for handle, lock in reversed(list(zip(handles, locks))):
+            _give_back(handle, lock)
         if created and not any(folder.iterdir()):
             # Nothing was written: leave no trace of the attempt.
             folder.rmdir()

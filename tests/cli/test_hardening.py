@@ -335,6 +335,16 @@ def test_a_second_writer_is_refused_and_shards_share_a_folder(tmp_path):
             with folder_lock(out, (1, 2)):
                 pass
     assert not out.exists()  # the locks go with the runs that held them
+    # Issue 36, item 26: a run without shards and a sharded one did the same images twice.
+    with folder_lock(out, (0, 2)):
+        with pytest.raises(InputError, match="in use"):
+            with folder_lock(out):
+                pass
+    with folder_lock(out):
+        with pytest.raises(InputError, match=r"in use by another acregnet run \(pid \d+\)"):
+            with folder_lock(out, (1, 2)):
+                pass
+    assert not out.exists()
 
 
 def test_a_second_register_into_the_same_folder_is_refused_while_the_first_runs(files, tmp_path):
