@@ -40,14 +40,18 @@ def table_name(name, shard):
     return f"{name}.csv" if count == 1 else f"{name}.shard-{index}-of-{count}.csv"
 
 
-def write_table(path, rows):
-    """Write dict rows (with a ``position`` column) as CSV, atomically."""
+def _table_text(rows):
     buffer = io.StringIO()
     fields = list(dict.fromkeys(key for row in rows for key in row))
     writer = csv.DictWriter(buffer, fieldnames=fields)
     writer.writeheader()
     writer.writerows(rows)
-    write_text_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_table(path, rows):
+    """Write dict rows (with a ``position`` column) as CSV, atomically."""
+    write_text_atomic(path, _table_text(rows))
 
 
 def merge_tables(folder):
@@ -63,7 +67,12 @@ def merge_tables(folder):
     for path in folder.glob("*.shard-*-of-*.csv"):
         match = _SHARD_FILE.match(path.name)
         if match:
-            groups.setdefault((match["name"], int(match["count"])), {})[int(match["index"])] = path
+            index, count = int(match["index"]), int(match["count"])
+            if not (count >= 2 and index < count):
+                # No sharded run writes these: a stray file must not take part in a merge.
+                raise InputError(f"{path}: not a shard table of a run (shard I of N needs 0 <= I < N, N >= 2); "
+                                 "remove it, then merge")
+            groups.setdefault((match["name"], count), {})[index] = path
     if not groups:
         raise InputError(f"{folder}: no shard tables (*.shard-I-of-N.csv) to merge")
     splits = {}
@@ -75,18 +84,34 @@ def merge_tables(folder):
                              "remove the shard tables of the stale split, then merge")
     merged = []
     for (name, count), parts in sorted(groups.items()):
-        missing = sorted(set(range(count)) - set(parts))
-        if missing:
+        if len(parts) < count:
+            # Listed lazily: N comes from a file name and may be anything.
+            missing = [index for index in range(min(count, len(parts) + 10)) if index not in parts][:10]
             raise InputError(f"{folder}: {name} has {len(parts)} of {count} shards; missing shard(s) "
-                             + ", ".join(str(m) for m in missing))
+                             + ", ".join(str(m) for m in missing) + (", ..." if count - len(parts) > 10 else ""))
         rows = [row for index in range(count) for row in _shard_rows(parts[index])]
         positions = [row["position"] for row in rows]
         if len(set(positions)) != len(positions):
             raise InputError(f"{folder}: {name}'s shard tables list some positions twice (shards of different runs?)")
         rows.sort(key=lambda row: row["position"])
-        write_table(folder / f"{name}.csv", rows)
-        merged.append(folder / f"{name}.csv")
+        target = folder / f"{name}.csv"
+        newest = max(path.stat().st_mtime for path in parts.values())
+        if target.exists() and target.stat().st_mtime > newest and not _same_table(target, rows):
+            raise InputError(f"{target}: newer than its shard tables and different (written by a later run without "
+                             "shards?); remove the stale shard tables to keep it, or remove it to merge them")
+        write_table(target, rows)
+        merged.append(target)
     return merged
+
+
+def _same_table(path, rows):
+    """Whether the table at ``path`` holds ``rows`` (a merge done before), as CSV reads it."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            existing = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return existing == [{key: "" if value is None else str(value) for key, value in row.items()} for row in rows]
 
 
 def _shard_rows(path):

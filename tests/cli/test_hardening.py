@@ -438,11 +438,21 @@ def test_segment_and_qc_reruns_keep_what_was_done(files, tmp_path, data_root):
     assert len(list(csv.DictReader(open(tmp_path / "qc" / "qc.csv")))) == 1
 
 
+GOOD_SECOND = {"registrations.shard-1-of-2.csv": "position,name\n1,b\n"}
 MERGE_CASES = [
-    ("no position column", {"registrations.shard-0-of-1.csv": "name,output\na,b\n"}, "not a shard table"),
-    ("position not a number", {"registrations.shard-0-of-1.csv": "position,name\nx,a\n"}, "malformed shard table"),
-    ("ragged row", {"registrations.shard-0-of-1.csv": "position,name\n0,a,extra\n"}, "malformed shard table"),
-    ("not UTF-8", {"registrations.shard-0-of-1.csv": b"position,name\n0,\xff\xfe\n"}, "unreadable shard table"),
+    ("no position column", {"registrations.shard-0-of-2.csv": "name,output\na,b\n", **GOOD_SECOND},
+     "not a shard table"),
+    ("position not a number", {"registrations.shard-0-of-2.csv": "position,name\nx,a\n", **GOOD_SECOND},
+     "malformed shard table"),
+    ("ragged row", {"registrations.shard-0-of-2.csv": "position,name\n0,a,extra\n", **GOOD_SECOND},
+     "malformed shard table"),
+    ("not UTF-8", {"registrations.shard-0-of-2.csv": b"position,name\n0,\xff\xfe\n", **GOOD_SECOND},
+     "unreadable shard table"),
+    # Issue 36, items 21 and 13: a stray 0-of-0 table emptied a complete one; 0-of-1000000000 ran out of memory.
+    ("a stray 0-of-0", {"registrations.shard-0-of-0.csv": "position,name\n", **GOOD_SECOND},
+     "not a shard table of a run"),
+    ("a billion shards", {"t.shard-0-of-1000000000.csv": "position,name\n0,a\n"},
+     "has 1 of 1000000000 shards; missing shard(s) 1, 2"),
     ("a stale split beside a new one", {"registrations.shard-0-of-2.csv": "position,name\n0,a\n",
                                         "registrations.shard-1-of-2.csv": "position,name\n1,b\n",
                                         "registrations.shard-0-of-3.csv": "position,name\n0,a\n",
@@ -462,6 +472,23 @@ def test_merge_refuses_malformed_or_mixed_shard_tables(tmp_path, case, tables, e
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1 and expected in lines[0], result.output
     assert not (tmp_path / "registrations.csv").exists()
+
+
+def test_stale_shard_tables_do_not_replace_a_newer_whole_table(tmp_path):
+    """Issue 36, item 21: shard tables of an earlier run replaced the table of a later one."""
+    import os
+
+    (tmp_path / "registrations.shard-0-of-2.csv").write_text("position,name\n0,a\n")
+    (tmp_path / "registrations.shard-1-of-2.csv").write_text("position,name\n1,b\n")
+    assert CliRunner().invoke(main, ["merge", str(tmp_path)]).exit_code == 0
+    assert CliRunner().invoke(main, ["merge", str(tmp_path)]).exit_code == 0   # merging again changes nothing
+    whole = tmp_path / "registrations.csv"
+    whole.write_text("position,name\n0,a\n1,b\n2,c\n")                        # a later run without shards
+    later = max(p.stat().st_mtime for p in tmp_path.glob("*.shard-*")) + 10
+    os.utime(whole, (later, later))
+    result = CliRunner().invoke(main, ["merge", str(tmp_path)])
+    assert result.exit_code == 2 and "newer than its shard tables" in result.output
+    assert whole.read_text() == "position,name\n0,a\n1,b\n2,c\n"
 
 
 @pytest.mark.slow
