@@ -35,7 +35,7 @@ ACREGNET = [sys.executable, "-m", "acregnet_cli.cli"]
 
 def subset(corpus, count, folder):
     """A folder of links to the first ``count`` images of ``corpus`` (sorted), tree kept."""
-    from acregnet_cli.workflows.corpus import list_corpus
+    from acregnet_cli.workflows.corpus_files import list_corpus
 
     relpaths = list_corpus(corpus)
     if len(relpaths) < count:
@@ -101,7 +101,7 @@ def main():
     print(rows[-1][:5], flush=True)
 
     if args.big is not None:
-        from acregnet_cli.workflows.corpus import list_corpus
+        from acregnet_cli.workflows.corpus_files import list_corpus
 
         big = len(list_corpus(args.big))
         wall, (peak,) = timed([corpus_command(args.big, work / "big")])
@@ -109,7 +109,7 @@ def main():
         print(rows[-1][:5], flush=True)
 
     baseline = subset(args.corpus / "real", 30, work / "in30")  # segment stops at a bad file: real images only
-    from acregnet_cli.workflows.corpus import list_corpus
+    from acregnet_cli.workflows.corpus_files import list_corpus
 
     files = [str(baseline / relpath) for relpath in list_corpus(baseline)]
     wall, (peak,) = timed([ACREGNET + ["segment", *files, "--atlases", "jsrt:train", "-o", str(work / "segment"),

@@ -102,6 +102,76 @@ def read_field_spacing(path):
     return float(reader.GetSpacing()[0])
 
 
+# A field has a few hundred million pixels at most (20000 x 20000, the images' limit).
+MAX_FIELD_PIXELS = 20000 * 20000
+
+
+def check_npy_size(path):
+    """An InputError unless the .npy header declares an array of at most MAX_FIELD_PIXELS
+    x 2 values that the file really holds: the header is read, not trusted."""
+    from acregnet_cli.errors import InputError
+
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = reader(handle)
+            offset = handle.tell()
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable .npy field ({' '.join(str(exc).split())})") from None
+    count = int(np.prod(shape, dtype=np.float64)) if shape else 1
+    if count > 2 * MAX_FIELD_PIXELS:
+        raise InputError(f"{path}: declares an array of shape {shape}, more than any field "
+                         f"({MAX_FIELD_PIXELS} pixels of 2 components)")
+    needed, held = count * dtype.itemsize, Path(path).stat().st_size - offset
+    if held < needed:
+        raise InputError(f"{path}: declares shape {shape} of {dtype} ({needed} bytes) but holds {held}")
+
+
+def check_nifti_header(path):
+    """An InputError unless the NIfTI-1 header declares a grid of at most MAX_FIELD_PIXELS,
+    positive spacing, and data the file (decompressed, read in chunks) really holds."""
+    import gzip
+    import struct
+
+    from acregnet_cli.errors import InputError
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            header = handle.read(352)
+            if len(header) < 348:
+                raise InputError(f"{path}: not a NIfTI file (a header of {len(header)} bytes)")
+            order = "<" if struct.unpack("<i", header[:4])[0] == 348 else ">"
+            if struct.unpack(order + "i", header[:4])[0] != 348:
+                raise InputError(f"{path}: not a NIfTI-1 file (header size field is not 348)")
+            dims = struct.unpack(order + "8h", header[40:56])
+            bitpix = struct.unpack(order + "h", header[72:74])[0]
+            pixdim = struct.unpack(order + "8f", header[76:108])
+            offset = int(struct.unpack(order + "f", header[108:112])[0])
+            rank = dims[0]
+            if not 1 <= rank <= 7 or any(d < 1 for d in dims[1:rank + 1]) or bitpix <= 0 or bitpix % 8:
+                raise InputError(f"{path}: malformed NIfTI header (dim {dims[:rank + 1]}, bitpix {bitpix})")
+            pixels = dims[1] * (dims[2] if rank >= 2 else 1)
+            if pixels > MAX_FIELD_PIXELS:
+                raise InputError(f"{path}: declares a {dims[1]}x{dims[2]} grid, more than any field "
+                                 f"({MAX_FIELD_PIXELS} pixels)")
+            if not all(np.isfinite(v) and v > 0 for v in pixdim[1:3]):
+                # ITK reads a negative spacing as positive, flipping the field's sign unseen.
+                raise InputError(f"{path}: spacing {pixdim[1]:g}, {pixdim[2]:g}; a field's spacing must be positive")
+            needed = int(np.prod(dims[1:rank + 1], dtype=np.int64)) * (bitpix // 8) + max(offset, 352) - 352
+            held = 0
+            while held < needed:
+                chunk = handle.read(min(1 << 22, needed - held))
+                if not chunk:
+                    break
+                held += len(chunk)
+    except (OSError, EOFError, struct.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"{path}: not a readable NIfTI file ({' '.join(str(exc).split())})") from None
+    if held < needed:
+        raise InputError(f"{path}: declares {needed} bytes of data but holds {held}")
+
+
 def read_field(path):
     """A displacement field in the project's convention, (H, W, 2) pixels, rows then columns.
 
@@ -120,6 +190,7 @@ def read_field(path):
     if not path.is_file():
         raise InputError(f"{path}: field file not found")
     if path.suffix == ".npy":
+        check_npy_size(path)
         try:
             field = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
@@ -129,6 +200,7 @@ def read_field(path):
         raise InputError(f"{path}: expected a register output folder, field.npy or a NIfTI field (.nii, .nii.gz)")
     import SimpleITK as sitk
 
+    check_nifti_header(path)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:

@@ -223,7 +223,7 @@ def test_passes_reach_the_registrar_and_a_bad_value_is_refused(corpus, tmp_path,
 def test_mask_names_never_collide():
     """Issue 36, item 22: a.png, a.jpg and a.png.png shared one mask file; x.jpg beside a
     folder x.png/ and a 255-byte name aborted the run."""
-    from acregnet_cli.workflows.corpus import mask_names
+    from acregnet_cli.workflows.corpus_files import mask_names
 
     long_name = "n" * 251 + ".png"
     relpaths = ["a.png", "a.jpg", "a.png.png", "x.jpg", "x.png/inner.png", "b/c.dcm", "b/c.png", long_name]

@@ -257,3 +257,44 @@ def test_tables_that_are_not_regular_files_are_refused(registered, tmp_path, opt
     one_line_refusal(run(*command), "/dev/zero: ")
     assert "not a regular file" in run(*command).output
     assert not (tmp_path / "r").exists()
+
+
+def _nifti_header(dims, spacing=(1.0, 1.0), bitpix=32, datatype=16):
+    import struct
+
+    header = bytearray(352)
+    struct.pack_into("<i", header, 0, 348)
+    struct.pack_into("<8h", header, 40, *(list(dims) + [1] * (8 - len(dims))))
+    struct.pack_into("<h", header, 70, datatype)
+    struct.pack_into("<h", header, 72, bitpix)
+    struct.pack_into("<8f", header, 76, 1.0, *spacing, 1, 1, 1, 1, 1)
+    struct.pack_into("<f", header, 108, 352.0)
+    header[344:348] = b"n+1\0"
+    return bytes(header)
+
+
+def test_sizes_a_field_file_declares_are_checked_before_reading(tmp_path):
+    """Issue 36, items 13 and 14: a 1 KB .npy declaring 80 GB gave a bare MemoryError; a
+    480-byte NIfTI header was taken for a 16000x16000 field (8.1 GB); a negative spacing
+    flipped the field's sign unseen."""
+    import gzip
+
+    huge = tmp_path / "huge.npy"
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 2, 2), np.float32))
+    header["shape"] = (100000, 100000, 2)
+    with open(huge, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
+        handle.write(b"\0" * 512)
+    one_line_refusal(run("invert", huge, "-o", tmp_path / "a"), "more than any field")
+    short = tmp_path / "short.npy"
+    header["shape"] = (1000, 1000, 2)
+    with open(short, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
+        handle.write(b"\0" * 512)
+    one_line_refusal(run("invert", short, "-o", tmp_path / "b"), "but holds 512")
+    (tmp_path / "empty.nii.gz").write_bytes(gzip.compress(_nifti_header([5, 16000, 16000, 1, 1, 2])))
+    one_line_refusal(run("invert", tmp_path / "empty.nii.gz", "-o", tmp_path / "c"), "but holds 0")
+    data = np.zeros((8, 8, 2), np.float32).tobytes()
+    (tmp_path / "flipped.nii").write_bytes(_nifti_header([5, 8, 8, 1, 1, 2], spacing=(-1.0, 1.0)) + data)
+    one_line_refusal(run("invert", tmp_path / "flipped.nii", "-o", tmp_path / "d"), "spacing must be positive")
+    assert not any((tmp_path / name).exists() for name in "abcd")
