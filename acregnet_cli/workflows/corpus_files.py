@@ -132,13 +132,15 @@ def _sound_row(row, masks):
 class Journal:
     """Append-only lines, flushed one by one; a torn tail is cut before the first append."""
 
-    def __init__(self, path):
+    def __init__(self, path, fresh=False):
         from acregnet_cli.io.atomic import refuse_links
 
         self.path = Path(path)
         # The journal itself included: a link planted for it would write outside the output.
         refuse_links(self.path / "x")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh and self.path.is_file():
+            self.path.write_bytes(b"")  # --overwrite: what earlier runs finished is done again
         if self.path.exists():
             data = self.path.read_bytes()
             if data and not data.endswith(b"\n"):

@@ -1,5 +1,6 @@
 """Files in, files out for ``acregnet segment``: load atlases and targets, segment, score, write."""
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -90,10 +91,47 @@ def _earlier_rows(path):
 
 def _segment_targets(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion, overlay,
                      overwrite, echo, began, model_path, options, framing="none"):
-    from acregnet_cli.workflows.sharding import table_name, write_table
+    from acregnet_cli.workflows.corpus_files import Journal
+    from acregnet_cli.workflows.sharding import table_name
 
     table = output / table_name("segmentation", shard)
-    earlier = {} if overwrite else _earlier_rows(table)
+    # Each finished target is journaled at once (the table is written at the end), so a run
+    # killed at any moment keeps what it finished, rows included.
+    journal_path = output / ".journal" / (table.stem + ".jsonl")
+    names = {name for _, name, _ in targets}
+    earlier = {} if overwrite else {**_earlier_rows(table), **_journal_rows(journal_path, names)}
+    journal = Journal(journal_path, fresh=overwrite)
+    try:
+        return _segment_loop(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion, overlay,
+                             overwrite, echo, began, model_path, options, framing, table, earlier, journal)
+    finally:
+        journal.close()
+
+
+def _journal_rows(path, names):
+    """Rows of targets finished by earlier runs, from their journal; lines that are not
+    sound rows of this run's targets (torn, edited) are left out."""
+    rows = {}
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []
+    except OSError:
+        return rows
+    for line in lines:
+        try:
+            row = json.loads(line)
+            sound = row["target"] in names and isinstance(row["atlases"], str) and isinstance(row["ncc"], str) \
+                and isinstance(row["seconds"], (int, float)) and row["seconds"] >= 0
+        except (ValueError, KeyError, TypeError):
+            continue
+        if sound:
+            rows[row["target"]] = row
+    return rows
+
+
+def _segment_loop(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion, overlay, overwrite,
+                  echo, began, model_path, options, framing, table, earlier, journal):
+    from acregnet_cli.workflows.sharding import write_table
+
     rows, scores, computed = [], [], []
     class_values = [v for v in atlases.values if v != 0]
     for index, (position, name, image) in enumerate(targets):
@@ -114,6 +152,10 @@ def _segment_targets(targets, atlases, registrar, output, truth, spacing, config
                 print(f"segment: warning: {name} is (nearly) atlas {info['atlases'][0]} itself (NCC "
                       f"{info['ncc'][0]:.4f}): its mask copies that atlas and its scores are optimistic; "
                       "leave it out of the atlases", file=sys.stderr)
+            # Journaled before the mask: a mask on disk always has its row (a kill in between
+            # leaves a row without a mask, and the target is done again).
+            journal.append({"position": position, "target": name, "atlases": " ".join(info["atlases"]),
+                            "ncc": " ".join(f"{v:.4f}" for v in info["ncc"]), "seconds": round(info["seconds"], 4)})
             dtype = np.uint8 if labels.max(initial=0) <= 255 else np.uint16
             write_png_atomic(mask_path, labels.astype(dtype))
             if overlay:

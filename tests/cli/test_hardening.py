@@ -574,3 +574,43 @@ def test_links_planted_in_the_output_folder_are_not_written_through(files, tmp_p
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "link inside the output folder" in lines[0]
     assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_segment_after_kill_9_keeps_the_rows_of_finished_targets(files, tmp_path):
+    """Issue 36, item 30: targets finished before a kill got rows with empty atlases, NCC and
+    0.0 seconds on the rerun (the table was written only at the end)."""
+    import csv
+    import subprocess
+    import sys
+
+    from conftest import write_phantom_pair
+
+    for seed in range(3):
+        folder = tmp_path / f"atlas{seed}"
+        folder.mkdir()
+        write_phantom_pair(folder, seed=30 + seed)
+    (tmp_path / "atlases" / "images").mkdir(parents=True)
+    (tmp_path / "atlases" / "labels").mkdir()
+    for seed in range(3):
+        (tmp_path / "atlases" / "images" / f"a{seed}.png").write_bytes(
+            (tmp_path / f"atlas{seed}" / "m.png").read_bytes())
+        (tmp_path / "atlases" / "labels" / f"a{seed}.png").write_bytes(
+            (tmp_path / f"atlas{seed}" / "mask.png").read_bytes())
+    targets = [files / "m.png", files / "f.png"]
+    out = tmp_path / "out"
+    # The first target finishes, then the process dies before the table is written.
+    killer = ("import os, sys, acregnet_cli.workflows.segment as s; real = s.segment; calls = []\n"
+              "def once(*a, **k):\n"
+              "    calls.append(1)\n"
+              "    if len(calls) > 1: os._exit(9)\n"
+              "    return real(*a, **k)\n"
+              "s.segment = once\n"
+              "from acregnet_cli.cli import main; sys.argv = ['acregnet'] + sys.argv[1:]; main()\n")
+    command = ["segment", *map(str, targets), "--atlases", str(tmp_path / "atlases"), "--k", "2", "-o", str(out),
+               "--no-overlay"]
+    subprocess.run([sys.executable, "-c", killer, *command], check=False, capture_output=True)
+    assert (out / "m_mask.png").is_file() and not (out / "segmentation.csv").exists()
+    assert CliRunner().invoke(main, command).exit_code == 0
+    rows = {row["target"]: row for row in csv.DictReader(open(out / "segmentation.csv"))}
+    assert rows["m"]["atlases"] and rows["m"]["ncc"] and float(rows["m"]["seconds"]) > 0
