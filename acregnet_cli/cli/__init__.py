@@ -21,6 +21,12 @@ from acregnet_cli.cli.common import AcregnetGroup
 def main(debug):
     """AC-RegNet: anatomically constrained deformable registration of chest X-rays."""
     runtime.DEBUG = debug
+    if not debug:
+        # The libraries' warnings (NumPy, Keras, ITK through Python) are for their developers:
+        # an error here is one line, and a run's own notes go through the logger below.
+        import warnings
+
+        warnings.simplefilter("ignore")
     # The library's notes (e.g. which of two models of one name was used) go to
     # standard error as one line each.
     logger = logging.getLogger("acregnet_cli")

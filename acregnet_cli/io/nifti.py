@@ -92,9 +92,19 @@ def _write_nifti(path, payload, overwrite):
         Path(tmp).write_bytes(payload)
 
 
+def _simpleitk():
+    """SimpleITK, its C++ warnings (printed straight to standard error) off unless --debug."""
+    import SimpleITK as sitk
+
+    from acregnet_cli import runtime
+
+    sitk.ProcessObject.SetGlobalWarningDisplay(runtime.DEBUG)
+    return sitk
+
+
 def read_field_spacing(path):
     """The pixel spacing of a NIfTI field's grid (x), as SimpleITK reads it."""
-    import SimpleITK as sitk
+    sitk = _simpleitk()
 
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
@@ -198,7 +208,7 @@ def read_field(path):
         return check_field(field, path, dtype=np.float32 if field.dtype == np.float32 else np.float64)
     if not (path.name.endswith(".nii") or path.name.endswith(".nii.gz")):
         raise InputError(f"{path}: expected a register output folder, field.npy or a NIfTI field (.nii, .nii.gz)")
-    import SimpleITK as sitk
+    sitk = _simpleitk()
 
     check_nifti_header(path)
     try:

@@ -614,3 +614,24 @@ def test_segment_after_kill_9_keeps_the_rows_of_finished_targets(files, tmp_path
     assert CliRunner().invoke(main, command).exit_code == 0
     rows = {row["target"]: row for row in csv.DictReader(open(out / "segmentation.csv"))}
     assert rows["m"]["atlases"] and rows["m"]["ncc"] and float(rows["m"]["seconds"]) > 0
+
+
+@pytest.mark.slow
+def test_a_refusal_is_one_line_on_standard_error_whatever_the_libraries_warn(files, tmp_path):
+    """Issue 36, item 14: library warnings (Keras here, loading weights of the wrong shape)
+    came before the one-line error; a whole process, as a user sees it."""
+    import subprocess
+    import sys
+
+    model = model_copy(tmp_path)
+
+    def change(variables):
+        del variables["0"]
+        variables.create_dataset("0", data=np.zeros((3, 3, 16, 7), np.float32))
+
+    write_weights(model, change)
+    result = subprocess.run([sys.executable, "-m", "acregnet_cli.cli", *register(files, "--model", str(model),
+                             "--engine", "tensorflow", "-o", str(tmp_path / "out"))],
+                            capture_output=True, text=True, timeout=300, check=False)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("acregnet: error: "), result.stderr
