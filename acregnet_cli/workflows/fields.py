@@ -33,9 +33,40 @@ def field_source(path):
         except (OSError, ValueError):
             summary = None
     field = read_field(path)
+    if summary is not None:
+        summary = checked_summary(summary, summary_path, field.shape[:2])
     spacing = (summary or {}).get("nifti_spacing") or (read_field_spacing(path) if path.suffix != ".npy"
                                                       and not path.is_dir() else None) or 1.0
     return field, float(spacing), summary
+
+
+def checked_summary(summary, path, shape):
+    """The entries of a ``summary.json`` read back beside a field, checked before use (it is
+    a file anyone may have edited): an InputError naming the file and the key otherwise."""
+    from acregnet_cli.options import RESIZE_METHODS
+
+    def whole(value, low, high):
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    if not isinstance(summary, dict):
+        raise InputError(f"{path}: not a summary (a JSON object)")
+    spacing = summary.get("nifti_spacing")
+    if spacing is not None and (isinstance(spacing, bool) or not isinstance(spacing, (int, float))
+                                or not np.isfinite(spacing) or spacing <= 0):
+        raise InputError(f"{path}: nifti_spacing must be a positive number, got {spacing!r}")
+    frame = summary.get("velocity")
+    if frame:
+        box = frame.get("box") if isinstance(frame, dict) else None
+        side = frame.get("side") if isinstance(frame, dict) else None
+        sound = isinstance(frame, dict) and frame.get("file") == "velocity.npy" \
+            and whole(frame.get("integration_steps"), 0, 64) and frame.get("resize") in RESIZE_METHODS \
+            and whole(side, max(shape), 4 * max(shape)) and isinstance(box, list) and len(box) == 4 \
+            and all(whole(v, 0, side) for v in box) and tuple(box[2:]) == tuple(shape) \
+            and box[0] + box[2] <= side and box[1] + box[3] <= side
+        if not sound:
+            raise InputError(f"{path}: its 'velocity' entry does not describe this field ({shape[1]}x{shape[0]}); "
+                             "remove the entry (or the file) to invert by Newton's method")
+    return summary
 
 
 JACOBIAN_FILES = ("jacobian.nii.gz", "jacobian.png")
@@ -123,7 +154,10 @@ def exact_velocity_inverse(folder, summary):
     frame = (summary or {}).get("velocity")
     if not frame:
         return None
+    from acregnet_cli.io.nifti import check_npy_size
+
     path = Path(folder) / frame["file"]
+    check_npy_size(path)
     try:
         velocity = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:

@@ -298,3 +298,27 @@ def test_sizes_a_field_file_declares_are_checked_before_reading(tmp_path):
     (tmp_path / "flipped.nii").write_bytes(_nifti_header([5, 8, 8, 1, 1, 2], spacing=(-1.0, 1.0)) + data)
     one_line_refusal(run("invert", tmp_path / "flipped.nii", "-o", tmp_path / "d"), "spacing must be positive")
     assert not any((tmp_path / name).exists() for name in "abcd")
+
+
+@pytest.mark.parametrize("edit,expected", [
+    ({"nifti_spacing": "wide"}, "nifti_spacing must be a positive number"),
+    ({"nifti_spacing": -2.0}, "nifti_spacing must be a positive number"),
+    ({"velocity": {"file": "../../etc/passwd", "integration_steps": 7, "side": 128, "resize": "modern",
+                   "box": [0, 0, 128, 128]}}, "'velocity' entry does not describe this field"),
+    ({"velocity": {"file": "velocity.npy", "integration_steps": 7, "side": 10 ** 6, "resize": "modern",
+                   "box": [0, 0, 128, 128]}}, "'velocity' entry does not describe this field"),
+    ({"velocity": {"file": "velocity.npy", "integration_steps": 10 ** 9, "side": 128, "resize": "modern",
+                   "box": [0, 0, 128, 128]}}, "'velocity' entry does not describe this field"),
+])
+def test_an_edited_summary_beside_a_field_is_checked(registered, tmp_path, edit, expected):
+    """Issue 36, item 18: an edited summary.json gave raw ValueError/KeyError, a 74.5 GiB
+    allocation or a run that never ends."""
+    import shutil
+
+    folder = tmp_path / "out"
+    shutil.copytree(registered / "out", folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.update(edit)
+    (folder / "summary.json").write_text(json.dumps(summary))
+    one_line_refusal(run("invert", folder, "-o", tmp_path / "inverse"), expected)
+    assert not (tmp_path / "inverse").exists()
