@@ -31,6 +31,10 @@ def read_vector_cnn_weights(path):
         for index, (name, width) in enumerate(VECTOR_CNN_LAYERS):
             conv = handle["layers"][_stored_name("conv2d", index)]["vars"]
             norm = handle["layers"][_stored_name("batch_normalization", index)]["vars"]
+            # Shapes from the file's metadata before any data: a kernel declaring gigabytes
+            # is refused, not read.
+            if conv["0"].shape != (3, 3, channels, width) or any(norm[str(i)].shape != (width,) for i in range(4)):
+                raise ValueError(f"layer {name} has kernel {conv['0'].shape}, expected {(3, 3, channels, width)}")
             kernels[name] = np.asarray(conv["0"], dtype=np.float32)
             norms[name] = tuple(np.asarray(norm[str(i)], dtype=np.float32) for i in range(4))
             if kernels[name].shape != (3, 3, channels, width) or any(v.shape != (width,) for v in norms[name]):

@@ -635,3 +635,30 @@ def test_a_refusal_is_one_line_on_standard_error_whatever_the_libraries_warn(fil
                             capture_output=True, text=True, timeout=300, check=False)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("acregnet: error: "), result.stderr
+
+
+def test_a_huge_kernel_is_refused_from_its_declared_shape(files, tmp_path, monkeypatch):
+    """Issue 36, item 13: the NumPy engine read a 2.3 GB HDF5 kernel before checking its shape."""
+    model = model_copy(tmp_path)
+
+    def change(variables):
+        del variables["0"]
+        # Declared, never written: HDF5 allocates space lazily, so the file stays small.
+        variables.create_dataset("0", shape=(3, 3, 16, 10 ** 7), dtype=np.float32)
+
+    write_weights(model, change)
+    assert (model / "vector_cnn.weights.h5").stat().st_size < 50 * 1024 * 1024
+    read = []
+    import h5py
+
+    original = h5py.Dataset.__array__
+
+    def spy(self, *args, **kwargs):
+        read.append(self.shape)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(h5py.Dataset, "__array__", spy)
+    result = CliRunner().invoke(main, register(files, "--model", str(model), "--engine", "numpy",
+                                               "-o", str(tmp_path / "out")))
+    assert result.exit_code == 2 and "do not fit" in result.output, result.output
+    assert (3, 3, 16, 10 ** 7) not in read
