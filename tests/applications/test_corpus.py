@@ -272,6 +272,7 @@ def test_a_link_planted_in_the_output_is_not_followed(corpus, tmp_path):
     assert list(elsewhere.rglob("*")) == []
 
 
+@pytest.mark.slow
 def test_an_edited_journal_is_not_trusted_and_a_deleted_image_costs_its_panel(corpus, tmp_path):
     """Issue 36, items 18 and 23: a tampered journal put ../../etc/passwd into corpus.csv; an
     image deleted before figure4.png failed the finished run (exit 2, no summary.json)."""

@@ -78,6 +78,7 @@ def test_inverted_images_are_flipped_and_radiographs_are_not(seed):
     np.testing.assert_allclose(flipped, upright, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_no_training_image_is_taken_for_inverted(data_root):
     """The three datasets' images (935) are all upright: none may be flipped."""
     import glob
