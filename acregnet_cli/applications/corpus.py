@@ -33,7 +33,7 @@ from acregnet_cli.applications.library import (
     resize_square,
 )
 from acregnet_cli.errors import InputError
-from acregnet_cli.fields import grow, pad_to_square, vote_labels
+from acregnet_cli.fields import crop, grow, pad_to_square, uncrop, vote_labels
 from acregnet_cli.fields.affine import (
     ALIGN_MIN_REACH,
     affine_field,
@@ -135,12 +135,7 @@ class CorpusPipeline:
     @staticmethod
     def _to_frame(labels, item):
         """Labels of an image's field of view placed into its whole frame (background outside)."""
-        top, left, height, width = item["frame"]
-        if (height, width) == tuple(item["shape"]):
-            return labels
-        whole = np.zeros(item["shape"], labels.dtype)
-        whole[top:top + height, left:left + width] = labels
-        return whole
+        return labels if labels.shape == tuple(item["shape"]) else uncrop(labels, item["frame"], item["shape"])
 
     def _start_aligned(self, prepared):
         """The network calls of ``framing='align'``: atlases onto each image; where their
@@ -215,8 +210,7 @@ class CorpusPipeline:
         for position, image in enumerate(images):
             image = np.asarray(image, np.float32)
             frame = self._frame(image)
-            top, left, height, width = frame
-            square, box = pad_to_square(image[top:top + height, left:left + width])
+            square, box = pad_to_square(crop(image, frame))
             small = resize_square(square, self.size)
             vector = ncc_vector(small)
             chosen, ncc = self.atlases.rank(vector, self.k)
@@ -278,8 +272,7 @@ class CorpusPipeline:
             unknown = np.setdiff1d(np.unique(mask), self.values)
             if unknown.size:
                 raise InputError(f"mask values {unknown.tolist()} are not among the atlases' {self.values.tolist()}")
-            top, left, height, width = item["frame"]
-            square, _ = pad_to_square(np.asarray(mask)[top:top + height, left:left + width])
+            square, _ = pad_to_square(crop(np.asarray(mask), item["frame"]))
             item["work_labels"] = np.searchsorted(self.values, nearest_square(square, WORK)).astype(np.uint8)
             results.append(CorpusResult(np.asarray(mask), [], []))
         self._score(batch["prepared"], results)

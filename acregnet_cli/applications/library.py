@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from acregnet_cli.errors import InputError
+from acregnet_cli.fields import crop as cut
 from acregnet_cli.fields import pad_to_square
 
 WORK = 256
@@ -57,8 +58,8 @@ class Library:
         for image, labels in zip(atlases.images, atlases.labels):
             image, labels = np.asarray(image, np.float32), np.asarray(labels)
             if crop is not None:
-                top, left, height, width = crop(image)
-                image, labels = image[top:top + height, left:left + width], labels[top:top + height, left:left + width]
+                box = crop(image)
+                image, labels = cut(image, box), cut(labels, box)
             square, _ = pad_to_square(image)
             small.append(resize_square(square, size))
             label_square, _ = pad_to_square(labels)

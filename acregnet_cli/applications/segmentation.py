@@ -49,14 +49,12 @@ class AtlasSet:
     def framed(self):
         """The atlases cut to their fields of view (uniform edge bands off), as images are
         under ``framing='field-of-view'``."""
+        from acregnet_cli.fields import crop
         from acregnet_cli.io.intensity import field_of_view
 
-        images, labels = [], []
-        for image, label in zip(self.images, self.labels):
-            top, left, height, width = field_of_view(image)
-            images.append(image[top:top + height, left:left + width])
-            labels.append(label[top:top + height, left:left + width])
-        return AtlasSet(list(self.names), images, labels)
+        boxes = [field_of_view(image) for image in self.images]
+        return AtlasSet(list(self.names), [crop(image, box) for image, box in zip(self.images, boxes)],
+                        [crop(label, box) for label, box in zip(self.labels, boxes)])
 
     def onehot(self, index):
         """One-hot (H, W, K) mask of atlas ``index`` over the set's label values."""
@@ -137,15 +135,14 @@ def segment(target, atlases, registrar, k=5, fusion="majority", framing="none"):
     """
     began = time.perf_counter()
     if framing == "field-of-view":
+        from acregnet_cli.fields import crop, uncrop
         from acregnet_cli.io.intensity import field_of_view
 
-        top, left, height, width = field_of_view(target)
-        if (height, width) != target.shape:
-            labels, info = segment(target[top:top + height, left:left + width], atlases, registrar, k, fusion)
-            whole = np.zeros(target.shape, labels.dtype)
-            whole[top:top + height, left:left + width] = labels
+        box = field_of_view(target)
+        if tuple(box[2:]) != target.shape:
+            labels, info = segment(crop(target, box), atlases, registrar, k, fusion)
             info["seconds"] = time.perf_counter() - began
-            return whole, info
+            return uncrop(labels, box, target.shape), info
     elif framing != "none":
         raise InputError(f"segment framing must be field-of-view or none, got {framing!r}")
     k = min(k, len(atlases.names))

@@ -21,16 +21,30 @@ def pad_to_square(image):
     """
     height, width = image.shape[:2]
     side = max(height, width)
-    top, left = (side - height) // 2, (side - width) // 2
-    padded = np.zeros((side, side) + image.shape[2:], dtype=image.dtype)
-    padded[top:top + height, left:left + width] = image
-    return padded, (top, left, height, width)
+    box = ((side - height) // 2, (side - width) // 2, height, width)
+    return uncrop(image, box, (side, side)), box
 
 
 def crop(array, box):
-    """Inverse of :func:`pad_to_square` for an array of the padded size."""
+    """Inverse of :func:`pad_to_square` for an array of the padded size: the part of
+    ``array`` in ``box`` (top, left, height, width)."""
     top, left, height, width = box
     return array[top:top + height, left:left + width]
+
+
+def uncrop(array, box, shape):
+    """Inverse of :func:`crop`: ``array`` placed at ``box`` in zeros of ``shape`` (rows,
+    columns; further axes are ``array``'s own).
+
+    Examples
+    --------
+    >>> uncrop(np.ones((1, 2), int), (1, 0, 1, 2), (2, 3)).tolist()
+    [[0, 0, 0], [1, 1, 0]]
+    """
+    top, left, height, width = box
+    whole = np.zeros(tuple(shape[:2]) + array.shape[2:], dtype=array.dtype)
+    whole[top:top + height, left:left + width] = array
+    return whole
 
 
 def check_registrable(image, name):

@@ -214,13 +214,16 @@ def normalise(gray, mode="auto", top=None, name="image"):
     >>> bool(np.abs(normalise(4095 - twelve_bit)[0] - image).max() < 1e-6)   # a negative is flipped back
     True
     """
-    # float32 holds every 8- and 16-bit value exactly, and halves the memory traffic.
-    gray = np.asarray(gray, np.float32)
+    # The paper's reading works on the values as decoded (float64 for floats and DICOM);
+    # the others in float32, which holds every 8- and 16-bit value exactly and halves
+    # the memory traffic.
+    stored = np.asarray(gray)
+    gray = np.asarray(stored, np.float32)
     box = field_of_view(gray) if mode == "auto" else (0, 0) + gray.shape
     inverted = False
     if mode == "dtype":
         if top is None:
-            low, high = float(gray.min()), float(gray.max())
+            low, high = float(stored.min()), float(stored.max())
         else:
             low, high = 0.0, float(top)
     elif mode == "auto":
@@ -234,7 +237,7 @@ def normalise(gray, mode="auto", top=None, name="image"):
         low, high = parse_intensity(mode)
     if high > low and mode == "dtype":
         # The paper's reading, to the bit as before (float64 division, then float32).
-        image = np.clip((np.asarray(gray, np.float64) - low) / (high - low), 0.0, 1.0).astype(np.float32)
+        image = np.clip((np.asarray(stored, np.float64) - low) / (high - low), 0.0, 1.0).astype(np.float32)
     elif high > low:
         image = gray - np.float32(low)
         image *= np.float32(1.0 / (high - low))

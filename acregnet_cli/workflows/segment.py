@@ -128,6 +128,12 @@ def _journal_rows(path, names):
     return rows
 
 
+def _target_row(position, name, info):
+    """A target's row of ``segmentation.csv`` (and its journal line), before any scores."""
+    return {"position": position, "target": name, "atlases": " ".join(info["atlases"]),
+            "ncc": " ".join(f"{v:.4f}" for v in info["ncc"]), "seconds": round(info["seconds"], 4)}
+
+
 def _segment_loop(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion, overlay, overwrite,
                   echo, began, model_path, options, framing, table, earlier, journal):
     from acregnet_cli.workflows.sharding import write_table
@@ -154,14 +160,12 @@ def _segment_loop(targets, atlases, registrar, output, truth, spacing, config, s
                       "leave it out of the atlases", file=sys.stderr)
             # Journaled before the mask: a mask on disk always has its row (a kill in between
             # leaves a row without a mask, and the target is done again).
-            journal.append({"position": position, "target": name, "atlases": " ".join(info["atlases"]),
-                            "ncc": " ".join(f"{v:.4f}" for v in info["ncc"]), "seconds": round(info["seconds"], 4)})
+            journal.append(_target_row(position, name, info))
             dtype = np.uint8 if labels.max(initial=0) <= 255 else np.uint16
             write_png_atomic(mask_path, labels.astype(dtype))
             if overlay:
                 save_overlay(output / f"{name}_overlay.png", image, labels, f"{name}: {fusion} of {k} atlases")
-        row = {"position": position, "target": name, "atlases": " ".join(info["atlases"]),
-               "ncc": " ".join(f"{v:.4f}" for v in info["ncc"]), "seconds": round(info["seconds"], 4)}
+        row = _target_row(position, name, info)
         if name in truth:
             indices = lambda m: np.searchsorted(atlases.values, m)  # noqa: E731
             per_class, mean = label_map_metrics(indices(labels), indices(truth[name]), len(atlases.values), spacing)

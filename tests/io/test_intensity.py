@@ -235,3 +235,14 @@ def test_segment_cuts_borders_off_targets_and_atlases(tmp_path):
     assert np.mean(cut["boxed"][:, 36:164] == cut["plain"]) > 0.99
     whole = masks["none"]
     assert np.mean(whole["boxed"][:, 36:164] == whole["plain"]) < np.mean(cut["boxed"][:, 36:164] == cut["plain"])
+
+
+def test_the_papers_reading_is_unchanged_to_the_bit():
+    """'dtype' (dataset folds, Table 1) divides the values as decoded, float64 for floats and
+    DICOM, exactly as before intensity by content."""
+    rng = np.random.RandomState(0)
+    decoded = rng.rand(50, 50) * 12345.678 + 0.1234567
+    before = ((decoded - decoded.min()) / (decoded.max() - decoded.min())).astype(np.float32)
+    assert np.array_equal(normalise(decoded, "dtype")[0], before)
+    sixteen = (rng.rand(40, 40) * 65535).astype(np.uint16).astype(np.float64)
+    assert np.array_equal(normalise(sixteen, "dtype", 65535.0)[0], (sixteen / 65535.0).astype(np.float32))
