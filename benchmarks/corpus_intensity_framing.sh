@@ -4,12 +4,7 @@
 # with the former reading (--intensity dtype --framing none), the new defaults (auto, align)
 # and the field-of-view cut alone, interleaved, TRIES times (2); whole processes. Needs ACREGNET_DATA.
 #   usage: bash benchmarks/corpus_intensity_framing.sh [COUNT]    (writes benchmarks/results/)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-count=${1:-500}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-python benchmarks/make_corpus.py "$work/corpus" --count "$count" > /dev/null
+source "$(dirname "$0")/corpus_common.sh"
 out=benchmarks/results/corpus-intensity-framing-cpu-$(nproc)core.md
 {
   echo "# acregnet corpus, former reading against intensity by content and the framing stage ($(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(date -u +%F))"
@@ -20,10 +15,7 @@ out=benchmarks/results/corpus-intensity-framing-cpu-$(nproc)core.md
     for reading in "former --intensity dtype --framing none" "default" "field-of-view --framing field-of-view"; do
       set -- $reading
       name=$1; shift
-      began=$(date +%s.%N)
-      acregnet corpus "$work/corpus" -o "$work/out-$name-$try" "$@" > /dev/null 2>&1
-      ended=$(date +%s.%N)
-      python -c "w = $ended - $began; print(f'| $name | $try | $count | {w:.1f} | {$count / w:.2f} |')"
+      time_corpus "$name | $try" "$name-$try" "$@"
     done
   done
   echo
