@@ -37,7 +37,8 @@ def warp_command(field, inputs, output, labels, masks, points, direction, jacobi
 
     Example: acregnet warp out/ other_view.png -o warped && acregnet warp out/ heart.png --labels -o warped
     """
-    from acregnet_cli.workflows.fields import map_point_files, warp_files
+    from acregnet_cli.workflows.fields import warp_files
+    from acregnet_cli.workflows.points import map_point_files
 
     done = []
     if points is not None:

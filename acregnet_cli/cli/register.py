@@ -27,7 +27,10 @@ from acregnet_cli.cli.common import (
 @click.option("--spacing", type=POSITIVE,
               help="Pixel spacing written into the NIfTI field (default: the fixed DICOM's, else 1).")
 @click.option("--max-side", type=click.IntRange(64, 65536), default=4096, show_default=True,
-              help="Reduce larger images by an integer factor before registering (memory bound).")
+              help="Register larger images reduced by an integer factor (memory bound); outputs are still "
+                   "written at the files' own sizes.")
+@click.option("--reduced-outputs", is_flag=True, help="Write the outputs at the size registered, when --max-side "
+                                                    "reduced an image (smaller, faster).")
 @registration_options("resize", "batch_size", "engine", "passes", "mask_outside", "prealign")
 @INTENSITY
 @click.option("--shard", help="With --pairs: do only share I of N (I/N, 0-based); merge the tables with "
@@ -38,8 +41,8 @@ from acregnet_cli.cli.common import (
                                             "differences before and after, the deformation grid, the Jacobian.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @json_option("Print the summaries as JSON on stdout.")
-def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max_side, options, intensity, shard,
-             jacobian, figures, overwrite, as_json):
+def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max_side, reduced_outputs, options,
+             intensity, shard, jacobian, figures, overwrite, as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -56,7 +59,8 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max
     summaries = register_files(moving, fixed, output, model, options, moving_mask=moving_mask, pairs_file=pairs_file,
                                shard=shard, spacing=spacing, max_side=max_side, overwrite=overwrite, intensity=intensity,
                                echo=None if as_json else click.echo,
-                               extras=[name for name, on in (("jacobian", jacobian), ("figures", figures)) if on])
+                               extras=[name for name, on in (("jacobian", jacobian), ("figures", figures),
+                                                             ("reduced-outputs", reduced_outputs)) if on])
     emit(as_json, summaries if pairs_file is not None else summaries[0], None)
 
 

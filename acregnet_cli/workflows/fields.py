@@ -54,6 +54,10 @@ def checked_summary(summary, path, shape):
     if spacing is not None and (isinstance(spacing, bool) or not isinstance(spacing, (int, float))
                                 or not np.isfinite(spacing) or spacing <= 0):
         raise InputError(f"{path}: nifti_spacing must be a positive number, got {spacing!r}")
+    moving = summary.get("moving_size")
+    if moving is not None and not (isinstance(moving, list) and len(moving) == 2
+                                   and all(whole(v, 1, 16 * max(shape)) for v in moving)):
+        raise InputError(f"{path}: moving_size must be [rows, columns] in pixels, got {moving!r}")
     frame = summary.get("velocity")
     if frame:
         box = frame.get("box") if isinstance(frame, dict) else None
@@ -67,6 +71,13 @@ def checked_summary(summary, path, shape):
             raise InputError(f"{path}: its 'velocity' entry does not describe this field ({shape[1]}x{shape[0]}); "
                              "remove the entry (or the file) to invert by Newton's method")
     return summary
+
+
+def moving_shape(summary, field):
+    """The moving image's (rows, columns) a field was made for: the register folder's
+    ``moving_size`` where it records one, else the field's own grid."""
+    recorded = (summary or {}).get("moving_size")
+    return tuple(recorded) if recorded else tuple(field.shape[:2])
 
 
 JACOBIAN_FILES = ("jacobian.nii.gz", "jacobian.png")
@@ -168,7 +179,7 @@ def exact_velocity_inverse(folder, summary):
     return inverse[top:top + height, left:left + width].astype(np.float64)
 
 
-def _inverse(field_path, field, source, iterations=30):
+def field_inverse(field_path, field, source, iterations=30):
     """The inverse of ``field`` read from ``field_path``, its residual, how it was found and,
     for a velocity model's register folder, the residual of the velocity's integral alone."""
     from acregnet_cli.fields import inverse_residual, inversion_report, invert_field
@@ -202,7 +213,7 @@ def invert_files(field_path, output, iterations=30, jacobian=False, overwrite=Fa
     field, spacing, source = field_source(field_path)
     output = _prepare_output(output, overwrite)
     began = time.perf_counter()
-    inverse, residual, method, first = _inverse(field_path, field, source, iterations)
+    inverse, residual, method, first = field_inverse(field_path, field, source, iterations)
     report = dict(inversion_report(field, inverse, residual), **first)
     with folder_lock(output):
         return _write_field_folder(output, inverse, spacing, {
@@ -235,7 +246,9 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
     and written with its own values, as ``register --mask`` writes ``warped_mask.png``.
     An image that looks like a label map (few integer values) is warped as an image and
     said so. ``masks`` are label maps warped beside the images in one run. Inputs must
-    have the size of the field's grid. Every input is checked before anything is
+    have the size of the field's grid, or the moving image's size recorded in its
+    register folder (``moving_size``): such an input is brought to the fixed frame as
+    ``register`` brought the moving image, so its own outputs are reproduced. Every input is checked before anything is
     written. With ``jacobian``, the field's Jacobian files too.
 
     Returns
@@ -243,6 +256,7 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
     list of dict : per input, its output path and kind.
     """
     from acregnet_cli.fields import FieldSampler
+    from acregnet_cli.fields.frames import warp_moving
     from acregnet_cli.io.atomic import folder_lock, write_png_atomic
     from acregnet_cli.io.images import (
         probe_image,
@@ -251,17 +265,19 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
         to_bit_depth,
     )
 
-    field, spacing, _ = field_source(field_path)
+    field, spacing, source = field_source(field_path)
     kinds = [(path, labels) for path in inputs] + [(path, True) for path in masks]
     if not kinds and not jacobian:
         raise InputError("give at least one INPUT image or label map to warp (or --points, --jacobian)")
     output = Path(output)
+    moving = moving_shape(source, field)
     for path, _ in kinds:
         path = Path(path)
         shape = probe_image(path)
-        if shape != field.shape[:2]:
-            raise InputError(f"{path}: {shape[1]}x{shape[0]} pixels, the field's grid {field.shape[1]}x"
-                             f"{field.shape[0]}; warp inputs of the size the field was made for")
+        if shape not in (field.shape[:2], moving):
+            sizes = " or ".join(sorted({f"{w}x{h}" for h, w in (field.shape[:2], moving)}))
+            raise InputError(f"{path}: {shape[1]}x{shape[0]} pixels; this field warps images of {sizes} "
+                             "(the fixed image's grid, or the moving image it was made for)")
     targets = list(zip([Path(path) for path, _ in kinds], warp_output_names([path for path, _ in kinds], output,
                                                                                jacobian)))
     for _, target in targets:
@@ -281,11 +297,18 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
             loaded.append((path, target) + read_image(path, intensity="dtype"))
     done = []
     sampler = FieldSampler(field) if loaded else None
+
+    def warped(array, as_labels):
+        # A moving image of its own size is brought to the fixed frame as register brought it.
+        if array.shape == field.shape[:2]:
+            return sampler.labels(array) if as_labels else sampler.image(array)
+        return warp_moving(array, field, labels=as_labels)
+
     with folder_lock(output):
         for path, target, array, bits in loaded:
             if bits is None:
-                warped = sampler.labels(array)
-                write_png_atomic(target, warped.astype(np.uint8 if warped.max(initial=0) <= 255 else np.uint16),
+                labels_out = warped(array, True)
+                write_png_atomic(target, labels_out.astype(np.uint8 if labels_out.max(initial=0) <= 255 else np.uint16),
                                  compress_level=3)
                 kind = "labels"
             else:
@@ -295,82 +318,10 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
                 if echo and few and values <= _FEW_VALUES:
                     echo(f"{path}: {values} distinct values; warped as an image "
                          "(give --labels to warp it as a label map)")
-                write_png_atomic(target, to_bit_depth(np.clip(sampler.image(array), 0.0, 1.0), bits), compress_level=3)
+                write_png_atomic(target, to_bit_depth(np.clip(warped(array, False), 0.0, 1.0), bits), compress_level=3)
                 kind = "image"
             done.append({"input": str(path), "output": str(target), "kind": kind})
         if jacobian:
             details = write_jacobian_files(output, field, spacing)
             done.append(dict(details, input=str(field_path), output=str(output / "jacobian.png"), kind="jacobian"))
     return done
-
-
-POINT_DIRECTIONS = ("fixed-to-moving", "moving-to-fixed")
-
-
-def read_points(path):
-    """A CSV of points with columns ``x`` (column) and ``y`` (row) in pixels, other
-    columns kept; returns (rows of dicts, (N, 2) array of (row, column))."""
-    from acregnet_cli.io.tables import read_table
-
-    path = Path(path)
-    _, records = read_table(path, "points file")
-    if not records or not {"x", "y"} <= set(records[0]):
-        raise InputError(f"{path}: expected a CSV with columns x and y (pixels; x along columns) and a row per point")
-    coordinates = []
-    for number, record in enumerate(records, 2):
-        try:
-            coordinates.append((float(record["y"]), float(record["x"])))
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: line {number}: x and y must be numbers, got {record['x']!r}, "
-                             f"{record['y']!r}") from None
-    return records, np.array(coordinates, np.float64).reshape(-1, 2)
-
-
-def map_point_files(field_path, points_path, output, direction="fixed-to-moving", overwrite=False):
-    """``warp --points``: landmarks mapped through a field, into ``output/<points name>.csv``.
-
-    ``fixed-to-moving`` (the field itself): where each fixed-image point samples the
-    moving image, ``p + u(p)``. ``moving-to-fixed``: where each moving-image point
-    lands in the fixed image, through the inverse ``invert`` writes (for a velocity-field
-    model's register folder, its velocity's inverse refined); each row then says whether
-    the inverse is trustworthy there (``inverse_residual_px``).
-    """
-    from acregnet_cli.fields import map_points
-    from acregnet_cli.io.atomic import folder_lock, write_text_atomic
-
-    if direction not in POINT_DIRECTIONS:
-        raise InputError(f"--direction must be one of {', '.join(POINT_DIRECTIONS)}, got {direction!r}")
-    field, _, source = field_source(field_path)
-    records, points = read_points(points_path)
-    try:
-        map_points(points, field)  # checks the points against the grid before any work
-    except InputError as exc:
-        raise InputError(f"{points_path}: {str(exc).removeprefix('points: ')}") from None
-    target = Path(output) / (Path(points_path).stem + ".csv")
-    if target.exists() and not overwrite:
-        raise InputError(f"{target}: exists already (use --overwrite to replace it)")
-    residual = None
-    if direction == "fixed-to-moving":
-        mapped = map_points(points, field)
-    else:
-        inverse = _inverse(field_path, field, source)[0]
-        mapped = map_points(points, inverse)
-        # How far the forward field sends the mapped points from where they started.
-        back = map_points(np.clip(mapped, -0.5, np.array(field.shape[:2]) - 0.5), field)
-        residual = np.hypot(*(back - points).T)
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    columns = list(records[0]) + ["mapped_x", "mapped_y"] + (["inverse_residual_px"] if residual is not None else [])
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for k, record in enumerate(records):
-        row = dict(record, mapped_x=f"{mapped[k, 1]:.4f}", mapped_y=f"{mapped[k, 0]:.4f}")
-        if residual is not None:
-            row["inverse_residual_px"] = f"{residual[k]:.4f}"
-        writer.writerow(row)
-    with folder_lock(output):
-        write_text_atomic(target, buffer.getvalue())
-    return {"input": str(points_path), "output": str(target), "kind": "points", "direction": direction,
-            "points": len(records)}

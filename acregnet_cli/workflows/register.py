@@ -34,7 +34,7 @@ from acregnet_cli.registration import make_registrar
 SUMMARY = "summary.json"
 
 
-def _load_pair(pair, max_side=None, intensity="auto"):
+def _load_pair(pair, max_side=None, intensity="auto", reduced_outputs=False):
     moving_read = load_radiograph(pair.moving, max_side, intensity, keep_stored=True)
     fixed_read = load_radiograph(pair.fixed, max_side, intensity)
     moving, bits, fixed = moving_read.image, moving_read.bits, fixed_read.image
@@ -42,7 +42,8 @@ def _load_pair(pair, max_side=None, intensity="auto"):
         if read.factor > 1:
             # Said even with --json (on standard error): the outputs are not at the file's size.
             print(f"register: {path}: {read.stored_shape[1]}x{read.stored_shape[0]} reduced by {read.factor} to "
-                  f"{read.image.shape[1]}x{read.image.shape[0]} (--max-side {max_side}); outputs are at that size",
+                  f"{read.image.shape[1]}x{read.image.shape[0]} (--max-side {max_side}) to register; outputs are "
+                  + ("at that size (--reduced-outputs)" if reduced_outputs else "at the files' own sizes"),
                   file=sys.stderr)
     check_registrable(moving, pair.moving)
     check_registrable(fixed, pair.fixed)
@@ -61,11 +62,35 @@ def _load_pair(pair, max_side=None, intensity="auto"):
     # warped.png holds the moving file's own values warped (as ITK resampling would), not
     # the normalised copy the network saw.
     shown = moving_read.stored if moving_read.intensity.mode != "dtype" else None
-    return moving, fixed, mask, bits, how, shown
+    factors = (moving_read.factor, fixed_read.factor)
+    return moving, fixed, mask, bits, dict(how, factors=factors), shown
+
+
+def _at_stored_size(pair, result, fixed_factor, mask_outside):
+    """A registration found on reduced images carried to the files' own sizes: the field
+    read at the fixed file's pixels, the moving file's own values (and its mask) warped
+    through it as ``warp`` warps them. The velocity is dropped: it describes the reduced
+    field (``invert`` then uses Newton's method)."""
+    import dataclasses
+
+    from acregnet_cli.fields import folding_fraction
+    from acregnet_cli.fields.frames import field_at_stored_size, warp_moving
+
+    field = field_at_stored_size(result.field, fixed_factor, stored_shape(pair.fixed))
+    moving = load_radiograph(pair.moving, None, "dtype").image
+    mask = None
+    if pair.moving_mask is not None:
+        mask = warp_moving(read_label_map(pair.moving_mask), field, labels=True,
+                           clear_outside=mask_outside == "background")
+    stored = dataclasses.replace(result, field=field, warped=np.clip(warp_moving(moving, field), 0.0, 1.0),
+                                 warped_mask=mask, warped_onehot=None, folding_fraction=folding_fraction(field),
+                                 velocity=None, velocity_frame=None)
+    return stored, moving.shape
 
 
 def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize, engine, passes=1,
-                   fixed_stored=None, mask_outside="edge", prealign=None, extras=(), images=None, intensity=None):
+                   fixed_stored=None, mask_outside="edge", prealign=None, extras=(), images=None, intensity=None,
+                   panel=None):
     from acregnet_cli.workflows.fields import write_jacobian_files
 
     refuse_links(out / SUMMARY)
@@ -90,9 +115,11 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
     if "figures" in extras:
         from acregnet_cli.io.pictures import registration_panel
 
+        # Drawn at the size registered (``panel``, when the outputs were carried to the files' sizes).
         moving, fixed, moving_mask = images
-        registration_panel(out / "figure.png", moving, fixed, result.warped, result.field, moving_mask,
-                           result.warped_mask, title=f"{Path(pair.moving).name} to {Path(pair.fixed).name}")
+        drawn = panel or result
+        registration_panel(out / "figure.png", moving, fixed, drawn.warped, drawn.field, moving_mask,
+                           drawn.warped_mask, title=f"{Path(pair.moving).name} to {Path(pair.fixed).name}")
         files.append("figure.png")
     displacement = np.linalg.norm(result.field, axis=-1)
     summary = {
@@ -110,6 +137,8 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         "moving_size": list(sizes[0]),
         "fixed_size": list(sizes[1]),
         "output_size": list(result.field.shape[:2]),
+        # The size the network's field was found at (smaller where --max-side reduced an image).
+        "registered_size": list((panel or result).field.shape[:2]),
         "fixed_stored_size": list(fixed_stored or stored_shape(pair.fixed)),
         "nifti_spacing": spacing,
         "itk_moving_frame": itk_moving_frame(sizes[0], sizes[1], spacing),
@@ -174,7 +203,9 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
     ``overwrite``; their existing summary is returned in their place.
     ``spacing`` (physical pixel size for the NIfTI field) defaults to the fixed
     image's DICOM pixel spacing, else 1. Images longer than ``max_side`` are
-    reduced first (see :func:`imageio.read_image`); ``intensity`` says how stored values
+    reduced to register (see :func:`~acregnet_cli.io.images.load_radiograph`) and the
+    outputs carried back to the files' own sizes, unless ``extras`` holds
+    ``'reduced-outputs'``; ``intensity`` says how stored values
     become [0, 1] (:func:`acregnet_cli.io.intensity.normalise`), and each summary records
     the window and inversion used. With ``table`` (a path), one
     CSV row per pair is written there: ``position`` (index in ``targets``, or the
@@ -216,12 +247,18 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
         write_began = time.perf_counter()
         pair_spacing = spacing or image_spacing(pair.fixed) or 1.0
         fixed_stored = stored_shape(pair.fixed)
-        if fixed.shape != fixed_stored:
+        factors = how.pop("factors")
+        sizes, panel = (moving.shape, fixed.shape), None
+        if factors != (1, 1) and "reduced-outputs" not in extras:
+            panel = result
+            result, moving_size = _at_stored_size(pair, result, factors[1], registrar.mask_outside)
+            sizes = (moving_size, fixed_stored)
+        elif fixed.shape != fixed_stored:
             pair_spacing *= fixed_stored[0] / fixed.shape[0]
-        return _write_outputs(Path(out), pair, result, bits, pair_spacing, (moving.shape, fixed.shape),
+        return _write_outputs(Path(out), pair, result, bits, pair_spacing, sizes,
                               seconds + (time.perf_counter() - write_began), model_path, resize, engine,
                               registrar.passes, fixed_stored, registrar.mask_outside, registrar.prealign,
-                              extras, (moving, fixed, mask), how)
+                              extras, (moving, fixed, mask), how, panel)
 
     def collect(pending):
         for index, future in pending:
@@ -235,7 +272,7 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             chunk_began = time.perf_counter()
-            loaded = [_load_pair(targets[i][0], max_side, intensity) for i in chunk]
+            loaded = [_load_pair(targets[i][0], max_side, intensity, "reduced-outputs" in extras) for i in chunk]
             results = registrar.register_many([(m, f, mask) for m, f, mask, _, _, _ in loaded],
                                               shown=[item[-1] for item in loaded])
             per_pair = (time.perf_counter() - chunk_began) / len(chunk)
