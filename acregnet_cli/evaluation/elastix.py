@@ -255,6 +255,9 @@ class ElastixRunner:
         Parameter values replacing the shipped ones.
     """
 
+    # What a worker runs per pair (a module-level function: workers are spawned).
+    job = staticmethod(_worker_job)
+
     def __init__(self, cache_dir, num_classes, jobs=1, overrides=None):
         if jobs < 1:
             raise InputError(f"--jobs must be at least 1, got {jobs}")
@@ -289,9 +292,10 @@ class ElastixRunner:
         pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=min(self.jobs, len(todo)), mp_context=context,
             initializer=_worker_init, initargs=(self.threads,))
+        finished = False
         try:
             futures = {
-                pool.submit(_worker_job, self.cache_path(key), moving, fixed, labels, self.num_classes,
+                pool.submit(self.job, self.cache_path(key), moving, fixed, labels, self.num_classes,
                             self.overrides, self.threads): key
                 for key, moving, fixed, labels in todo
             }
@@ -306,5 +310,12 @@ class ElastixRunner:
                 except Exception as exc:  # elastix raises RuntimeError with its own message
                     raise RunFailure(f"elastix failed on pair {key}: {str(exc).strip().splitlines()[-1:]}") from None
                 yield key, warped, warped_labels, seconds, False
+            finished = True
         finally:
+            if not finished:
+                # Ctrl-C, an error, or a caller that stopped early: a worker inside elastix's
+                # native code hears no signal, and waiting for its pair took over a minute.
+                # Its pair is lost; every pair finished is in the cache already.
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
+                    process.kill()
             pool.shutdown(wait=True, cancel_futures=True)

@@ -101,6 +101,7 @@ from acregnet_cli.evaluation.statistics import (
 )
 from acregnet_cli.io.atomic import json_safe, write_json_atomic, write_text_atomic
 from acregnet_cli.metrics import METRICS, label_map_metrics
+from acregnet_cli.runtime import Progress
 
 # Directories and files this module creates; --overwrite removes only these.
 
@@ -238,8 +239,8 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
             else:
                 runner = _ModelRunner(method, batch_size)
             todo_set = set(todo)
-            done = len(cached)
-            step = max(1, count // 10)
+            # Every pair counts (elastix takes about half a minute each on 2 cores).
+            counter = Progress(progress, len(todo), method.name, "pairs registered", "pair", failures=False)
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             with open(cache_path, "a") as handle:
                 for i, image, mask, seconds, folded in runner.run(split, moving, fixed, needed):
@@ -249,10 +250,7 @@ def evaluate(config, root, methods, outdir, seed=0, jobs=1, pairs_limit=None, fi
                                                   per_class, seconds, folded)
                         computed_seconds.append(seconds)
                         todo_set.discard(i)
-                        done += 1
-                        if done % step == 0 or done == count:
-                            mean = float(np.mean(computed_seconds))
-                            say(f"{method.name}: {done}/{count} pairs ({mean:.3g} s/pair)")
+                        counter.update()
                     if i < shown:
                         _write_npz(warped_dir / f"pair{i}.npz", image, mask)
             startup = runner.startup_seconds

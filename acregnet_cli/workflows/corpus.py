@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from acregnet_cli.errors import AcregnetError, InputError, RunFailure
+from acregnet_cli.runtime import Progress
 from acregnet_cli.workflows.corpus_files import (
     JOURNALS,
     Journal,
@@ -31,65 +32,6 @@ from acregnet_cli.workflows.corpus_files import (
     mask_names,
     read_journals,
 )
-
-
-class Progress:
-    """Count, rate and time left on standard error: one updating line on a terminal, a
-    line every 10 s otherwise.
-
-    The rate, and so the time left, is measured from the first finished image on: the
-    first batch carries TensorFlow's start-up (tracing, compiling), which says nothing of
-    the batches after it. Until a second has passed since then, the time left is not said.
-
-    Examples
-    --------
-    A 20 s start-up, then an image every 0.2 s: 5 images/s, not the 1.7 counted from the start.
-
-    >>> ticks = iter([0.0, 20.0] + [20.0 + 0.2 * i for i in range(1, 100)])
-    >>> lines = []
-    >>> progress = Progress(lines.append, 100, clock=lambda: next(ticks))
-    >>> for _ in range(60):
-    ...     progress.update()
-    >>> lines[0]
-    'corpus: 1/100 images (0 failed), estimating the time left'
-    >>> lines[1]
-    'corpus: 51/100 images (0 failed), 5.0 img/s, 0:09 left'
-    """
-
-    def __init__(self, echo, total, clock=time.perf_counter):
-        self.echo, self.total, self.clock = echo, total, clock
-        self.began, self.last = clock(), None
-        self.done = self.failed = 0
-        self.first = None   # (time, count) of the first finished image
-        self.tty = echo is not None and sys.stderr.isatty()
-
-    def update(self, failed=False, final=False):
-        if not final:
-            self.done += 1
-            self.failed += failed
-        now = self.clock()
-        if self.first is None and self.done:
-            self.first = (now, self.done)
-        if self.echo is None or not (final or self.last is None or now - self.last >= (0.5 if self.tty else 10.0)):
-            return
-        self.last = now
-        since, counted = self.first or (now, 0)
-        if final:
-            rate = self.done / max(now - self.began, 1e-9)
-            told = ", done"
-        elif now - since >= 1.0 and self.done > counted:
-            rate = (self.done - counted) / (now - since)
-            left = (self.total - self.done) / rate
-            told = f", {int(left // 60)}:{int(left % 60):02d} left"
-        else:
-            rate, told = None, ", estimating the time left"
-        line = f"corpus: {self.done}/{self.total} images ({self.failed} failed)" + \
-            (f", {rate:.1f} img/s" if rate is not None else "") + told
-        if self.tty:
-            sys.stderr.write("\r" + line + ("\n" if final else ""))
-            sys.stderr.flush()
-        else:
-            self.echo(line)
 
 
 def _read(root, relpath, max_side, intensity="auto"):
@@ -158,7 +100,7 @@ def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1
         journal = Journal(output / JOURNALS / journal_name(shard))
         try:
             computed = _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size, min_ncc,
-                               (max_side, intensity), Progress(echo, len(todo)))
+                               (max_side, intensity), Progress(echo, len(todo), "corpus", "images", "img"))
         finally:
             journal.close()
         rows = read_journals(output / JOURNALS, masks)

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -358,3 +359,57 @@ def test_elastix_improves_dice_on_a_real_jsrt_pair(data_root):
     assert split.names[m] == "JPCLN068" and split.names[f] == "JPCLN139"
     assert after["dsc"] > before["dsc"] + 0.05
     assert after["assd"] < before["assd"] and after["hd"] < before["hd"]
+
+
+_SLOW_WORKERS = '''
+import os, sys, time
+from pathlib import Path
+
+import numpy as np
+
+from acregnet_cli.evaluation.elastix import ElastixRunner
+
+
+def slow(cache_path, *args):
+    Path(sys.argv[1], f"worker-{os.getpid()}").write_text("")
+    time.sleep(300)  # as a worker deep inside elastix: no signal reaches it
+
+
+class Slow(ElastixRunner):
+    job = staticmethod(slow)
+
+
+if __name__ == "__main__":
+    image = np.zeros((8, 8), np.float32)
+    try:
+        for _ in Slow(Path(sys.argv[1], "cache"), 2, jobs=2).run([(f"k{i}", image, image, None) for i in range(4)]):
+            pass
+    except KeyboardInterrupt:
+        sys.exit(130)
+'''
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_elastix_workers_within_a_second(tmp_path):
+    """Issue 36, item 6: Ctrl-C took about 80 s to act while elastix workers finished their pairs."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "slow_workers.py"
+    script.write_text(_SLOW_WORKERS)
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path)])
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("worker-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = [int(path.name.split("-")[1]) for path in tmp_path.glob("worker-*")]
+    assert len(workers) == 2, "the workers did not start"
+    began = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    assert time.monotonic() - began < 1.5
+    time.sleep(0.2)
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # reaped: no worker goes on registering after the run ended
