@@ -175,17 +175,19 @@ def load_dataset_fold(spec, data_dir=None, size=256):
 
 def save_overlay(path, image, labels, title=""):
     """Target image with the contours of each segmented structure."""
+    from acregnet_cli.io.pictures import label_colour, label_legend
     from acregnet_cli.io.plotting import new_figure, save_figure
 
-    figure = new_figure(4, 4)
+    figure = new_figure(4, 4.4)
     axis = figure.subplots()
     axis.imshow(image, cmap="gray", vmin=0, vmax=1)
-    colours = ["red", "lime", "cyan", "yellow", "magenta"]
-    for index, value in enumerate(v for v in np.unique(labels) if v != 0):
-        axis.contour(labels == value, levels=[0.5], colors=colours[index % len(colours)], linewidths=0.8)
+    values = [v for v in np.unique(labels) if v != 0]
+    for index, value in enumerate(values):
+        axis.contour(labels == value, levels=[0.5], colors=[label_colour(index)], linewidths=0.8)
     axis.set_title(title, fontsize=8)
     axis.axis("off")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    label_legend(figure, values)
     save_figure(figure, path)
 
 

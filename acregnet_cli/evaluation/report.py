@@ -113,13 +113,14 @@ def pairs_figure(panels, class_names, path):
     path : Path
         PNG to write.
 
-    Mask outlines are drawn per class; on each warped image the fixed mask's
-    outline is dashed for reference.
+    Mask outlines are drawn per class, in the colours of every figure the tool draws; on
+    each warped image the fixed mask's outline is dashed for reference, and the legend
+    says so.
     """
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
 
-    colours = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45"]
+    from acregnet_cli.io.pictures import label_colour, label_legend
+
     columns = 2 + len(panels[0]["methods"])
     figure = Figure(figsize=(2.3 * columns, 2.5 * len(panels) + 0.4))
     grid = figure.subplots(len(panels), columns, squeeze=False)
@@ -127,7 +128,7 @@ def pairs_figure(panels, class_names, path):
     def show(axes, image, mask, reference=None, title=None):
         axes.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         for k in range(1, len(class_names) + 1):
-            colour = colours[(k - 1) % len(colours)]
+            colour = label_colour(k - 1)
             if reference is not None and np.any(reference == k):
                 axes.contour(reference == k, levels=[0.5], colors=[colour], linewidths=0.7, linestyles="dashed")
             if np.any(mask == k):
@@ -143,8 +144,8 @@ def pairs_figure(panels, class_names, path):
         grid[row, 0].set_ylabel(panel["title"], fontsize=8)
         for column, (name, image, mask) in enumerate(panel["methods"], start=2):
             show(grid[row, column], image, mask, reference=panel["fixed"][1], title=name if row == 0 else None)
-    handles = [Line2D([], [], color=colours[k % len(colours)], label=name) for k, name in enumerate(class_names)]
-    figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    label_legend(figure, range(1, len(class_names) + 1), dict(enumerate(class_names, 1)),
+                 styles=(("solid", "the image's mask (warped)"), ("dashed", "the fixed image's manual mask")))
     _save_figure(figure, path)
 
 

@@ -18,9 +18,35 @@ _FOLD_OUTLINE = (255, 230, 0)
 _PANEL_SIDE = 384
 # register writes outputs from two threads; panels are saved one at a time.
 _DRAWING = threading.Lock()
-# Mask outline colours by label order (matplotlib's tab10 without its grey).
+# Mask outline colours by label order (matplotlib's tab10 without its grey): one palette
+# for every figure the tool draws, so that a structure has one colour everywhere.
 _LABEL_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                   (140, 86, 75), (227, 119, 194), (188, 189, 34), (23, 190, 207))
+_COLOUR_NAMES = ("blue", "orange", "green", "red", "purple", "brown", "pink", "olive", "cyan")
+
+
+def label_colour(k):
+    """The colour of the ``k``-th non-zero label (0-based, in increasing label value) as
+    '#rrggbb', the same in every figure.
+
+    Examples
+    --------
+    >>> label_colour(0), label_colour(2)
+    ('#1f77b4', '#2ca02c')
+    """
+    return "#%02x%02x%02x" % _LABEL_COLOURS[k % len(_LABEL_COLOURS)]
+
+
+def label_legend(figure, values, names=None, styles=()):
+    """A legend along the bottom of a matplotlib ``figure``: each non-zero label value in
+    its colour (named by ``names``, a dict of value to name, where given), then
+    ``styles``, a sequence of (linestyle, meaning) explaining solid and dashed lines."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=label_colour(k), label=(names or {}).get(value, f"label {value}"))
+               for k, value in enumerate(v for v in values if v != 0)]
+    handles += [Line2D([], [], color="black", linestyle=style, label=meaning) for style, meaning in styles]
+    figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
 
 
 def _outline(mask):
@@ -63,11 +89,65 @@ def jacobian_rgb(determinant):
     return picture
 
 
-def label_outlines(image, label_map):
-    """An (H, W, 3) uint8 grey image with each non-zero label's outline in its colour."""
+_JACOBIAN_TICKS = ((0.0, "1/4"), (0.25, "1/2"), (0.5, "1"), (0.75, "2"), (1.0, "4x"))
+
+
+def _jacobian_scale(width):
+    """(width, 3) colours of :func:`jacobian_rgb` from 4x compression to 4x expansion."""
+    return jacobian_rgb(2.0 ** np.linspace(-_LOG_RANGE, _LOG_RANGE, width))
+
+
+def _draw_key(canvas, x, y, width, colours, ticks, font, note=None):
+    """A colour bar ``width`` wide at (x, y): ``colours`` stretched across it, tick labels
+    (fraction along it, text) below, and ``note`` (text, fill) in a box at its right end."""
+    from PIL import Image, ImageDraw
+
+    draw = ImageDraw.Draw(canvas)
+    bar_width = width - (46 if note else 0)
+    strip = np.asarray(colours, np.uint8)[None].repeat(8, axis=0)
+    canvas.paste(Image.fromarray(strip).resize((bar_width, 8), Image.NEAREST), (x, y))
+    draw.rectangle((x - 1, y - 1, x + bar_width, y + 8), outline="black")
+    for fraction, text in ticks:
+        tick = x + fraction * (bar_width - 1)
+        draw.line((tick, y + 8, tick, y + 11), fill="black")
+        draw.text((tick, y + 12), text, fill="black", font=font,
+                  anchor="lt" if fraction == 0 else "rt" if fraction == 1 else "mt")
+    if note:
+        text, fill = note
+        draw.rectangle((x + bar_width + 6, y, x + bar_width + 14, y + 8), fill=fill, outline=_FOLD_OUTLINE)
+        draw.text((x + bar_width + 17, y + 4), text, fill="black", font=font, anchor="lm")
+
+
+def jacobian_picture(determinant):
+    """:func:`jacobian_rgb` with its key below (what ``jacobian.png`` holds): the map's
+    rows are the field's, the key adds 30 rows (log scale 1/4 to 4x, folds black).
+
+    Examples
+    --------
+    >>> jacobian_picture(np.ones((40, 200))).shape
+    (70, 200, 3)
+    """
+    from PIL import Image, ImageFont
+
+    picture = jacobian_rgb(determinant)
+    height, width = picture.shape[:2]
+    canvas = Image.new("RGB", (width, height + 30), "white")
+    canvas.paste(Image.fromarray(picture), (0, 0))
+    margin = min(12, width // 10)
+    _draw_key(canvas, margin, height + 4, width - 2 * margin, _jacobian_scale(256), _JACOBIAN_TICKS,
+              ImageFont.load_default(size=10), ("folded", _FOLD_FILL) if width >= 160 else None)
+    return np.asarray(canvas)
+
+
+def label_outlines(image, label_map, values=None):
+    """An (H, W, 3) uint8 grey image with each non-zero label's outline in its colour.
+
+    ``values`` is the label set the colours are counted in (default: the map's own), so
+    that a mask missing a structure does not shift the colours of the others."""
     grey = np.rint(np.clip(np.asarray(image, np.float64), 0, 1) * 255).astype(np.uint8)
     picture = np.repeat(grey[..., None], 3, axis=-1)
-    for k, value in enumerate(v for v in np.unique(label_map) if v != 0):
+    values = np.unique(label_map) if values is None else values
+    for k, value in enumerate(v for v in values if v != 0):
         picture[_outline(label_map == value)] = _LABEL_COLOURS[k % len(_LABEL_COLOURS)]
     return picture
 
@@ -126,7 +206,12 @@ def registration_panel(path, moving, fixed, warped, field, moving_mask=None, war
     top = max(float(np.percentile(difference_before, 99.5)), 1e-6)
     determinant = jacobian_determinant(field)
     _, sizes = folded_regions(determinant)
-    outlined = lambda image, mask: label_outlines(image, mask) if mask is not None else _grey(image)
+    # One label set for all panels: a label the warp lost does not shift the others' colours.
+    values = np.union1d(*[np.unique(m) if m is not None else np.zeros(0, int) for m in (moving_mask, warped_mask)])
+
+    def outlined(image, mask):
+        return label_outlines(image, mask, values) if mask is not None else _grey(image)
+
     tiles = [
         ("moving" + (" + mask" if moving_mask is not None else ""), outlined(small["moving"], masks["moving"])),
         ("fixed" + (" + warped mask" if warped_mask is not None else ""), outlined(small["fixed"], masks["warped"])),
@@ -138,8 +223,8 @@ def registration_panel(path, moving, fixed, warped, field, moving_mask=None, war
         ((f"Jacobian: min {determinant.min():.2f}, folded {100 * np.mean(determinant <= 0):.2f}% in "
           f"{len(sizes)} region(s)"), _shrink(jacobian_rgb(determinant))[0]),
     ]
-    side, gap, bar, head, foot = _PANEL_SIDE, 16, 26, 40 if title else 10, 34
-    canvas = Image.new("RGB", (4 * (side + gap) + gap, head + 2 * (bar + side + gap) + foot), "white")
+    side, gap, bar, head, foot, key = _PANEL_SIDE, 16, 26, 40 if title else 10, 34, 30
+    canvas = Image.new("RGB", (4 * (side + gap) + gap, head + 2 * (bar + side + gap) + key + foot), "white")
     draw = ImageDraw.Draw(canvas)
     font, big = ImageFont.load_default(size=14), ImageFont.load_default(size=18)
     if title:
@@ -148,26 +233,36 @@ def registration_panel(path, moving, fixed, warped, field, moving_mask=None, war
         x, y = gap + (k % 4) * (side + gap), head + (k // 4) * (bar + side + gap)
         draw.text((x + side / 2, y + bar / 2), name, fill="black", font=font, anchor="mm")
         if picture is None:
-            _draw_grid(draw, field, x, y + bar, side)
+            # Drawn on its own tile: grid lines leaving the frame stop at its edge.
+            tile = Image.new("RGB", (side, side), "white")
+            _draw_grid(ImageDraw.Draw(tile), field, 0, 0, side)
+            canvas.paste(tile, (x, y + bar))
         else:
             tile = Image.fromarray(picture)
             scale = side / max(tile.size)
             tile = tile.resize((round(tile.width * scale), round(tile.height * scale)), Image.NEAREST)
             canvas.paste(tile, (x, y + bar))
         draw.rectangle((x - 1, y + bar - 1, x + side, y + bar + side), outline="black")
-    legend = [("Jacobian: blue compresses, white keeps area, red expands (to 4x); "
-               "black folds, outlined in yellow")]
-    labelled = warped_mask if warped_mask is not None else moving_mask
-    if labelled is not None:
-        values = [v for v in np.unique(labelled) if v != 0]
-        legend.insert(0, "mask outlines: " + ", ".join(f"label {v}: {_colour_name(k)}" for k, v in enumerate(values)))
+    # Colour bars where colour carries a value: the differences (one scale for both) and the Jacobian.
+    below = head + 2 * (bar + side) + gap + 6
+    ramp = _ramp(np.linspace(0, top, 256), top)
+    for column in (0, 1):
+        _draw_key(canvas, gap + column * (side + gap), below, side, ramp,
+                  ((0.0, "0"), (0.5, f"{top / 2:.2f}"), (1.0, f"{top:.2f}+")), font)
+    _draw_key(canvas, gap + 3 * (side + gap), below, side, _jacobian_scale(256), _JACOBIAN_TICKS, font,
+              ("folded", _FOLD_FILL))
+    legend = [("Jacobian: area ratio on a log scale, blue compresses, red expands; folds black, outlined in "
+               "yellow")]
+    if values.size:
+        legend.insert(0, "mask outlines: " + ", ".join(f"label {v}: {_colour_name(k)}"
+                                                       for k, v in enumerate(v for v in values if v != 0)))
     draw.text((canvas.width / 2, canvas.height - foot / 2), ";   ".join(legend), fill="black", font=font, anchor="mm")
     with _DRAWING, atomic_path(path) as tmp:
         canvas.save(tmp, format="PNG", compress_level=3)
 
 
 def _colour_name(k):
-    return ("blue", "orange", "green", "red", "purple", "brown", "pink", "olive", "cyan")[k % len(_LABEL_COLOURS)]
+    return _COLOUR_NAMES[k % len(_LABEL_COLOURS)]
 
 
 def _resample(image, shape):

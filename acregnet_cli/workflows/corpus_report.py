@@ -107,8 +107,9 @@ def figure4(path, table, root, output, threshold):
     """The paper's Figure 4: the histogram of estimated Dice with the threshold, and
     examples of masks below and above it."""
     from acregnet_cli.io.images import read_image, read_label_map
-    from acregnet_cli.io.pictures import label_outlines
+    from acregnet_cli.io.pictures import label_legend, label_outlines
     from acregnet_cli.io.plotting import new_figure, save_figure
+    from matplotlib.ticker import MaxNLocator
 
     estimates = [row["estimated_dice"] for row in table if row.get("estimated_dice") is not None]
     below, above = _examples(table, threshold)
@@ -123,7 +124,23 @@ def figure4(path, table, root, output, threshold):
                    f"{np.median(estimates):.3f}; {100 * share:.1f}% accepted", fontsize=11)
     axis.set_xlabel("estimated Dice")
     axis.set_ylabel("images")
+    axis.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: whole numbers only
     axis.legend()
+    shown = {}
+    for rows in (below, above):
+        for row in rows[:4]:
+            try:
+                # Masks are at the image's stored size: the image is read whole to match.
+                image, _ = read_image(Path(root) / row["image"])
+                mask = read_label_map(Path(output) / row["mask"])
+                if mask.shape != image.shape:
+                    raise InputError(f"{row['mask']}: mask {mask.shape} differs from its image {image.shape}")
+                shown[row["image"]] = (image, mask)
+            except (AcregnetError, OSError, ValueError) as exc:
+                # An image moved or deleted since it was segmented costs its panel, not the run.
+                shown[row["image"]] = exc
+    # One label set for every panel, so that each structure keeps its colour.
+    values = sorted(set().union(*(np.unique(item[1]).tolist() for item in shown.values() if isinstance(item, tuple))))
     for row_index, (rows, label) in enumerate(((below, "below"), (above, "above")), start=1):
         for column in range(4):
             panel = figure.add_subplot(grid[row_index, column])
@@ -136,19 +153,14 @@ def figure4(path, table, root, output, threshold):
                 continue
             row = rows[column]
             panel.set_title(f"{label}: {row['estimated_dice']:.3f}\n{Path(row['image']).name}", fontsize=8)
-            try:
-                # Masks are at the image's stored size: the image is read whole to match.
-                image, _ = read_image(Path(root) / row["image"])
-                mask = read_label_map(Path(output) / row["mask"])
-                if mask.shape != image.shape:
-                    raise InputError(f"{row['mask']}: mask {mask.shape} differs from its image {image.shape}")
-            except (AcregnetError, OSError, ValueError) as exc:
-                # An image moved or deleted since it was segmented costs its panel, not the run.
-                panel.text(0.5, 0.5, f"not shown:\n{' '.join(str(exc).split())[:80]}", ha="center", va="center",
-                           fontsize=6, wrap=True)
+            if not isinstance(shown[row["image"]], tuple):
+                panel.text(0.5, 0.5, f"not shown:\n{' '.join(str(shown[row['image']]).split())[:80]}", ha="center",
+                           va="center", fontsize=6, wrap=True)
                 continue
+            image, mask = shown[row["image"]]
             step = max(1, int(np.ceil(max(image.shape) / 256)))
-            panel.imshow(label_outlines(image[::step, ::step], mask[::step, ::step]))
-    figure.tight_layout()
+            panel.imshow(label_outlines(image[::step, ::step], mask[::step, ::step], values))
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    label_legend(figure, values)
     save_figure(figure, path)
 

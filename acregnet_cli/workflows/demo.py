@@ -19,20 +19,25 @@ PHANTOM_CLASSES = (1, 2, 3)
 
 def save_overlay(path, moving, fixed, warped, fixed_mask, moving_mask, warped_mask):
     """Moving, fixed and warped images with the fixed mask's contours (and the mask compared)."""
+    from acregnet_cli.io.pictures import label_colour, label_legend
     from acregnet_cli.io.plotting import new_figure, save_figure
 
-    figure = new_figure(12, 4.4)
+    figure = new_figure(12, 4.6)
     axes = figure.subplots(1, 3)
     for axis, image, mask, title in ((axes[0], moving, moving_mask, "moving"),
                                      (axes[1], fixed, fixed_mask, "fixed"),
                                      (axes[2], warped, warped_mask, "moving registered to fixed")):
         axis.imshow(image, cmap="gray", vmin=0, vmax=1)
-        axis.contour(fixed_mask, levels=[0.5, 1.5, 2.5], colors="lime", linewidths=0.8)
-        axis.contour(mask, levels=[0.5, 1.5, 2.5], colors="red", linewidths=0.8, linestyles="dashed")
+        for k, value in enumerate(PHANTOM_CLASSES):
+            # The same colours as every other figure: solid the image's own mask, dashed the fixed one.
+            axis.contour(mask == value, levels=[0.5], colors=[label_colour(k)], linewidths=0.9)
+            axis.contour(fixed_mask == value, levels=[0.5], colors=[label_colour(k)], linewidths=0.8,
+                         linestyles="dashed")
         axis.set_title(title)
         axis.axis("off")
-    figure.suptitle("green: fixed masks; red dashed: the image's own (warped) masks")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    label_legend(figure, PHANTOM_CLASSES, {1: "left lung", 2: "right lung", 3: "heart"},
+                 styles=(("solid", "the image's own (warped) mask"), ("dashed", "the fixed image's mask")))
     save_figure(figure, path)
 
 

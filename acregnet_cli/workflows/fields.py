@@ -119,11 +119,11 @@ def write_jacobian_files(out, field, spacing):
     from acregnet_cli.fields import determinant_summary, jacobian_determinant
     from acregnet_cli.io.atomic import write_png_atomic
     from acregnet_cli.io.nifti import write_scalar_nifti
-    from acregnet_cli.io.pictures import jacobian_rgb
+    from acregnet_cli.io.pictures import jacobian_picture
 
     determinant = jacobian_determinant(field)
     write_scalar_nifti(Path(out) / JACOBIAN_FILES[0], determinant, spacing)
-    write_png_atomic(Path(out) / JACOBIAN_FILES[1], jacobian_rgb(determinant))
+    write_png_atomic(Path(out) / JACOBIAN_FILES[1], jacobian_picture(determinant))
     return dict(determinant_summary(determinant), files=list(JACOBIAN_FILES))
 
 

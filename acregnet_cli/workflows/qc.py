@@ -15,9 +15,23 @@ from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
 
 
+def _whole_counts(axis):
+    """Ticks of a count axis at whole numbers only (3 masks gave ticks at 0.5, 1.5)."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def save_histogram(path, qualities, threshold):
     """Histogram of predicted Dice with the acceptance threshold (like the paper's Figure 4)."""
-    from acregnet_cli.io.plotting import new_figure, save_figure
+    from acregnet_cli.io.plotting import save_figure
+
+    save_figure(histogram_figure(qualities, threshold), path)
+
+
+def histogram_figure(qualities, threshold):
+    """The figure :func:`save_histogram` writes."""
+    from acregnet_cli.io.plotting import new_figure
 
     figure = new_figure(6, 4)
     axis = figure.subplots()
@@ -25,9 +39,10 @@ def save_histogram(path, qualities, threshold):
     axis.axvline(threshold, color="red", linestyle="--", label=f"threshold {threshold}")
     axis.set_xlabel("predicted Dice (RCA)")
     axis.set_ylabel("masks")
+    _whole_counts(axis)
     axis.legend()
     figure.tight_layout()
-    save_figure(figure, path)
+    return figure
 
 
 def match_images(mask_paths, images):

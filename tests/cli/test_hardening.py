@@ -122,7 +122,9 @@ def test_a_sixteen_bit_image_over_max_side_is_reduced(files, tmp_path):
     result = CliRunner().invoke(main, ["register", str(files / "big16.png"), str(files / "f.png"), "--max-side", "128",
                                        "-o", str(tmp_path / "out"), "--json"])
     assert result.exit_code == 0, result.output
-    assert '"moving_size": [\n    100,\n    100\n  ]' in result.output  # 300 px reduced by 3
+    assert "300x300 reduced by 3 to 100x100" in result.stderr
+    # Registered reduced, recorded at the file's own size (what warp takes back).
+    assert '"moving_size": [\n    300,\n    300\n  ]' in result.stdout
 
 
 def test_ctrl_c_is_one_line_and_exit_130(files, tmp_path, monkeypatch):

@@ -134,7 +134,9 @@ def test_very_large_image_is_reduced_before_registration(untrained_model, tmp_pa
                  "--max-side", 300, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["output_size"] == [250, 300] and summary["fixed_stored_size"] == [1000, 1200]
+    # Registered at 300x250, written at the file's own size (item 7).
+    assert summary["registered_size"] == [250, 300] and summary["output_size"] == [1000, 1200]
+    assert np.array(Image.open(tmp_path / "out" / "warped_mask.png")).shape == (1000, 1200)
     # Issue 36, item 7: the reduction is said, on standard error, even with --json.
     assert "1200x1000 reduced by 4 to 300x250" in result.stderr
     assert set(np.unique(np.array(Image.open(tmp_path / "out" / "warped_mask.png")))) <= {0, 255}

@@ -47,8 +47,11 @@ def test_register_writes_the_jacobian_and_the_figure(registered):
     stored = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "jacobian.nii.gz")))
     np.testing.assert_allclose(stored, determinant, atol=1e-5)
     picture = np.asarray(Image.open(out / "jacobian.png"))
-    assert picture.shape == field.shape[:2] + (3,)
+    # The map at the field's pixels, its colour key in 30 rows below (issue 36, item 8).
+    assert picture.shape == (field.shape[0] + 30, field.shape[1], 3)
+    key, picture = picture[field.shape[0]:], picture[:field.shape[0]]
     assert np.count_nonzero((picture == 0).all(axis=-1)) == np.count_nonzero(determinant <= 0)
+    assert (key[:, :, 2] > 200).any() and (key[:, :, 0] > 200).any() and key.std() > 20  # drawn
     figure = Image.open(out / "figure.png")
     assert figure.size[0] > 1000 and np.asarray(figure).std() > 10  # drawn, not blank
 
@@ -106,7 +109,7 @@ def test_bad_points_and_label_maps_are_refused_in_one_line(registered, tmp_path,
         text = {"outside": "x,y\n10,10\n300,4\n", "no columns": "a,b\n1,2\n", "not numbers": "x,y\none,2\n"}[case]
         (tmp_path / "p.csv").write_text(text)
         args += ["--points", tmp_path / "p.csv"]
-        expected = {"outside": "1 point(s) outside the 128x128 image", "no columns": "columns x and y",
+        expected = {"outside": "1 point(s) outside the fixed image (128x128 pixels", "no columns": "columns x and y",
                     "not numbers": "line 2"}[case]
     one_line_refusal(run(*args), expected)
     assert not (tmp_path / "w").exists()

@@ -145,7 +145,7 @@ def test_warp_refuses_bad_fields_and_inputs_in_one_line(registered, tmp_path, ca
     field, image = registered / "out", registered / "m.png"
     if case == "wrong size":
         Image.fromarray(np.zeros((50, 60), np.uint8)).save(tmp_path / "small.png")
-        image, expected = tmp_path / "small.png", "60x50 pixels, the field's grid 128x128"
+        image, expected = tmp_path / "small.png", "60x50 pixels; this field warps images of 128x128"
     elif case == "not a field":
         np.save(tmp_path / "field.npy", np.zeros((128, 128, 3), np.float32))
         field, expected = tmp_path / "field.npy", "a displacement field is (H, W, 2)"
