@@ -34,6 +34,6 @@ setup(
         "acregnet_cli.data": ["*.md", "models/*/*.json", "models/*/*.h5", "models/*/*.md", "models/*/*.toml"],
     },
     install_requires=requirements(),
-    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
+    extras_require={"test": ["pytest>=7", "hypothesis>=6", "pycocotools>=2"]},
     entry_points={"console_scripts": ["acregnet = acregnet_cli.cli:main"]},
 )

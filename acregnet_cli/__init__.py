@@ -11,7 +11,7 @@ Python API is the names in ``__all__``; they are imported on first use, so that
 The layers, top to bottom (a module imports only from layers below its own):
 ``cli`` → ``api``, ``workflows`` → ``applications``, ``evaluation``, ``training`` →
 ``registration`` → ``models`` → ``tf`` → ``datasets`` → ``np`` → ``io`` → the base
-modules (``errors``, ``options``, ``fields``, ``metrics``, ``runtime``, ...).
+modules (``errors``, ``options``, ``fields``, ``metrics``, ``anatomy``, ``runtime``, ...).
 """
 
 import importlib

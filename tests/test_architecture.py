@@ -23,7 +23,7 @@ LAYERS = [
     {"datasets"},
     {"np"},
     {"io"},
-    {"errors", "options", "fields", "metrics", "runtime", "resources", "architecture", "__init__"},
+    {"errors", "options", "fields", "metrics", "anatomy", "runtime", "resources", "architecture", "__init__"},
 ]
 BASE = LAYERS[-1]
 MAX_MODULE_LINES = 400

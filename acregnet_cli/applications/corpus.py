@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from acregnet_cli.anatomy import chexmask_groups
 from acregnet_cli.applications.library import (
     WORK,
     Library,
@@ -61,6 +62,10 @@ class CorpusResult:
     estimated_dice: float = None
     dice_per_class: dict = None
     best_reference: str = None
+    # CheXmask's 'Dice RCA (Mean)' and '(Max)': over the references, the mean of the
+    # both-lungs Dice and the heart Dice (see :func:`acregnet_cli.anatomy.chexmask_groups`).
+    rca_mean: float = None
+    rca_max: float = None
     band_fraction: float = 0.0
     seconds: float = 0.0
     # framing 'align': how far (network pixels) the atlases' global map moved the grid,
@@ -324,8 +329,15 @@ class CorpusPipeline:
         rows, columns = np.meshgrid(grid, grid, indexing="ij")
         classes = len(self.values)
         foreground = [c for c in range(classes) if self.values[c] != 0]
+        lungs, heart = ([int(np.searchsorted(self.values, v)) for v in group] for group in chexmask_groups(self.values))
+
+        def dice(mine, theirs):
+            total = mine.sum() + theirs.sum()
+            return float(2.0 * (mine & theirs).sum() / total) if total else 1.0
+
         for item, result, picks in zip(prepared, results, chosen):
             best, best_per_class, best_name = -1.0, None, None
+            chexmask = []
             grid_fields = field_on_grid(item["reference_fields"], grid, WORK)
             for offset, reference in enumerate(picks):
                 at = grid_fields[offset]
@@ -337,6 +349,9 @@ class CorpusPipeline:
                     total = mine.sum() + theirs.sum()
                     per_class[str(self.values[c])] = float(2.0 * (mine & theirs).sum() / total) if total else 1.0
                 mean = float(np.mean(list(per_class.values())))
+                groups = [dice(np.isin(warped, group), truth[group].any(axis=0)) for group in (lungs, heart) if group]
+                chexmask.append(float(np.mean(groups)))
                 if mean > best:
                     best, best_per_class, best_name = mean, per_class, references.names[reference]
             result.estimated_dice, result.dice_per_class, result.best_reference = best, best_per_class, best_name
+            result.rca_mean, result.rca_max = float(np.mean(chexmask)), float(np.max(chexmask))

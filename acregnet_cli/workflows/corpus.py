@@ -143,6 +143,28 @@ def _write_mask(output, name, labels, row):
         return False
 
 
+# What corpus.csv reports of each mask (acregnet_cli.anatomy.measure), in the stored image's
+# pixels, or mm for a DICOM with its pixel spacing.
+MEASURES = ("ctr", "heart_width", "thoracic_width", "right_lung_area", "left_lung_area", "heart_area",
+            "lung_height_ratio")
+
+
+def _measures(labels, radiograph, path):
+    """The mask's measures, read at 512 px or finer (a CTR to about 0.002; full size took
+    30 ms an image, a sixth of the corpus's time)."""
+    from acregnet_cli.anatomy import measure
+    from acregnet_cli.io.images import image_spacing, is_dicom
+
+    step = max(1, int(np.ceil(max(labels.shape) / 512)))
+    spacing = image_spacing(path) if is_dicom(path) else None
+    pixel = step * radiograph.factor * (spacing or 1.0)
+    try:
+        found = measure(labels[::step, ::step], pixel)
+    except InputError:  # a label set with no lungs or heart named: nothing to measure
+        return {}
+    return dict({key: found[key] for key in MEASURES}, measure_unit="mm" if spacing else "px")
+
+
 def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size, min_ncc, reading, progress):
     """Read ahead, register in batches, write behind; return this run's seconds per image."""
     from acregnet_cli.fields import upsample_labels
@@ -154,7 +176,8 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
         row = {"image": relpath, "status": "ok", "reason": "", "height": None, "width": None, "mask": "",
                "atlases": "", "atlas_ncc": "", "estimated_dice": None, "best_reference": "", "accepted": False,
                "band_fraction": None, "seconds": None, "window": "", "inverted": None, "field_of_view": "",
-               "aligned": None, "global_reach": None}
+               "aligned": None, "global_reach": None, "rca_mean": None, "rca_max": None,
+               **dict.fromkeys(MEASURES), "measure_unit": ""}
         if radiograph is not None:
             row["height"], row["width"] = (int(v) for v in radiograph.stored_shape)
             how = radiograph.intensity.summary()
@@ -168,7 +191,9 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
                        atlas_ncc=" ".join(f"{v:.4f}" for v in result.atlas_ncc), band_fraction=result.band_fraction,
                        seconds=round(result.seconds, 4), aligned=result.aligned,
                        global_reach=None if result.reach is None else round(result.reach, 3))
+            row.update(_measures(result.labels, radiograph, Path(root) / relpath))
             if result.estimated_dice is not None:
+                row.update(rca_mean=round(result.rca_mean, 5), rca_max=round(result.rca_max, 5))
                 row.update(estimated_dice=round(result.estimated_dice, 5), best_reference=result.best_reference,
                            accepted=bool(result.estimated_dice >= threshold),
                            **{f"dice_{value}": round(dice, 5) for value, dice in result.dice_per_class.items()})

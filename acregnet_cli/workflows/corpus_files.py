@@ -120,7 +120,9 @@ def _sound_row(row, masks):
         return False
     if row.get("status") not in ("ok", "failed", "not-chest"):
         return False
-    for key in ("estimated_dice", "band_fraction", "seconds", "global_reach", "height", "width"):
+    for key in ("estimated_dice", "band_fraction", "seconds", "global_reach", "height", "width", "rca_mean",
+                "rca_max", "ctr", "heart_width", "thoracic_width", "right_lung_area", "left_lung_area", "heart_area",
+                "lung_height_ratio"):
         value = row.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                   or not np.isfinite(value) or value < 0):
