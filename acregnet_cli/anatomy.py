@@ -87,10 +87,11 @@ def _split_lungs(mask):
     return right, left
 
 
-def structures_of(label_map, values=None):
+def structures_of(label_map, values=None, largest=False):
     """Boolean masks of the right lung, left lung and heart found in ``label_map`` (those
     absent are None), by ``values`` (name to label value; default: the SCR convention
     when the map's values are among 0-3, else both lungs in the one non-zero value).
+    With ``largest``, each structure's largest connected part only.
 
     Examples
     --------
@@ -113,7 +114,7 @@ def structures_of(label_map, values=None):
     if right is not None and left is not None and values["right lung"] == values["left lung"]:
         right, left = _split_lungs(right)
     parts = [right, left, found.get("heart")]
-    return tuple(None if part is None or not part.any() else _largest(part) for part in parts)
+    return tuple(None if part is None or not part.any() else _largest(part) if largest else part for part in parts)
 
 
 def _extent(mask, axis):
@@ -154,7 +155,7 @@ def measure(label_map, spacing=None, values=None):
     """
     rows_mm, columns_mm = (1.0, 1.0) if spacing is None else \
         (tuple(map(float, spacing)) if np.ndim(spacing) else (float(spacing),) * 2)
-    right, left, heart = structures_of(label_map, values)
+    right, left, heart = structures_of(label_map, values, largest=True)
     result = {"unit": "px" if spacing is None else "mm"}
     for name, part in zip(STRUCTURES, (right, left, heart)):
         result[f"{name.replace(' ', '_')}_area"] = None if part is None else \

@@ -22,6 +22,7 @@ PAGES = {
     "register": "register.md", "merge": "register.md", "warp": "fields.md", "invert": "fields.md", "compose": "fields.md",
     "evaluate": "evaluate.md",
     "segment": "segment-qc.md", "qc": "segment-qc.md", "corpus": "corpus.md",
+    "export": "masks.md", "measure": "masks.md", "score": "masks.md",
     "experiment plausibility": "experiments.md", "experiment codes": "experiments.md",
     "preprocess": "data.md", "phantom": "data.md", "demo": "data.md", "import-tf1": "data.md",
 }

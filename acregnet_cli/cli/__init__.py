@@ -11,7 +11,7 @@ import logging
 import click
 
 from acregnet_cli import __version__, runtime
-from acregnet_cli.cli import apps, data, evaluate, experiment, fields, register, train
+from acregnet_cli.cli import apps, data, evaluate, experiment, fields, masks, register, train
 from acregnet_cli.cli.common import AcregnetGroup
 
 
@@ -36,7 +36,7 @@ def main(debug):
         logger.addHandler(handler)
 
 
-for module in (train, register, fields, evaluate, apps, experiment, data):
+for module in (train, register, fields, evaluate, apps, masks, experiment, data):
     for command in module.COMMANDS:
         main.add_command(command)
 

@@ -288,3 +288,46 @@ def _draw_grid(draw, field, x, y, side, lines=24):
         polyline(row + field[row, columns, 0], columns + field[row, columns, 1])
     for column in range(0, width, step):
         polyline(rows + field[rows, column, 0], column + field[rows, column, 1])
+
+
+def measures_picture(path, label_map, measures):
+    """Where :func:`acregnet_cli.anatomy.measure` measured: the structures filled in their
+    colours, each width drawn between its two extreme columns at the rows they were
+    reached, and the values written below."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from acregnet_cli.io.atomic import atomic_path
+
+    label_map = np.asarray(label_map)
+    step = max(1, int(np.ceil(max(label_map.shape) / 512)))
+    small = label_map[::step, ::step]
+    picture = np.full(small.shape + (3,), 255, np.uint8)
+    for k, value in enumerate(v for v in np.unique(label_map) if v != 0):
+        colour = np.array(_LABEL_COLOURS[k % len(_LABEL_COLOURS)])
+        picture[small == value] = np.rint(255 - (255 - colour) * 0.45).astype(np.uint8)
+        picture[_outline(small == value)] = colour
+    # Small masks are enlarged (whole pixels) so that the lines and text are legible.
+    zoom = max(1, 512 // max(small.shape)) / step
+    shown = Image.fromarray(picture).resize((round(label_map.shape[1] * zoom), round(label_map.shape[0] * zoom)),
+                                            Image.NEAREST)
+    canvas = Image.new("RGB", (shown.width, shown.height + 44), "white")
+    canvas.paste(shown, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=13)
+    unit = measures["unit"]
+    for key, colour in (("thoracic_width", (0, 0, 0)), ("heart_width", (214, 39, 40))):
+        where = measures["where"].get(key)
+        if where is None:
+            continue
+        (first, last), (row_first, row_last) = where["columns"], where["rows"]
+        x0, x1 = first * zoom, (last + 1) * zoom
+        y = (row_first + row_last + 1) / 2 * zoom
+        draw.line((x0, (row_first + 0.5) * zoom, x0, y), fill=colour, width=1)
+        draw.line((x1, (row_last + 0.5) * zoom, x1, y), fill=colour, width=1)
+        draw.line((x0, y, x1, y), fill=colour, width=2)
+    lines = (f"thoracic width {measures['thoracic_width']} {unit} (black), heart width {measures['heart_width']} "
+             f"{unit} (red)", f"cardiothoracic ratio {measures['ctr']}")
+    for number, text in enumerate(lines):
+        draw.text((canvas.width / 2, shown.height + 12 + 18 * number), text, fill="black", font=font, anchor="mm")
+    with atomic_path(path) as tmp:
+        canvas.save(tmp, format="PNG")

@@ -82,6 +82,14 @@ def test_a_corpus_is_segmented_and_bad_images_are_recorded(corpus, tmp_path):
         assert mean_dice(mask, labels, (1, 2, 3)) > 0.7
         assert 0.0 < row.estimated_dice <= 1.0 and row.accepted == (row.estimated_dice >= 0.92)
         assert {"dice_1", "dice_2", "dice_3"} <= set(table.columns)
+        # Issue 35: CheXmask's RCA (both lungs as one, with the heart; mean and max over the
+        # references) and the measures of the mask as written.
+        assert 0.0 < row.rca_mean <= row.rca_max <= 1.0
+        from acregnet_cli.anatomy import measure
+
+        expected = measure(mask[::1, ::1])
+        assert row.measure_unit == "px" and abs(row.ctr - expected["ctr"]) < 0.02
+        assert abs(row.heart_area - expected["heart_area"]) / expected["heart_area"] < 0.05
     assert (tmp_path / "out" / "figure4.png").is_file()
 
     strict = run("corpus", root / "images", "--atlases", atlases, "-o", tmp_path / "out", "--strict")
