@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from acregnet_cli.cli.common import emit, json_option, progress
+from acregnet_cli.errors import InputError
 
 # A field is named the same way in every command's help: said in each docstring, since a
 # docstring built by concatenation is no docstring (``__doc__`` None, help left blank).
@@ -28,10 +29,14 @@ _overwrite_option = click.option("--overwrite", is_flag=True, help="Replace outp
 @click.option("--direction", type=click.Choice(["fixed-to-moving", "moving-to-fixed"]), default="fixed-to-moving",
               show_default=True, help="For --points: fixed-image points to where they sample the moving image "
                                       "(the field), or moving-image points to the fixed image (the inverse).")
+@click.option("--reference-points", type=click.Path(path_type=Path),
+              help="For --points: where the points truly are in the other image (CSV x, y; matched by a name column, "
+                   "else by row): the target registration error per point and its summary.")
 @_jacobian_option
 @_overwrite_option
 @json_option("Print what was written as JSON.")
-def warp_command(field, inputs, output, labels, masks, points, direction, jacobian, overwrite, as_json):
+def warp_command(field, inputs, output, labels, masks, points, direction, reference_points, jacobian, overwrite,
+                 as_json):
     """Warp INPUT images (or label maps, or --points) by FIELD: a register/invert/compose
     output folder, field.npy or a NIfTI field.
 
@@ -42,11 +47,16 @@ def warp_command(field, inputs, output, labels, masks, points, direction, jacobi
 
     done = []
     if points is not None:
-        done.append(map_point_files(field, points, output, direction, overwrite))
+        done.append(map_point_files(field, points, output, direction, overwrite, reference_points))
+    elif reference_points is not None:
+        raise InputError("--reference-points goes with --points")
     if inputs or masks or jacobian or points is None:
         done += warp_files(field, list(inputs), output, labels=labels, overwrite=overwrite,
                            echo=progress(as_json), jacobian=jacobian, masks=list(masks))
-    emit(as_json, done, f"{len(done)} file(s) written into {output}")
+    tre = next((item for item in done if "tre_mean_px" in item), None)
+    emit(as_json, done, f"{len(done)} file(s) written into {output}" + (
+        f"; target registration error mean {tre['tre_mean_px']:.2f} px, max {tre['tre_max_px']:.2f} px "
+        f"(no deformation: {tre['initial_mean_px']:.2f} px)" if tre else ""))
 
 
 @click.command("invert")

@@ -22,8 +22,11 @@ from acregnet_cli.cli.common import (
               help="Output folder (default: <moving>_to_<fixed>, or 'registered' with --pairs).")
 @model_option("Registration model: bundled name, run directory or weights file (default: jsrt).")
 @click.option("--mask", "moving_mask", type=click.Path(path_type=Path), help="Label map of the moving image to warp.")
+@click.option("--fixed-mask", type=click.Path(path_type=Path),
+              help="Label map of the fixed image: the warped --mask is scored against it (Dice, Hausdorff distance "
+                   "per label, in summary.json).")
 @click.option("--pairs", "pairs_file", type=click.Path(path_type=Path),
-              help="CSV of pairs (columns moving, fixed[, moving_mask, name]) registered in one process.")
+              help="CSV of pairs (columns moving, fixed[, moving_mask, fixed_mask, name]) registered in one process.")
 @click.option("--spacing", type=POSITIVE,
               help="Pixel spacing written into the NIfTI field (default: the fixed DICOM's, else 1).")
 @click.option("--max-side", type=click.IntRange(64, 65536), default=4096, show_default=True,
@@ -41,8 +44,8 @@ from acregnet_cli.cli.common import (
                                             "differences before and after, the deformation grid, the Jacobian.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @json_option("Print the summaries as JSON on stdout.")
-def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max_side, reduced_outputs, options,
-             intensity, shard, jacobian, figures, overwrite, as_json):
+def register(moving, fixed, output, model, moving_mask, fixed_mask, pairs_file, spacing, max_side, reduced_outputs,
+             options, intensity, shard, jacobian, figures, overwrite, as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -58,7 +61,7 @@ def register(moving, fixed, output, model, moving_mask, pairs_file, spacing, max
 
     summaries = register_files(moving, fixed, output, model, options, moving_mask=moving_mask, pairs_file=pairs_file,
                                shard=shard, spacing=spacing, max_side=max_side, overwrite=overwrite, intensity=intensity,
-                               echo=None if as_json else click.echo,
+                               echo=None if as_json else click.echo, fixed_mask=fixed_mask,
                                extras=[name for name, on in (("jacobian", jacobian), ("figures", figures),
                                                              ("reduced-outputs", reduced_outputs)) if on])
     emit(as_json, summaries if pairs_file is not None else summaries[0], None)

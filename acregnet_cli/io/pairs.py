@@ -1,7 +1,7 @@
 """Pair lists for batch registration (``register --pairs pairs.csv``).
 
-CSV columns: ``moving`` and ``fixed`` (required), ``moving_mask`` and ``name``
-(optional). Relative paths are taken from the CSV file's folder. Every row is
+CSV columns: ``moving`` and ``fixed`` (required), ``moving_mask``, ``fixed_mask``
+(scores the warped moving mask) and ``name`` (optional). Relative paths are taken from the CSV file's folder. Every row is
 checked before any work and all bad rows are reported at once.
 """
 
@@ -10,10 +10,12 @@ import re
 from pathlib import Path
 
 from acregnet_cli.errors import InputError
+from acregnet_cli.io.images import probe_image
 from acregnet_cli.io.tables import read_table
 
 REQUIRED = ("moving", "fixed")
-KNOWN = REQUIRED + ("moving_mask", "name")
+MASKS = ("moving_mask", "fixed_mask")
+KNOWN = REQUIRED + MASKS + ("name",)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -26,6 +28,7 @@ class Pair:
     moving_mask: Path = None
     name: str = ""
     position: int = 0
+    fixed_mask: Path = None
 
 
 def default_pair_name(moving, fixed):
@@ -69,7 +72,7 @@ def read_pairs_csv(path):
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         row_problems = [f"{len(extra)} cell(s) more than the header's {len(columns)} columns"] if extra else []
         files = {}
-        for column in REQUIRED + ("moving_mask",):
+        for column in REQUIRED + MASKS:
             value = row.get(column, "")
             if not value:
                 if column in REQUIRED:
@@ -90,9 +93,38 @@ def read_pairs_csv(path):
         if row_problems:
             problems.append(f"line {number}: " + ", ".join(row_problems))
         else:
-            pairs.append(Pair(files["moving"], files["fixed"], files.get("moving_mask"), name, len(pairs)))
+            pairs.append(Pair(files["moving"], files["fixed"], files.get("moving_mask"), name, len(pairs),
+                              files.get("fixed_mask")))
     if problems:
         raise InputError(f"{path}: {len(problems)} bad row(s): " + "; ".join(problems))
     if not pairs:
         raise InputError(f"{path}: no pairs listed")
     return pairs
+
+
+def check_pair_files(pairs, source):
+    """Every pair's files are images (headers and PNG chunks intact) and each mask has its
+    image's size: checked before any work, all bad pairs listed in one InputError."""
+    problems = []
+    for pair in pairs:
+        issues, shapes = [], {}
+        for label, path in (("moving", pair.moving), ("fixed", pair.fixed), ("moving_mask", pair.moving_mask),
+                            ("fixed_mask", pair.fixed_mask)):
+            if path is None:
+                continue
+            try:
+                shapes[label] = probe_image(path)
+            except InputError as exc:
+                issues.append(str(exc))
+        if "moving_mask" in shapes and "moving" in shapes and shapes["moving_mask"] != shapes["moving"]:
+            issues.append(f"{pair.moving_mask}: mask is {shapes['moving_mask'][1]}x{shapes['moving_mask'][0]}, "
+                          f"its image {shapes['moving'][1]}x{shapes['moving'][0]}")
+        if "fixed_mask" in shapes and "fixed" in shapes and shapes["fixed_mask"] != shapes["fixed"]:
+            issues.append(f"{pair.fixed_mask}: mask is {shapes['fixed_mask'][1]}x{shapes['fixed_mask'][0]}, "
+                          f"its image {shapes['fixed'][1]}x{shapes['fixed'][0]}")
+        if pair.fixed_mask is not None and pair.moving_mask is None:
+            issues.append("a fixed mask scores the warped moving mask: give the moving mask too")
+        if issues:
+            problems.append(f"{pair.name}: " + ", ".join(issues))
+    if problems:
+        raise InputError(f"{source}: {len(problems)} bad pair(s), nothing registered: " + "; ".join(problems))

@@ -45,7 +45,33 @@ def _checked(points, shape, path, what):
     return points
 
 
-def map_point_files(field_path, points_path, output, direction="fixed-to-moving", overwrite=False):
+def _matched(records, reference_path, reference, count):
+    """The reference points in the order of ``records``: by a ``name`` column both tables
+    have, else row by row (then both must have as many rows)."""
+    reference_records, coordinates = reference
+    if records and "name" in records[0] and reference_records and "name" in reference_records[0]:
+        where = {row["name"]: k for k, row in enumerate(reference_records)}
+        missing = [row["name"] for row in records if row["name"] not in where]
+        if missing:
+            raise InputError(f"{reference_path}: no reference point named {missing[0]!r} ({len(missing)} missing)")
+        return coordinates[[where[row["name"]] for row in records]]
+    if len(coordinates) != count:
+        raise InputError(f"{reference_path}: {len(coordinates)} reference points for {count} points (give both a "
+                         "'name' column to match them by name)")
+    return coordinates
+
+
+def _errors(mapped, truth, before):
+    """Per point target registration errors, and their summary beside the identity's."""
+    errors = np.hypot(*(mapped - truth).T)
+    initial = np.hypot(*(before - truth).T)
+    return errors, {"tre_mean_px": float(errors.mean()), "tre_median_px": float(np.median(errors)),
+                    "tre_p95_px": float(np.percentile(errors, 95)), "tre_max_px": float(errors.max()),
+                    "initial_mean_px": float(initial.mean())}
+
+
+def map_point_files(field_path, points_path, output, direction="fixed-to-moving", overwrite=False,
+                    reference_path=None):
     """``warp --points``: landmarks mapped through a field, into ``output/<points name>.csv``.
 
     ``fixed-to-moving`` (the field itself): where each fixed-image point samples the
@@ -55,6 +81,11 @@ def map_point_files(field_path, points_path, output, direction="fixed-to-moving"
     the inverse is trustworthy there (``inverse_residual_px``, fixed-image pixels).
     Moving-image points are in the moving file's own pixels, also where ``register``
     resized it to the fixed image's frame (the register folder's ``moving_size``).
+
+    ``reference_path``, a CSV of where the points truly are in the other image (columns x,
+    y; matched by ``name`` or by row): each row gains ``error_px``, the target
+    registration error, and the result ``tre_*`` (mean, median, 95th percentile, max, in
+    the other image's pixels) beside ``initial_mean_px``, the error with no deformation.
     """
     from acregnet_cli.fields import map_points
     from acregnet_cli.fields.frames import grid_to_moving, moving_to_grid
@@ -65,6 +96,10 @@ def map_point_files(field_path, points_path, output, direction="fixed-to-moving"
     field, _, source = field_source(field_path)
     grid, moving = field.shape[:2], moving_shape(source, field)
     records, points = read_points(points_path)
+    truth = None
+    if reference_path is not None:
+        truth = _matched(records, reference_path, read_points(reference_path), len(points))
+    given = points
     if direction == "fixed-to-moving":
         _checked(points, grid, points_path, "fixed image")
     else:
@@ -83,16 +118,24 @@ def map_point_files(field_path, points_path, output, direction="fixed-to-moving"
         # How far the forward field sends the mapped points from where they started.
         back = map_points(np.clip(mapped, -0.5, np.array(grid) - 0.5), field)
         residual = np.hypot(*(back - points).T)
+    errors, report = None, {}
+    if truth is not None:
+        # With no deformation, points go where register's resize alone puts them.
+        before = grid_to_moving(given, moving, grid) if direction == "fixed-to-moving" else points
+        errors, report = _errors(mapped, truth, before)
     buffer = io.StringIO()
-    columns = list(records[0]) + ["mapped_x", "mapped_y"] + (["inverse_residual_px"] if residual is not None else [])
+    columns = list(records[0]) + ["mapped_x", "mapped_y"] + (["inverse_residual_px"] if residual is not None else []) \
+        + (["error_px"] if errors is not None else [])
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for k, record in enumerate(records):
         row = dict(record, mapped_x=f"{mapped[k, 1]:.4f}", mapped_y=f"{mapped[k, 0]:.4f}")
         if residual is not None:
             row["inverse_residual_px"] = f"{residual[k]:.4f}"
+        if errors is not None:
+            row["error_px"] = f"{errors[k]:.4f}"
         writer.writerow(row)
     with folder_lock(output):
         write_text_atomic(target, buffer.getvalue())
     return {"input": str(points_path), "output": str(target), "kind": "points", "direction": direction,
-            "points": len(records), "moving_size": list(moving)}
+            "points": len(records), "moving_size": list(moving), **report}

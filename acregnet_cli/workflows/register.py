@@ -22,7 +22,6 @@ from acregnet_cli.io.atomic import (
 from acregnet_cli.io.images import (
     image_spacing,
     load_radiograph,
-    probe_image,
     read_label_map,
     stored_shape,
     to_bit_depth,
@@ -90,7 +89,7 @@ def _at_stored_size(pair, result, fixed_factor, mask_outside):
 
 def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path, resize, engine, passes=1,
                    fixed_stored=None, mask_outside="edge", prealign=None, extras=(), images=None, intensity=None,
-                   panel=None):
+                   panel=None, scores=None):
     from acregnet_cli.workflows.fields import write_jacobian_files
 
     refuse_links(out / SUMMARY)
@@ -126,6 +125,9 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         "moving": str(pair.moving),
         "fixed": str(pair.fixed),
         "moving_mask": str(pair.moving_mask) if pair.moving_mask else None,
+        "fixed_mask": str(pair.fixed_mask) if pair.fixed_mask else None,
+        # The warped mask against the fixed image's own: Dice and Hausdorff distance (NIfTI units).
+        "scores": scores,
         "model": str(model_path),
         "resize": resize,
         "engine": engine,
@@ -255,17 +257,28 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
             sizes = (moving_size, fixed_stored)
         elif fixed.shape != fixed_stored:
             pair_spacing *= fixed_stored[0] / fixed.shape[0]
+        scores = None
+        if pair.fixed_mask is not None:
+            from acregnet_cli.metrics import label_scores
+
+            truth = read_label_map(pair.fixed_mask)
+            if truth.shape != result.warped_mask.shape:  # --reduced-outputs: the mask's labels at that grid
+                step = int(np.ceil(truth.shape[0] / result.warped_mask.shape[0]))
+                truth = truth[::step, ::step][:result.warped_mask.shape[0], :result.warped_mask.shape[1]]
+            scores = label_scores(result.warped_mask, truth, pair_spacing)
         return _write_outputs(Path(out), pair, result, bits, pair_spacing, sizes,
                               seconds + (time.perf_counter() - write_began), model_path, resize, engine,
                               registrar.passes, fixed_stored, registrar.mask_outside, registrar.prealign,
-                              extras, (moving, fixed, mask), how, panel)
+                              extras, (moving, fixed, mask), how, panel, scores)
 
     def collect(pending):
         for index, future in pending:
             summaries[index] = future.result()
             if echo is not None:
                 pair, out = targets[index]
-                echo(f"{pair.name}: {out} (jacobian<=0: {100 * summaries[index]['jacobian_nonpositive_fraction']:.2f}%)")
+                scored = (summaries[index].get("scores") or {}).get("mean_dice")
+                echo(f"{pair.name}: {out} (jacobian<=0: {100 * summaries[index]['jacobian_nonpositive_fraction']:.2f}%"
+                     + (f", mean Dice {scored:.4f}" if scored is not None else "") + ")")
 
     with ThreadPoolExecutor(max_workers=2) as writers:
         previous = []
@@ -290,53 +303,36 @@ def register_pairs(targets, model=None, options=None, spacing=None, overwrite=Fa
         write_table(table, [
             {"position": getattr(pair, "position", index), "name": pair.name, "output": str(out),
              "jacobian_nonpositive_fraction": summary["jacobian_nonpositive_fraction"],
-             "max_displacement_px": summary["max_displacement_px"], "seconds_total": summary["seconds_total"]}
+             "max_displacement_px": summary["max_displacement_px"], "seconds_total": summary["seconds_total"],
+             **({"mean_dice": (summary.get("scores") or {}).get("mean_dice")}
+                if any(pair.fixed_mask for pair, _ in targets) else {})}
             for index, ((pair, out), summary) in enumerate(zip(targets, summaries))])
     return summaries
 
 
-def check_pair_files(pairs, source):
-    """Every pair's files are images (headers and PNG chunks intact) and each mask has its
-    image's size: checked before any work, all bad pairs listed in one InputError."""
-    problems = []
-    for pair in pairs:
-        issues, shapes = [], {}
-        for label, path in (("moving", pair.moving), ("fixed", pair.fixed), ("moving_mask", pair.moving_mask)):
-            if path is None:
-                continue
-            try:
-                shapes[label] = probe_image(path)
-            except InputError as exc:
-                issues.append(str(exc))
-        if "moving_mask" in shapes and "moving" in shapes and shapes["moving_mask"] != shapes["moving"]:
-            issues.append(f"{pair.moving_mask}: mask is {shapes['moving_mask'][1]}x{shapes['moving_mask'][0]}, "
-                          f"its image {shapes['moving'][1]}x{shapes['moving'][0]}")
-        if issues:
-            problems.append(f"{pair.name}: " + ", ".join(issues))
-    if problems:
-        raise InputError(f"{source}: {len(problems)} bad pair(s), nothing registered: " + "; ".join(problems))
-
-
 def register_files(moving=None, fixed=None, output=None, model=None, options=None, moving_mask=None,
                    pairs_file=None, shard=None, spacing=None, max_side=4096, overwrite=False, echo=None, extras=(),
-                   intensity="auto"):
+                   intensity="auto", fixed_mask=None):
     """``acregnet register``: one pair of files, or every pair of a CSV, into output folders.
 
     One pair writes into ``output`` (default ``<moving>_to_<fixed>``) and is refused if
     that folder holds a registration already, unless ``overwrite``. With ``pairs_file``
-    (columns moving, fixed[, moving_mask, name]) each pair writes into
+    (columns moving, fixed[, moving_mask, fixed_mask, name]) each pair writes into
     ``output/<name>`` (default ``registered``), pairs done already are skipped, and
     ``registrations.csv`` (or a shard's table, ``shard`` = 'I/N') lists them all.
+    A fixed mask (``fixed_mask``, or the column) scores the warped moving mask against
+    it: Dice and Hausdorff distance per label in ``summary.json`` (``scores``) and the
+    mean Dice in the table.
 
     Returns
     -------
     list of dict
         One summary per pair (see :func:`register_pairs`).
     """
-    from acregnet_cli.io.pairs import Pair, default_pair_name, read_pairs_csv
+    from acregnet_cli.io.pairs import Pair, check_pair_files, default_pair_name, read_pairs_csv
 
     if pairs_file is not None:
-        if moving is not None or fixed is not None or moving_mask is not None:
+        if moving is not None or fixed is not None or moving_mask is not None or fixed_mask is not None:
             raise InputError("give either MOVING FIXED [--mask] or --pairs, not both")
         from acregnet_cli.workflows.sharding import parse_shard, select, table_name
 
@@ -350,7 +346,7 @@ def register_files(moving=None, fixed=None, output=None, model=None, options=Non
     else:
         if moving is None or fixed is None:
             raise InputError("give MOVING and FIXED images, or --pairs CSV")
-        for path in (moving, fixed) + ((moving_mask,) if moving_mask else ()):
+        for path in (moving, fixed) + tuple(p for p in (moving_mask, fixed_mask) if p):
             path = Path(path)
             if path.is_dir():
                 raise InputError(f"{path}: is a directory, expected an image file")
@@ -359,7 +355,9 @@ def register_files(moving=None, fixed=None, output=None, model=None, options=Non
         if shard is not None:
             raise InputError("--shard applies to --pairs")
         pair = Pair(Path(moving), Path(fixed), Path(moving_mask) if moving_mask else None,
-                    default_pair_name(Path(moving), Path(fixed)))
+                    default_pair_name(Path(moving), Path(fixed)), fixed_mask=Path(fixed_mask) if fixed_mask else None)
+        if fixed_mask is not None:
+            check_pair_files([pair], "--fixed-mask")
         out = Path(output) if output else Path(pair.name)
         table = None
         if (out / SUMMARY).exists() and not overwrite:

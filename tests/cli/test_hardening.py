@@ -524,11 +524,12 @@ def test_a_training_run_directory_is_held_by_one_process(synthetic_dataset, tmp_
         assert [p.name for p in (tmp_path / "run").iterdir()] == [".acregnet.lock"]  # the refused run wrote nothing
 
 
-@pytest.mark.parametrize("header", ["moving,fixed,mask", "moving,fixed,moving_mask,fixed_mask", "moving,fixed,Name"])
+@pytest.mark.parametrize("header", ["moving,fixed,mask", "moving,fixed,moving_mask,fixedmask", "moving,fixed,Name"])
 def test_a_pairs_table_with_an_unknown_column_is_refused(files, tmp_path, header):
-    """Issue 36, item 4: an unknown column (mask for moving_mask) registered without the masks, exit 0."""
+    """Issue 36, item 4: an unknown column (mask for moving_mask) registered without the masks, exit 0.
+    (fixed_mask is a column now: it scores the warped mask, issue 35.)"""
     copy_inputs(files, tmp_path)
-    cells = {"mask": "mask.png", "moving_mask": "mask.png", "fixed_mask": "mask.png", "Name": "one"}
+    cells = {"mask": "mask.png", "moving_mask": "mask.png", "fixedmask": "mask.png", "Name": "one"}
     row = ",".join(["m.png", "f.png"] + [cells[c] for c in header.split(",")[2:]])
     pairs = write_pairs(tmp_path, [row], header=header)
     result = CliRunner().invoke(main, ["register", "--pairs", str(pairs), "-o", str(tmp_path / "out")])

@@ -141,3 +141,63 @@ def test_outputs_are_written_at_the_files_sizes_unless_asked(tmp_path):
     assert result.exit_code == 0, result.output
     assert np.array_equal(pixels(tmp_path / "w" / "m.png"), pixels(tmp_path / "full" / "warped.png"))
     assert np.array_equal(pixels(tmp_path / "w" / "mask.png"), pixels(tmp_path / "full" / "warped_mask.png"))
+
+
+def test_register_scores_the_warped_mask_against_the_fixed_mask(tmp_path):
+    """Issue 35, item 5: register --fixed-mask writes Dice and HD per structure."""
+    from conftest import write_phantom_pair
+
+    from acregnet_cli.metrics import dice
+
+    moving, fixed, mask = write_phantom_pair(tmp_path, seed=12)
+    fixed_mask = tmp_path / "fixed_mask.png"
+    # The fixed image's own mask: the phantom's second subject, drawn as the first was.
+    from acregnet_cli.datasets.phantom import make_subject
+
+    rng = np.random.RandomState(12)
+    make_subject(rng, 128)
+    Image.fromarray(make_subject(rng, 128)[1]).save(fixed_mask)
+    result = run("register", moving, fixed, "--mask", mask, "--fixed-mask", fixed_mask, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "mean Dice" in result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    warped, truth = pixels(tmp_path / "out" / "warped_mask.png"), pixels(fixed_mask)
+    assert set(summary["scores"]["per_label"]) == {"1", "2", "3"}
+    for value, score in summary["scores"]["per_label"].items():
+        assert score["dice"] == pytest.approx(dice(warped == int(value), truth == int(value)), abs=1e-6)
+        assert score["hd"] >= 0
+    # In a pairs table too, and refused without the moving mask.
+    (tmp_path / "pairs.csv").write_text(f"moving,fixed,moving_mask,fixed_mask\n{moving},{fixed},{mask},{fixed_mask}\n")
+    result = run("register", "--pairs", tmp_path / "pairs.csv", "-o", tmp_path / "many")
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "many" / "registrations.csv").read_text().splitlines()
+    assert "mean_dice" in table[0] and f"{summary['scores']['mean_dice']:.4f}"[:5] in table[1]
+    refused = run("register", moving, fixed, "--fixed-mask", fixed_mask, "-o", tmp_path / "no")
+    assert refused.exit_code == 2 and "give the moving mask too" in refused.output
+    assert not (tmp_path / "no").exists()
+
+
+def test_warp_points_with_reference_points_give_the_registration_error(small_moving, tmp_path):
+    """Issue 35, item 5: warp --points with reference points writes the TRE."""
+    out = small_moving / "out"
+    (tmp_path / "p.csv").write_text("name,x,y\na,40,30\nb,100.5,90.25\nc,64,64\n")
+    plain = run("warp", out, "--points", tmp_path / "p.csv", "-o", tmp_path / "plain")
+    assert plain.exit_code == 0, plain.output
+    mapped = {row.split(",")[0]: np.array([float(v) for v in row.split(",")[3:5]])
+              for row in (tmp_path / "plain" / "p.csv").read_text().splitlines()[1:]}
+    # Reference points 1 px to the right of where the field sends each, listed in another order.
+    (tmp_path / "ref.csv").write_text("name,x,y\n" + "\n".join(
+        f"{name},{mapped[name][0] + 1},{mapped[name][1]}" for name in ("c", "a", "b")) + "\n")
+    result = run("warp", out, "--points", tmp_path / "p.csv", "--reference-points", tmp_path / "ref.csv", "-o",
+                 tmp_path / "tre", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)[0]
+    assert report["tre_mean_px"] == pytest.approx(1.0, abs=1e-3) and report["tre_max_px"] == pytest.approx(1.0, abs=1e-3)
+    assert report["initial_mean_px"] > 0
+    errors = [float(row.split(",")[-1]) for row in (tmp_path / "tre" / "p.csv").read_text().splitlines()[1:]]
+    assert errors == pytest.approx([1.0, 1.0, 1.0], abs=1e-3)
+    (tmp_path / "short.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "q.csv").write_text("x,y\n40,30\n50,60\n")
+    short = run("warp", out, "--points", tmp_path / "q.csv", "--reference-points", tmp_path / "short.csv", "-o",
+                tmp_path / "bad")
+    assert short.exit_code == 2 and "1 reference points for 2 points" in short.output
