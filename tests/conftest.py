@@ -115,3 +115,27 @@ def write_phantom_pair(folder, seed, size=128):
     Image.fromarray((fixed * 255).astype(np.uint8)).save(paths[1])
     Image.fromarray(mask).save(paths[2])
     return paths
+
+
+def write_dicom(path, values, spacing=0.2, photometric="MONOCHROME2", identified=True):
+    """A 16-bit DICOM radiograph (CR) of ``values`` at ``path``, with the identifiers a
+    DICOM Segmentation copies (``identified``) or without the study and series UIDs."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.PatientID, ds.PatientName = "CR", "P1", "Test^Patient"
+    if identified:
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Rows, ds.Columns = values.shape
+    ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 16, 12, 11, 0
+    ds.PhotometricInterpretation = photometric
+    ds.PixelSpacing = [spacing, spacing]
+    ds.PixelData = np.asarray(values, np.uint16).tobytes()
+    ds.save_as(str(path), enforce_file_format=True)
+    return Path(path)

@@ -42,10 +42,12 @@ from acregnet_cli.cli.common import (
                                              "and the determinant's minimum and folded regions in summary.json.")
 @click.option("--figures", is_flag=True, help="Also write figure.png: images with masks outlined, checkerboard, "
                                             "differences before and after, the deformation grid, the Jacobian.")
+@click.option("--nifti", is_flag=True, help="Also write warped.nii.gz and warped_mask.nii.gz with the fixed image's "
+                                          "spacing, beside field.nii.gz (for ITK-SNAP, 3D Slicer).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise done pairs are skipped).")
 @json_option("Print the summaries as JSON on stdout.")
 def register(moving, fixed, output, model, moving_mask, fixed_mask, pairs_file, spacing, max_side, reduced_outputs,
-             options, intensity, shard, jacobian, figures, overwrite, as_json):
+             options, intensity, shard, jacobian, figures, nifti, overwrite, as_json):
     """Register MOVING onto FIXED (or every pair of --pairs) with a trained model.
 
     Writes warped.png, field.npy (H, W, 2: rows, columns, pixels), field.nii.gz
@@ -63,7 +65,8 @@ def register(moving, fixed, output, model, moving_mask, fixed_mask, pairs_file, 
                                shard=shard, spacing=spacing, max_side=max_side, overwrite=overwrite, intensity=intensity,
                                echo=None if as_json else click.echo, fixed_mask=fixed_mask,
                                extras=[name for name, on in (("jacobian", jacobian), ("figures", figures),
-                                                             ("reduced-outputs", reduced_outputs)) if on])
+                                                             ("reduced-outputs", reduced_outputs), ("nifti", nifti))
+                                       if on])
     emit(as_json, summaries if pairs_file is not None else summaries[0], None)
 
 

@@ -43,6 +43,31 @@ def _pads(shape, side):
     return np.array([(side - shape[0]) // 2, (side - shape[1]) // 2], np.float64)
 
 
+def itk_moving_frame(moving_shape, fixed_shape, spacing):
+    """The origin and spacing (x, y) to give the moving image in ITK so that resampling it
+    through field.nii.gz (a DisplacementFieldTransform on the fixed grid: origin 0, the
+    fixed spacing) reproduces ``warped.png``.
+
+    ``register`` pads both images to square (centred) and resizes the moving square to
+    the fixed square's side with pixel centres aligned (half-pixel convention), so a
+    moving pixel ``i`` sits at ``spacing * ((i + 0.5 + pad_m) * S_f / S_m - 0.5 - pad_f)``.
+    Equal sizes give origin 0 and the fixed spacing.
+
+    Examples
+    --------
+    >>> itk_moving_frame((128, 128), (256, 256), 1.0)
+    {'origin': [0.5, 0.5], 'spacing': [2.0, 2.0]}
+    """
+    moving_side, fixed_side = max(moving_shape[:2]), max(fixed_shape[:2])
+    scale = fixed_side / moving_side
+    origin = []
+    for axis in (1, 0):  # ITK's x is the column axis
+        pad_moving = (moving_side - moving_shape[axis]) // 2
+        pad_fixed = (fixed_side - fixed_shape[axis]) // 2
+        origin.append(float(spacing * ((0.5 + pad_moving) * scale - 0.5 - pad_fixed)))
+    return {"origin": origin, "spacing": [float(spacing * scale)] * 2}
+
+
 def moving_to_grid(points, moving_shape, grid_shape):
     """(row, column) pixels of a moving image of ``moving_shape`` as positions on the
     fixed grid ``grid_shape`` (where ``register`` put that pixel before warping).

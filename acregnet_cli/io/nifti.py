@@ -27,6 +27,20 @@ def nifti_scalar_bytes(image, spacing=1.0):
     return _nifti_bytes(np.asarray(image, np.float32)[None], spacing, vector=False)
 
 
+# NIfTI-1 datatype codes and bits of the arrays written: images and label maps keep their type.
+_DATATYPES = {np.dtype(np.uint8): (2, 8), np.dtype(np.uint16): (512, 16), np.dtype(np.float32): (16, 32)}
+
+
+def write_image_nifti(path, image, spacing=1.0):
+    """A 2-D image or label map (uint8, uint16 or float32, kept as such) as NIfTI on the
+    fixed image's grid, in the frame of ``field.nii.gz``: what ITK-SNAP and 3D Slicer open
+    beside the field (``register --nifti``)."""
+    image = np.asarray(image)
+    if image.dtype not in _DATATYPES:
+        image = image.astype(np.float32)
+    _write_nifti(path, _nifti_bytes(image[None], spacing, vector=False), True)
+
+
 def _nifti_bytes(components, spacing, vector):
     _, height, width = components.shape
     spacing = float(spacing)
@@ -35,7 +49,8 @@ def _nifti_bytes(components, spacing, vector):
     header["regular"] = b"r"
     header["dim"] = (5, width, height, 1, 1, 2, 1, 1) if vector else (2, width, height, 1, 1, 1, 1, 1)
     header["intent_code"] = 1007 if vector else 0
-    header["datatype"], header["bitpix"] = 16, 32
+    dtype = components.dtype if components.dtype in _DATATYPES else np.dtype(np.float32)
+    header["datatype"], header["bitpix"] = _DATATYPES[dtype]
     header["pixdim"] = (1.0, spacing, spacing, 1.0, 1.0, 1.0, 1.0, 1.0)
     header["vox_offset"] = 352.0
     header["scl_slope"] = 1.0
@@ -46,7 +61,7 @@ def _nifti_bytes(components, spacing, vector):
     header["srow_y"] = (0.0, -spacing, 0.0, 0.0)
     header["srow_z"] = (0.0, 0.0, 1.0, 0.0)
     header["magic"] = b"n+1"
-    return header.tobytes() + bytes(4) + components.astype("<f4").tobytes()
+    return header.tobytes() + bytes(4) + components.astype(dtype.newbyteorder("<")).tobytes()
 
 
 _NIFTI1_HEADER = np.dtype([

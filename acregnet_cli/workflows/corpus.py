@@ -143,6 +143,21 @@ def _write_mask(output, name, labels, row):
         return False
 
 
+def _dicom_seg(output, name, labels, source, row):
+    """For a DICOM image, its mask also as a DICOM Segmentation (``<mask>.seg.dcm``); one the
+    source cannot make (identifiers missing) is said in the row's reason, the mask stays."""
+    from acregnet_cli.io.images import is_dicom
+
+    if not is_dicom(source):
+        return
+    from acregnet_cli.io.dicomseg import write_dicom_seg
+
+    try:
+        write_dicom_seg(output / (str(name).removesuffix(".png") + ".seg.dcm"), labels, source)
+    except InputError as exc:
+        row["reason"] = f"no DICOM Segmentation: {' '.join(str(exc).split())[:200]}"
+
+
 # What corpus.csv reports of each mask (acregnet_cli.anatomy.measure), in the stored image's
 # pixels, or mm for a DICOM with its pixel spacing.
 MEASURES = ("ctr", "heart_width", "thoracic_width", "right_lung_area", "left_lung_area", "heart_area",
@@ -184,9 +199,11 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
             # The field of view in the stored image's pixels.
             row.update(window=" ".join(f"{v:g}" for v in how["window"]), inverted=how["inverted"],
                        field_of_view=" ".join(str(v * radiograph.factor) for v in how["field_of_view"]))
-        written = result is not None and result.labels is not None and _write_mask(
-            output, masks[relpath], upsample_labels(result.labels, radiograph.factor, radiograph.stored_shape), row)
+        full = None if result is None or result.labels is None else \
+            upsample_labels(result.labels, radiograph.factor, radiograph.stored_shape)
+        written = full is not None and _write_mask(output, masks[relpath], full, row)
         if written:
+            _dicom_seg(output, masks[relpath], full, Path(root) / relpath, row)
             row.update(mask=masks[relpath], atlases=" ".join(result.atlases),
                        atlas_ncc=" ".join(f"{v:.4f}" for v in result.atlas_ncc), band_fraction=result.band_fraction,
                        seconds=round(result.seconds, 4), aligned=result.aligned,

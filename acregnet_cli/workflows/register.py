@@ -12,6 +12,7 @@ import numpy as np
 
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import check_registrable
+from acregnet_cli.fields.frames import itk_moving_frame
 from acregnet_cli.io.atomic import (
     folder_lock,
     refuse_links,
@@ -102,6 +103,8 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         dtype = np.uint8 if result.warped_mask.max(initial=0) <= 255 else np.uint16
         write_png_atomic(out / "warped_mask.png", result.warped_mask.astype(dtype))
         files.append("warped_mask.png")
+    viewer, dicom_seg = _viewer_files(out, pair, result, bits, spacing, extras)
+    files += viewer
     velocity = None
     if result.velocity is not None:
         write_npy_atomic(out / "velocity.npy", result.velocity)
@@ -126,6 +129,7 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
         "fixed": str(pair.fixed),
         "moving_mask": str(pair.moving_mask) if pair.moving_mask else None,
         "fixed_mask": str(pair.fixed_mask) if pair.fixed_mask else None,
+        **({"dicom_seg": dicom_seg} if dicom_seg else {}),
         # The warped mask against the fixed image's own: Dice and Hausdorff distance (NIfTI units).
         "scores": scores,
         "model": str(model_path),
@@ -160,29 +164,29 @@ def _write_outputs(out, pair, result, bits, spacing, sizes, seconds, model_path,
     return summary
 
 
-def itk_moving_frame(moving_shape, fixed_shape, spacing):
-    """The origin and spacing (x, y) to give the moving image in ITK so that resampling it
-    through field.nii.gz (a DisplacementFieldTransform on the fixed grid: origin 0, the
-    fixed spacing) reproduces ``warped.png``.
+def _viewer_files(out, pair, result, bits, spacing, extras):
+    """With ``--nifti``, warped.nii.gz and warped_mask.nii.gz (the fixed spacing); for a DICOM
+    fixed image at its own size, warped_mask.seg.dcm referencing it (DICOM Segmentation);
+    the files, and why no Segmentation was written where one could not be."""
+    from acregnet_cli.io.images import is_dicom
+    from acregnet_cli.io.nifti import write_image_nifti
 
-    ``register`` pads both images to square (centred) and resizes the moving square to
-    the fixed square's side with pixel centres aligned (half-pixel convention), so a
-    moving pixel ``i`` sits at ``spacing * ((i + 0.5 + pad_m) * S_f / S_m - 0.5 - pad_f)``.
-    Equal sizes give origin 0 and the fixed spacing.
+    files, note = [], None
+    if "nifti" in extras:
+        write_image_nifti(out / "warped.nii.gz", to_bit_depth(result.warped, bits), spacing)
+        files.append("warped.nii.gz")
+        if result.warped_mask is not None:
+            write_image_nifti(out / "warped_mask.nii.gz", result.warped_mask.astype(np.uint16), spacing)
+            files.append("warped_mask.nii.gz")
+    if result.warped_mask is not None and is_dicom(pair.fixed) and result.warped_mask.shape == stored_shape(pair.fixed):
+        from acregnet_cli.io.dicomseg import write_dicom_seg
 
-    Examples
-    --------
-    >>> itk_moving_frame((128, 128), (256, 256), 1.0)
-    {'origin': [0.5, 0.5], 'spacing': [2.0, 2.0]}
-    """
-    moving_side, fixed_side = max(moving_shape[:2]), max(fixed_shape[:2])
-    scale = fixed_side / moving_side
-    origin = []
-    for axis in (1, 0):  # ITK's x is the column axis
-        pad_moving = (moving_side - moving_shape[axis]) // 2
-        pad_fixed = (fixed_side - fixed_shape[axis]) // 2
-        origin.append(float(spacing * ((0.5 + pad_moving) * scale - 0.5 - pad_fixed)))
-    return {"origin": origin, "spacing": [float(spacing * scale)] * 2}
+        try:
+            write_dicom_seg(out / "warped_mask.seg.dcm", result.warped_mask, pair.fixed)
+            files.append("warped_mask.seg.dcm")
+        except InputError as exc:  # the registration stands; the summary says what the file lacks
+            note = f"not written: {exc}"
+    return files, note
 
 
 def _finished(summary_path):

@@ -81,7 +81,7 @@ def test_points_are_in_the_moving_files_pixels(small_moving, tmp_path):
 
 
 def test_the_moving_frame_round_trips_and_matches_itk_moving_frame():
-    from acregnet_cli.workflows.register import itk_moving_frame
+    from acregnet_cli.fields.frames import itk_moving_frame
 
     points = np.array([[0.0, 0.0], [10.5, 3.25], [63.0, 55.0]])
     grid = moving_to_grid(points, (64, 56), (96, 128))
