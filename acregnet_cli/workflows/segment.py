@@ -27,7 +27,8 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
                      intensity="auto", framing="field-of-view"):
     """Segment targets (files, or a dataset fold with its masks for scoring).
 
-    Writes ``<name>_mask.png`` (atlas label values), ``<name>_overlay.png``,
+    Writes ``<name>_mask.png`` (atlas label values), ``<name>_seg.dcm`` for a DICOM target
+    (its DICOM Segmentation), ``<name>_overlay.png``,
     ``segmentation.csv`` (one row per target: atlases used, NCC, seconds and, for
     a dataset fold, Dice / HD / ASSD per class) and ``summary.json``. Targets whose
     mask exists already are skipped unless ``overwrite``. With ``shard`` (I, N) only
@@ -70,8 +71,26 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     options = options.replace(passes=registrar.passes)  # the model's own when none was given
     model_path = registrar.model_handle.path
     with folder_lock(output, shard):
-        return _segment_targets(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion,
-                                overlay, overwrite, echo, began, model_path, options, framing)
+        summary = _segment_targets(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion,
+                                   overlay, overwrite, echo, began, model_path, options, framing)
+        _dicom_segmentations(output, [Path(p) for p in target_paths or ()], {name for _, name, _ in targets}, overwrite)
+        return summary
+
+
+def _dicom_segmentations(output, paths, names, overwrite):
+    """``<name>_seg.dcm`` beside the mask of each DICOM target: its DICOM Segmentation (a
+    target whose file lacks the identifiers one needs is said on standard error)."""
+    from acregnet_cli.io.dicomseg import write_dicom_seg
+    from acregnet_cli.io.images import is_dicom
+
+    for path in paths:
+        mask, target = output / f"{path.stem}_mask.png", output / f"{path.stem}_seg.dcm"
+        if path.stem not in names or not is_dicom(path) or not mask.is_file() or (target.exists() and not overwrite):
+            continue
+        try:
+            write_dicom_seg(target, read_label_map(mask), path)
+        except InputError as exc:
+            print(f"segment: {path}: no DICOM Segmentation ({exc})", file=sys.stderr)
 
 
 # A target whose best atlas correlates this much is that atlas (a copy, a re-save).

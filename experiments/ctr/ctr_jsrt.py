@@ -34,6 +34,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=256, help="Image side the test images are brought to.")
     parser.add_argument("--k", type=int, default=5, help="Atlases per image (corpus --k).")
+    parser.add_argument("--passes", type=int, help="Network passes (corpus --passes; default: the model's own).")
     parser.add_argument("--data", default=os.environ.get("ACREGNET_DATA"), help="The acrn data root.")
     args = parser.parse_args()
     root = Path(args.data)
@@ -54,7 +55,8 @@ def main():
             manual[name] = measure(labels)["ctr"]
         began = time.perf_counter()
         subprocess.run([sys.executable, "-m", "acregnet_cli.cli", "corpus", str(work / "images"), "-o",
-                        str(work / "out"), "--atlases", "jsrt:train", "--k", str(args.k), "--json"], check=True, stdout=subprocess.DEVNULL)
+                        str(work / "out"), "--atlases", "jsrt:train", "--k", str(args.k), "--json"]
+                       + (["--passes", str(args.passes)] if args.passes else []), check=True, stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - began
         table = pd.read_csv(work / "out" / "corpus.csv")
     rows = pd.DataFrame({"image": table["image"], "ctr_ours": table["ctr"],

@@ -101,3 +101,15 @@ def test_corpus_writes_a_segmentation_beside_each_dicom_mask(tmp_path, data_root
     mask = np.asarray(Image.open(tmp_path / "out" / "masks" / "a.png"))
     labels, _ = _seg_labels(tmp_path / "out" / "masks" / "a.seg.dcm", source)
     assert np.array_equal(labels, mask) and set(np.unique(mask)) == {0, 1, 2, 3}
+
+
+def test_segment_writes_a_segmentation_for_a_dicom_target(tmp_path, data_root):
+    from conftest import write_dicom
+
+    image = np.asarray(Image.open(data_root / "data" / "JSRT" / "LR_256" / "images" / "JPCLN003.png"), np.uint16)
+    source = write_dicom(tmp_path / "t.dcm", image * 16, spacing=1.4)
+    result = run("segment", source, "--atlases", "jsrt:train", "-o", tmp_path / "out", "--no-overlay", "--k", 3)
+    assert result.exit_code == 0, result.output
+    labels, seg = _seg_labels(tmp_path / "out" / "t_seg.dcm", source)
+    assert np.array_equal(labels, np.asarray(Image.open(tmp_path / "out" / "t_mask.png")))
+    assert [d.SegmentLabel for d in seg.SegmentSequence] == ["left lung", "right lung", "heart"]
