@@ -51,6 +51,19 @@ def _majority(labels, classes):
     return np.argmax(counts, axis=0).astype(np.uint8)
 
 
+def _agreement(per_atlas, fused, classes):
+    """Mean over atlases and foreground classes of the Dice of each warped atlas mask with
+    the fused one (class indices; class 0 is the background)."""
+    scores = []
+    for votes in per_atlas:
+        for c in range(1, classes):
+            mine, theirs = votes == c, fused == c
+            total = mine.sum() + theirs.sum()
+            if total:
+                scores.append(2.0 * (mine & theirs).sum() / total)
+    return float(np.mean(scores)) if scores else None
+
+
 @dataclasses.dataclass
 class CorpusResult:
     """One image's mask (label values, the image's size) and quality."""
@@ -66,6 +79,9 @@ class CorpusResult:
     # both-lungs Dice and the heart Dice (see :func:`acregnet_cli.anatomy.chexmask_groups`).
     rca_mean: float = None
     rca_max: float = None
+    # How much the k warped atlas masks agree with their fused mask (mean Dice, work grid):
+    # low where the atlases fit the image in different ways.
+    agreement: float = None
     band_fraction: float = 0.0
     seconds: float = 0.0
     # framing 'align': how far (network pixels) the atlases' global map moved the grid,
@@ -252,11 +268,11 @@ class CorpusPipeline:
         prepared, refused = batch["prepared"], batch["refused"]
         results = []
         for item in prepared:
-            labels, work, band = self._fuse(item["fields"], item)
+            labels, work, band, agreement = self._fuse(item["fields"], item)
             results.append(CorpusResult(self._to_frame(self.values[labels], item),
                                         [self.atlases.names[i] for i in item["chosen"]],
                                         [float(v) for v in item["ncc"]], band_fraction=band, reach=item.get("reach"),
-                                        aligned=item.get("affine") is not None))
+                                        aligned=item.get("affine") is not None, agreement=agreement))
             item["work_labels"] = work
         if self.references is not None:
             self._score(prepared, results)
@@ -319,7 +335,7 @@ class CorpusPipeline:
                                               (band_columns + at[:, 1] + 0.5) * WORK / side - 0.5, classes))
                 labels[band_rows, band_columns] = _majority(np.stack(votes), classes)
         band_fraction = float(unsure.mean())
-        return labels[top:top + height, left:left + width], work, band_fraction
+        return labels[top:top + height, left:left + width], work, band_fraction, _agreement(per_atlas, work, classes)
 
     def _score(self, prepared, results):
         """RCA: each image with its work-grid mask registered onto its most similar references."""

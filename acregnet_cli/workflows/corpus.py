@@ -191,7 +191,7 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
         row = {"image": relpath, "status": "ok", "reason": "", "height": None, "width": None, "mask": "",
                "atlases": "", "atlas_ncc": "", "estimated_dice": None, "best_reference": "", "accepted": False,
                "band_fraction": None, "seconds": None, "window": "", "inverted": None, "field_of_view": "",
-               "aligned": None, "global_reach": None, "rca_mean": None, "rca_max": None,
+               "aligned": None, "global_reach": None, "rca_mean": None, "rca_max": None, "atlas_agreement": None,
                **dict.fromkeys(MEASURES), "measure_unit": ""}
         if radiograph is not None:
             row["height"], row["width"] = (int(v) for v in radiograph.stored_shape)
@@ -207,6 +207,7 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
             row.update(mask=masks[relpath], atlases=" ".join(result.atlases),
                        atlas_ncc=" ".join(f"{v:.4f}" for v in result.atlas_ncc), band_fraction=result.band_fraction,
                        seconds=round(result.seconds, 4), aligned=result.aligned,
+                       atlas_agreement=None if result.agreement is None else round(result.agreement, 5),
                        global_reach=None if result.reach is None else round(result.reach, 3))
             row.update(_measures(result.labels, radiograph, Path(root) / relpath))
             if result.estimated_dice is not None:

@@ -121,7 +121,7 @@ def _sound_row(row, masks):
     if row.get("status") not in ("ok", "failed", "not-chest"):
         return False
     for key in ("estimated_dice", "band_fraction", "seconds", "global_reach", "height", "width", "rca_mean",
-                "rca_max", "ctr", "heart_width", "thoracic_width", "right_lung_area", "left_lung_area", "heart_area",
+                "rca_max", "atlas_agreement", "ctr", "heart_width", "thoracic_width", "right_lung_area", "left_lung_area", "heart_area",
                 "lung_height_ratio"):
         value = row.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))

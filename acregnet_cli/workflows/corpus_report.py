@@ -11,7 +11,7 @@ from acregnet_cli.errors import AcregnetError, InputError
 PAPER_CHESTXRAY14 = {"images": 112120, "mean": 0.935, "median": 0.944, "below_0.90": 0.110, "below_0.80": 0.0035}
 _FIRST = ["position", "image", "status", "reason", "height", "width", "mask", "atlases", "atlas_ncc",
           "estimated_dice"]
-_LAST = ["rca_mean", "rca_max", "best_reference", "accepted", "band_fraction", "ctr", "heart_width",
+_LAST = ["rca_mean", "rca_max", "best_reference", "accepted", "atlas_agreement", "band_fraction", "ctr", "heart_width",
          "thoracic_width", "right_lung_area", "left_lung_area", "heart_area", "lung_height_ratio", "measure_unit",
          "window", "inverted", "field_of_view", "aligned", "global_reach", "seconds"]
 
