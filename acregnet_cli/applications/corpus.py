@@ -140,8 +140,8 @@ class CorpusPipeline:
                 raise InputError(f"reference labels {unknown.tolist()} are not among the atlases' "
                                  f"{self.values.tolist()}")
             self.references = Library.from_atlases(references, self.size, self.values, crop=crop)
-            self._reference_truth = [np.stack([index == c for c in range(len(self.values))])
-                                     for index in self.references.index]
+            # Class indices, flat: one bincount per registered reference gives every Dice.
+            self._reference_truth = [np.asarray(index, np.intp).ravel() for index in self.references.index]
         self.k = min(k, len(self.atlases.names))
         self.max_references = min(max_references, len(self.references.names)) if references is not None else 0
 
@@ -347,9 +347,11 @@ class CorpusPipeline:
         foreground = [c for c in range(classes) if self.values[c] != 0]
         lungs, heart = ([int(np.searchsorted(self.values, v)) for v in group] for group in chexmask_groups(self.values))
 
-        def dice(mine, theirs):
-            total = mine.sum() + theirs.sum()
-            return float(2.0 * (mine & theirs).sum() / total) if total else 1.0
+        def dice(confusion, group):
+            """Dice of the classes of ``group`` taken as one, from a confusion matrix."""
+            overlap = confusion[np.ix_(group, group)].sum()
+            total = confusion[group].sum() + confusion[:, group].sum()
+            return float(2.0 * overlap / total) if total else 1.0
 
         for item, result, picks in zip(prepared, results, chosen):
             best, best_per_class, best_name = -1.0, None, None
@@ -358,14 +360,12 @@ class CorpusPipeline:
             for offset, reference in enumerate(picks):
                 at = grid_fields[offset]
                 warped = vote_labels(item["work_labels"], rows + at[..., 0], columns + at[..., 1], classes)
-                truth = self._reference_truth[reference]
-                per_class = {}
-                for c in foreground:
-                    mine, theirs = warped == c, truth[c]
-                    total = mine.sum() + theirs.sum()
-                    per_class[str(self.values[c])] = float(2.0 * (mine & theirs).sum() / total) if total else 1.0
+                # confusion[a, b]: pixels of class a in the warped mask and b in the reference's truth.
+                confusion = np.bincount(warped.ravel().astype(np.intp) * classes + self._reference_truth[reference],
+                                        minlength=classes * classes).reshape(classes, classes)
+                per_class = {str(self.values[c]): dice(confusion, [c]) for c in foreground}
                 mean = float(np.mean(list(per_class.values())))
-                groups = [dice(np.isin(warped, group), truth[group].any(axis=0)) for group in (lungs, heart) if group]
+                groups = [dice(confusion, group) for group in (lungs, heart) if group]
                 chexmask.append(float(np.mean(groups)))
                 if mean > best:
                     best, best_per_class, best_name = mean, per_class, references.names[reference]
