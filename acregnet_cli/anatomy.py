@@ -60,11 +60,16 @@ def chexmask_groups(values):
 
 
 def _largest(mask):
-    labelled, count = ndimage.label(mask)
+    """The largest connected part of ``mask``, labelled within its bounding box only."""
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
+    labelled, count = ndimage.label(mask[box])
     if count <= 1:
         return mask
     sizes = np.bincount(labelled.ravel())[1:]
-    return labelled == 1 + int(np.argmax(sizes))
+    largest = np.zeros_like(mask)
+    largest[box] = labelled == 1 + int(np.argmax(sizes))
+    return largest
 
 
 def _split_lungs(mask):
@@ -101,7 +106,12 @@ def structures_of(label_map, values=None, largest=False):
     (2, 5, True)
     """
     label_map = np.asarray(label_map)
-    present = [int(v) for v in np.unique(label_map) if v != 0]
+    if label_map.dtype.kind in "ub" and label_map.dtype.itemsize <= 2:
+        # Counting is several times faster than sorting for 8- and 16-bit label maps.
+        present = np.flatnonzero(np.bincount(label_map.ravel()))[1:].tolist() if label_map.size else []
+        present = [v for v in present if v != 0]
+    else:
+        present = [int(v) for v in np.unique(label_map) if v != 0]
     if values is None:
         if set(present) <= {1, 2, 3}:
             values = SCR_VALUES
@@ -120,10 +130,10 @@ def structures_of(label_map, values=None, largest=False):
 def _extent(mask, axis):
     """(first, last) index along ``axis`` (1: columns) where ``mask`` has pixels, and the
     row (or column) at which each is reached."""
-    positions = np.nonzero(mask)
-    along, across = positions[axis], positions[1 - axis]
-    low, high = along.argmin(), along.argmax()
-    return int(along[low]), int(along[high]), int(across[low]), int(across[high])
+    lines = np.flatnonzero(mask.any(axis=1 - axis))
+    first, last = int(lines[0]), int(lines[-1])
+    reached = [np.flatnonzero(np.take(mask, line, axis=axis)) for line in (first, last)]
+    return first, last, int(reached[0][0]), int(reached[1][0])
 
 
 def measure(label_map, spacing=None, values=None):
