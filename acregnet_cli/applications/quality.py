@@ -14,7 +14,7 @@ import numpy as np
 from acregnet_cli.metrics import mean_dice
 
 
-def predicted_quality(image, mask, references, registrar, max_references=20):
+def predicted_quality(image, mask, references, registrar, max_references=20, framing="none"):
     """RCA estimate of a mask's Dice.
 
     Parameters
@@ -26,6 +26,11 @@ def predicted_quality(image, mask, references, registrar, max_references=20):
     registrar : registration.Registrar
     max_references : int
         Only the references most similar to ``image`` (global NCC) are used.
+    framing : {'none', 'field-of-view'}
+        'field-of-view': the image and its mask are cut to the image's field of view
+        (:func:`acregnet_cli.io.intensity.field_of_view`) first, as ``segment`` cuts a
+        target (give references cut alike: :meth:`AtlasSet.framed`); padding or a band
+        then counts in no registration.
 
     Returns
     -------
@@ -34,6 +39,19 @@ def predicted_quality(image, mask, references, registrar, max_references=20):
     info : dict : the reference giving it, all Dice values, seconds.
     """
     began = time.perf_counter()
+    if framing == "field-of-view":
+        from acregnet_cli.fields import crop
+        from acregnet_cli.io.intensity import field_of_view
+
+        box = field_of_view(image)
+        if tuple(box[2:]) != image.shape:
+            best, info = predicted_quality(crop(image, box), crop(mask, box), references, registrar, max_references)
+            info["seconds"] = time.perf_counter() - began
+            return best, info
+    elif framing != "none":
+        from acregnet_cli.errors import InputError
+
+        raise InputError(f"qc framing must be field-of-view or none, got {framing!r}")
     order, _ = references.rank(image)
     chosen = order[:max_references]
     values = references.values

@@ -76,10 +76,13 @@ def segment_command(targets, atlases, targets_from, data_dir, output, k, fusion,
 @model_option()
 @registration_options("passes", "mask_outside", "prealign")
 @INTENSITY
+@click.option("--framing", type=click.Choice(["field-of-view", "none"]), default="field-of-view", show_default=True,
+              help="Cut each image and its mask, and the references, to their fields of view (uniform bands along "
+                   "the edges off, as segment does) or register the whole frame (none).")
 @click.option("--overwrite", is_flag=True, help="Check every mask again (otherwise masks in OUTPUT/qc.csv are kept).")
 @json_option("Print the summary as JSON.")
 def qc_command(masks, images, references, data_dir, output, threshold, max_references, model, options, intensity,
-               overwrite, as_json):
+               framing, overwrite, as_json):
     """Quality control of segmentations by reverse classification accuracy.
 
     Each mask, with its image, is registered onto reference images with ground truth;
@@ -91,7 +94,7 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
 
     summary, _ = run_qc(list(masks), list(images), references, data_dir, output, model, threshold=threshold,
                         max_references=max_references, echo=progress(as_json), options=options,
-                        overwrite=overwrite, intensity=intensity)
+                        overwrite=overwrite, intensity=intensity, framing=framing)
     emit(as_json, summary, f"{summary['masks']} masks checked, {summary['rejected']} under {threshold}: "
                            f"{output}/qc.csv")
 

@@ -63,7 +63,7 @@ def match_images(mask_paths, images):
 
 
 def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, threshold=0.92,
-           max_references=20, echo=None, options=None, overwrite=False, intensity="auto"):
+           max_references=20, echo=None, options=None, overwrite=False, intensity="auto", framing="field-of-view"):
     """Predict the quality of each mask; write qc.csv, qc_histogram.png and summary.json.
 
     ``images`` are the masks' images in order, or one folder to find them in (see
@@ -72,7 +72,9 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
     into the same folder keeps the rows of masks checked before (and skips those masks)
     unless ``overwrite``; the table is written every few masks, so a killed run loses
     little. ``accepted`` follows this run's ``threshold`` for every row. ``intensity``
-    says how the images' stored values become [0, 1] (:func:`acregnet_cli.io.intensity.normalise`).
+    says how the images' stored values become [0, 1] (:func:`acregnet_cli.io.intensity.normalise`);
+    ``framing`` 'field-of-view' (the default) cuts images, masks and references to their
+    fields of view, as ``segment`` does (:func:`~acregnet_cli.applications.quality.predicted_quality`).
     """
     image_paths = match_images(mask_paths, images)
     if len(mask_paths) != len(image_paths):
@@ -80,6 +82,8 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
     if not mask_paths:
         raise InputError("no masks given")
     references, _ = load_atlases(reference_spec, data_dir)
+    if framing == "field-of-view":
+        references = references.framed()
     options = (options or RegistrationOptions()).replace(engine="tensorflow")
     registrar = make_registrar(model, options, keep_onehot=False)
     options = options.replace(passes=registrar.passes)  # the model's own when none was given
@@ -93,7 +97,7 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
             mask = read_label_map(mask_path)
             if mask.shape != image.shape:
                 raise InputError(f"{mask_path}: mask {mask.shape} differs from its image {image_path} {image.shape}")
-            quality, info = predicted_quality(image, mask, references, registrar, max_references)
+            quality, info = predicted_quality(image, mask, references, registrar, max_references, framing)
             rows[str(mask_path)] = {"mask": str(mask_path), "image": str(image_path),
                                     "predicted_dice": round(quality, 5), "best_reference": info["reference"],
                                     "accepted": quality >= threshold, "seconds": round(info["seconds"], 3)}
@@ -107,6 +111,7 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
         save_histogram(output / "qc_histogram.png", qualities, threshold)
         summary = {"masks": len(rows), "threshold": threshold, "rejected": sum(not r["accepted"] for r in rows),
                    "mean_predicted_dice": float(np.mean(qualities)), "max_references": max_references,
+                   "framing": framing,
                    **options.summary(),
                    "seconds_per_mask": float(np.mean([r["seconds"] for r in rows]))}
         write_json_atomic(output / "summary.json", summary)

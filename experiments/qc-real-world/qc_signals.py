@@ -33,6 +33,23 @@ DATASETS = ("jsrt", "montgomery", "shenzhen")
 LUNGS = {"jsrt": (1, 2), "montgomery": (255,), "shenzhen": (255,)}
 
 
+def edge_fit(image, lungs):
+    """How the lung mask sits on its own image: lungs are darker than what surrounds them.
+    The contrast between a ring just outside the mask and a ring just inside, over the
+    image's spread (``lung_contrast``), and the share of the outer ring brighter than the
+    inner ring's median (``ring_brighter``)."""
+    from scipy import ndimage
+
+    width = max(2, int(round(0.02 * max(image.shape))))
+    inner = lungs & ~ndimage.binary_erosion(lungs, iterations=width)
+    outer = ndimage.binary_dilation(lungs, iterations=width) & ~lungs
+    spread = np.percentile(image, 99) - np.percentile(image, 1) or 1.0
+    if not inner.any() or not outer.any():
+        return {"lung_contrast": 0.0, "ring_brighter": 0.0}
+    return {"lung_contrast": float((np.median(image[outer]) - np.median(image[inner])) / spread),
+            "ring_brighter": float(np.mean(image[outer] > np.median(image[inner])))}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20)
@@ -84,6 +101,7 @@ def main(argv=None):
                             continue
                         mask = np.asarray(Image.open(out / row["mask"]))
                         lungs = np.isin(mask, LUNGS[atlas_set])
+                        picture = np.asarray(Image.open(folder / row["image"]), np.float64)
                         rows.append({
                             "atlases": atlas_set, "images": image_set, "variant": variant, "image": name,
                             "status": "ok", "estimated_dice": row["estimated_dice"],
@@ -91,7 +109,8 @@ def main(argv=None):
                             "rca_mean": row["rca_mean"], "rca_max": row["rca_max"],
                             "atlas_agreement": row["atlas_agreement"],
                             "best_ncc": float(str(row["atlas_ncc"]).split()[0]),
-                            "true_lungs": dice(lungs, truths[name]), "seconds": seconds / len(table)})
+                            "true_lungs": dice(lungs, truths[name]), "seconds": seconds / len(table),
+                            **edge_fit(picture, lungs)})
                     shutil.rmtree(out)
                     shutil.rmtree(folder)
                     done = [r for r in rows if r.get("true_lungs") is not None and r["variant"] == variant

@@ -144,3 +144,28 @@ def test_qc_needs_one_image_per_mask(untrained_model, atlas_folder, tmp_path):
                  folder / "images" / "a0.png", "--references", folder, "-o", tmp_path / "qc",
                  "--model", untrained_model)
     assert result.exit_code == 2 and "one image per mask" in result.output
+
+
+def test_qc_cuts_padding_off_before_judging_a_mask(data_root, tmp_path):
+    """Issue 33 (qc had no field-of-view cut): a manual mask of a padded radiograph was
+    rejected (0.911 with 5 references) though it is the manual mask itself."""
+    import json
+
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from acregnet_cli.cli import main
+
+    folder = data_root / "data" / "JSRT" / "LR_256"
+    image = np.asarray(Image.open(folder / "images" / "JPCLN068.png"))
+    labels = np.asarray(Image.open(folder / "labels" / "JPCLN068.png"))
+    Image.fromarray(np.pad(image, 64)).save(tmp_path / "pad.png")
+    Image.fromarray(np.pad(labels, 64)).save(tmp_path / "pad_mask.png")
+    scores = {}
+    for framing in ("field-of-view", "none"):
+        result = CliRunner().invoke(main, ["qc", str(tmp_path / "pad_mask.png"), "--images", str(tmp_path / "pad.png"),
+                                           "--references", "jsrt:train", "-o", str(tmp_path / framing),
+                                           "--framing", framing, "--max-references", "5", "--json"])
+        assert result.exit_code == 0, result.output
+        scores[framing] = json.loads(result.stdout)["mean_predicted_dice"]
+    assert scores["field-of-view"] > 0.95 and scores["field-of-view"] > scores["none"] + 0.03
