@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-SIGNALS = ("estimated_dice", "rca_lungs", "rca_mean", "rca_max", "atlas_agreement", "best_ncc")
+SIGNALS = ("estimated_dice", "rca_lungs", "rca_mean", "rca_max", "atlas_agreement", "best_ncc", "lung_contrast",
+           "ring_brighter")
 
 
 def left_out_fit(table, columns):
