@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from acregnet_cli.errors import InputError
-from acregnet_cli.io.rle import chexmask_decode, chexmask_encode
+from acregnet_cli.io.rle import chexmask_decode, chexmask_encode, chexmask_runs
 
 ID_COLUMNS = ("Image Index", "Path", "dicom_id", "ImageID", "image_id")
 MASK_COLUMNS = {"Right Lung": 2, "Left Lung": 1, "Heart": 3}
@@ -32,47 +32,71 @@ def is_chexmask_table(path):
     return path.suffix.lower() == ".csv" and path.is_file()
 
 
-def read_chexmask(path):
-    """The rows of a CheXmask table, checked: yields (image id, label map, RCA dict).
+def read_chexmask(path, keep=None):
+    """The rows of a CheXmask table, read one by one and checked: yields (image id, load,
+    RCA dict), ``load()`` decoding the row's masks into a label map when called.
 
-    Every cell is checked as it is read; a bad one is an InputError naming the file,
-    the line and the column (a wrong header before any row is used).
+    ``keep``, a predicate on the image id, skips the other rows unread (a CheXmask table
+    holds up to 243,334 images; a user compares the few of their own corpus). Every cell
+    of a kept row is checked; a bad one is an InputError naming the file, the line and
+    the column (the header before any row).
     """
-    from acregnet_cli.io.tables import read_table
+    from acregnet_cli.io.tables import iter_table
 
     path = Path(path)
-    columns, records = read_table(path, "CheXmask table")
+    # A run-length string of a 4,000 px mask is tens of kilobytes: past csv's default cap.
+    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+    columns, records = iter_table(path, "CheXmask table")
     id_column = next((name for name in ID_COLUMNS if name in columns), None)
     missing = [name for name in list(MASK_COLUMNS) + ["Height", "Width"] if name not in columns]
     if id_column is None or missing:
         need = missing + ([f"an image id ({', '.join(ID_COLUMNS)})"] if id_column is None else [])
         raise InputError(f"{path}: not a CheXmask table: no column {', '.join(need)}")
-    for line, record in enumerate(records, 2):
+    for line, record in records:
+        if keep is not None and not keep(record[id_column]):
+            continue
         where = f"{path}: line {line}"
-        frame = []
-        for name in ("Height", "Width"):
-            value = (record.get(name) or "").strip()
-            if not value.isdigit() or not 1 <= int(value) <= _MAX_SIDE:
-                raise InputError(f"{where}, column {name}: expected a whole number of pixels (1 to {_MAX_SIDE}), "
-                                 f"got {value[:20]!r}")
-            frame.append(int(value))
-        rca = {}
-        for name in RCA_COLUMNS:
-            if name in columns and (record.get(name) or "").strip():
-                try:
-                    rca[name] = float(record[name])
-                except ValueError:
-                    rca[name] = math.nan
-                if not 0.0 <= rca[name] <= 1.0:
-                    raise InputError(f"{where}, column {name}: expected a Dice in [0, 1], got {record[name][:20]!r}")
-        if len(rca) == 2 and rca[RCA_COLUMNS[0]] > rca[RCA_COLUMNS[1]] + 1e-9:
-            raise InputError(f"{where}: 'Dice RCA (Mean)' {rca[RCA_COLUMNS[0]]:g} exceeds 'Dice RCA (Max)' "
-                             f"{rca[RCA_COLUMNS[1]]:g}: the two columns are swapped (as in early PadChest files)")
-        labels = np.zeros(frame, np.uint8)
-        for name, value in MASK_COLUMNS.items():
-            mask = chexmask_decode(record.get(name), *frame, where=f"{where}, column {name}")
-            labels[mask] = value
-        yield record[id_column], labels, rca
+        frame = _frame(record, where)
+        rca = _rca(record, columns, where)
+        runs = {name: record.get(name) for name in MASK_COLUMNS}
+        for name, text in runs.items():
+            # The strings are checked now (cheaply) so that a bad table fails before any work.
+            chexmask_runs(text, *frame, where=f"{where}, column {name}")
+        yield record[id_column], (lambda runs=runs, frame=frame, where=where: _labels(runs, frame, where)), rca
+
+
+def _frame(record, where):
+    frame = []
+    for name in ("Height", "Width"):
+        value = (record.get(name) or "").strip()
+        if not value.isdigit() or not 1 <= int(value) <= _MAX_SIDE:
+            raise InputError(f"{where}, column {name}: expected a whole number of pixels (1 to {_MAX_SIDE}), "
+                             f"got {value[:20]!r}")
+        frame.append(int(value))
+    return tuple(frame)
+
+
+def _rca(record, columns, where):
+    rca = {}
+    for name in RCA_COLUMNS:
+        if name in columns and (record.get(name) or "").strip():
+            try:
+                rca[name] = float(record[name])
+            except ValueError:
+                rca[name] = math.nan
+            if not 0.0 <= rca[name] <= 1.0:
+                raise InputError(f"{where}, column {name}: expected a Dice in [0, 1], got {record[name][:20]!r}")
+    if len(rca) == 2 and rca[RCA_COLUMNS[0]] > rca[RCA_COLUMNS[1]] + 1e-9:
+        raise InputError(f"{where}: 'Dice RCA (Mean)' {rca[RCA_COLUMNS[0]]:g} exceeds 'Dice RCA (Max)' "
+                         f"{rca[RCA_COLUMNS[1]]:g}: the two columns are swapped (as in early PadChest files)")
+    return rca
+
+
+def _labels(runs, frame, where):
+    labels = np.zeros(frame, np.uint8)
+    for name, value in MASK_COLUMNS.items():
+        labels[chexmask_decode(runs[name], *frame, where=f"{where}, column {name}")] = value
+    return labels
 
 
 def chexmask_row(image_id, label_map, rca_mean=None, rca_max=None, values=None, id_column="Path"):

@@ -37,34 +37,48 @@ def chexmask_encode(mask):
     return " ".join(f"{start + 1} {length}" for start, length in zip(starts.tolist(), lengths.tolist()))
 
 
+def chexmask_runs(text, height, width, where="run-length string"):
+    """The (0-based starts, lengths) of a CheXmask run-length string, checked against the
+    frame; an empty string, None or NaN has none. An InputError naming ``where`` if the
+    string is not whole-number pairs, or a run leaves the frame, overlaps or is out of order.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in chexmask_runs("2 3", 2, 3)]
+    [[1], [3]]
+    """
+    none = np.zeros(0, np.int64)
+    if text is None or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
+        return none, none
+    parts = str(text).split()
+    if len(parts) % 2 or not all(part.isdigit() for part in parts):
+        raise InputError(f"{where}: expected 'start length' pairs of whole numbers, got {str(text)[:40]!r}")
+    numbers = np.array(parts, np.int64).reshape(-1, 2)
+    starts, lengths = numbers[:, 0] - 1, numbers[:, 1]
+    if (starts < 0).any() or (lengths < 1).any() or (starts + lengths > int(height) * int(width)).any():
+        raise InputError(f"{where}: a run lies outside the {width}x{height} frame (starts count from 1)")
+    if (starts[1:] < starts[:-1] + lengths[:-1]).any():
+        raise InputError(f"{where}: runs overlap or are not in order")
+    return starts, lengths
+
+
 def chexmask_decode(text, height, width, where="run-length string"):
     """The (H, W) boolean mask of a CheXmask run-length string (an empty string, None or
-    NaN: an empty mask); an InputError naming ``where`` if it does not fit the frame.
+    NaN: an empty mask); an InputError naming ``where`` if it does not fit the frame
+    (:func:`chexmask_runs`).
 
     Examples
     --------
     >>> chexmask_decode("2 3", 2, 3).astype(int).tolist()
     [[0, 1, 1], [1, 0, 0]]
     """
+    starts, lengths = chexmask_runs(text, height, width, where)
     size = int(height) * int(width)
-    mask = np.zeros(size, bool)
-    if text is None or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
-        return mask.reshape(int(height), int(width))
-    parts = str(text).split()
-    if len(parts) % 2 or not all(part.isdigit() for part in parts):
-        raise InputError(f"{where}: expected 'start length' pairs of whole numbers, got {str(text)[:40]!r}")
-    numbers = np.array(parts, np.int64).reshape(-1, 2)
-    starts, lengths = numbers[:, 0] - 1, numbers[:, 1]
-    if (starts < 0).any() or (lengths < 1).any() or (starts + lengths > size).any():
-        raise InputError(f"{where}: a run lies outside the {width}x{height} frame (starts count from 1)")
-    if (starts[1:] < starts[:-1] + lengths[:-1]).any():
-        raise InputError(f"{where}: runs overlap or are not in order")
     # Each run adds +1 at its start and -1 past its end; the running sum is the mask.
     steps = np.zeros(size + 1, np.int64)
     np.add.at(steps, starts, 1)
     np.add.at(steps, starts + lengths, -1)
-    mask[:] = np.cumsum(steps[:-1]) > 0
-    return mask.reshape(int(height), int(width))
+    return (np.cumsum(steps[:-1]) > 0).reshape(int(height), int(width))
 
 
 def coco_counts(mask):

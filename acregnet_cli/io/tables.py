@@ -79,3 +79,51 @@ def read_table(path, what, required=(), known=None, extra_cells="refuse"):
                 raise InputError(f"{path}: line {number} has {len(columns) + len(row[None])} cells, the header "
                                  f"{len(columns)}")
     return columns, rows
+
+
+def iter_table(path, what):
+    """A large CSV table read row by row: its column names, and an iterator of (line
+    number, row dict). Checked as :func:`read_table` checks (a regular file, read as
+    spreadsheets save CSV) but of any size: a CheXmask table runs to gigabytes, and only
+    the rows a caller keeps are held.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "t.csv").write_text("a,b\\n1,2\\n3,4\\n")
+    >>> columns, rows = iter_table(folder / "t.csv", "table")
+    >>> columns, [line for line, _ in rows]
+    (['a', 'b'], [2, 3])
+    """
+    path = Path(path)
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise InputError(f"{path}: {what} is not a regular file")
+    handle = open(path, newline="", encoding="utf-8-sig")
+    try:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() if c is not None else "" for c in (reader.fieldnames or [])]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        handle.close()
+        raise InputError(f"{path}: cannot read {what} as CSV ({exc})") from None
+    reader.fieldnames = columns
+
+    def rows():
+        with handle:
+            try:
+                for number, row in enumerate(reader, start=2):
+                    if None in row:
+                        raise InputError(f"{path}: line {number} has {len(columns) + len(row[None])} cells, the "
+                                         f"header {len(columns)}")
+                    yield number, row
+            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+                raise InputError(f"{path}: cannot read {what} as CSV ({exc})") from None
+
+    return columns, rows()
+

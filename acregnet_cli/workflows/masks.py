@@ -24,9 +24,11 @@ def _key(image_id):
     return Path(str(image_id)).stem.removesuffix("_mask")
 
 
-def mask_sources(inputs):
-    """(image id, label map, RCA dict) of every mask in ``inputs``, checked before use:
-    a list of (id, loader) so that nothing is decoded until it is needed."""
+def mask_sources(inputs, keep=None):
+    """Every mask in ``inputs`` as (image id, load), ``load()`` giving (label map, RCA
+    dict): tables are checked row by row here, masks decoded only when loaded. ``keep``,
+    a predicate on the image id, leaves the other masks out (a CheXmask table's other
+    rows are not even held)."""
     from acregnet_cli.io.chexmask import is_chexmask_table, read_chexmask
     from acregnet_cli.io.images import read_label_map
 
@@ -41,15 +43,17 @@ def mask_sources(inputs):
                 raise InputError(f"{source}: no mask images ({', '.join(MASK_SUFFIXES)}) in this folder")
             found += [(path.name, lambda path=path: (read_label_map(path), {})) for path in files]
         elif is_chexmask_table(source):
-            found += [(image_id, lambda labels=labels, rca=rca: (labels, rca))
-                      for image_id, labels, rca in read_chexmask(source)]
+            found += [(image_id, lambda load=load, rca=rca: (load(), rca))
+                      for image_id, load, rca in read_chexmask(source, keep)]
         elif source.is_file():
             found.append((source.name, lambda path=source: (read_label_map(path), {})))
         else:
             raise InputError(f"{source}: not found (give mask images, a folder of them, a CheXmask table or a "
                              "corpus output folder)")
+    if keep is not None:
+        found = [(image_id, load) for image_id, load in found if keep(image_id)]
     if not found:
-        raise InputError("no masks given")
+        raise InputError("no masks given" if keep is None else "no mask of the inputs has a reference of the same name")
     return found
 
 
@@ -152,18 +156,21 @@ def measure_masks(inputs, output, spacing=None, values=None, figures=False, over
     if spacing is not None and not (np.isfinite(spacing) and spacing > 0):
         raise InputError(f"--spacing must be a positive number of mm, got {spacing}")
     _check_output(output, ["measures.csv"], overwrite)
-    rows = []
-    for image_id, load in mask_sources(inputs):
+    sources, rows = mask_sources(inputs), []
+    for image_id, load in sources:  # every mask read and measured before anything is written
         labels, _ = load()
         found = measure(labels, spacing, values)
         rows.append({"image": image_id, "height": labels.shape[0], "width": labels.shape[1], "unit": found["unit"],
                      **{key: "" if found[key] is None else found[key] for key in MEASURE_COLUMNS}})
-        if figures:
-            from acregnet_cli.io.atomic import folder_lock
-            from acregnet_cli.io.pictures import measures_picture
+    if figures:
+        from acregnet_cli.io.atomic import folder_lock
+        from acregnet_cli.io.pictures import measures_picture
 
-            with folder_lock(output):
-                measures_picture(Path(output) / f"{_key(image_id)}_measures.png", labels, found)
+        with folder_lock(output):
+            for image_id, load in sources:
+                labels, _ = load()
+                measures_picture(Path(output) / f"{_key(image_id)}_measures.png", labels,
+                                 measure(labels, spacing, values))
     target = _write(output, "measures.csv", _table(rows), overwrite)
     return {"masks": len(rows), "file": str(target)}
 
@@ -178,9 +185,11 @@ def score_masks(inputs, references, output, spacing=None, values=None, overwrite
     from acregnet_cli.metrics import dice, hausdorff
 
     _check_output(output, ["scores.csv"], overwrite)
-    theirs = {_key(image_id): load for image_id, load in mask_sources(references)}
+    mine = mask_sources(inputs)
+    wanted = {_key(image_id) for image_id, _ in mine}
+    theirs = {_key(image_id): load for image_id, load in mask_sources(references, lambda i: _key(i) in wanted)}
     rows = []
-    for image_id, load in mask_sources(inputs):
+    for image_id, load in mine:
         if _key(image_id) not in theirs:
             continue
         mine, _ = load()

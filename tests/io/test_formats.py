@@ -179,3 +179,15 @@ def test_score_compares_masks_by_image_name(exported, tmp_path):
     same = run("score", exported / "masks", "--reference", exported / "out" / "chexmask.csv", "-o", tmp_path / "t",
                "--json")
     assert json.loads(same.stdout)["mean"]["dice_lungs"] == 1.0
+
+
+def test_score_reads_only_the_reference_rows_it_compares(exported, tmp_path):
+    """A CheXmask table runs to gigabytes: rows of other images are skipped unread (and so
+    not held), the rows compared are checked."""
+    table = (exported / "out" / "chexmask.csv").read_text().splitlines()
+    # Another image's row, broken: not one of ours, so never decoded.
+    table.append("unrelated.png,,,1 x,,,4,4")
+    (tmp_path / "big.csv").write_text("\n".join(table) + "\n")
+    result = run("score", exported / "masks", "--reference", tmp_path / "big.csv", "-o", tmp_path / "s", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["masks"] == 20
