@@ -118,7 +118,8 @@ class CorpusPipeline:
         'none': the whole frame, as the paper's images were framed.
     """
 
-    def __init__(self, atlases, references, registrar, k=5, max_references=20, band=True, framing="align"):
+    def __init__(self, atlases, references, registrar, k=5, max_references=20, band=True, framing="align",
+                 min_agreement=None):
         from acregnet_cli.options import FRAMINGS
 
         if k < 1 or max_references < 1:
@@ -126,6 +127,9 @@ class CorpusPipeline:
         if framing not in FRAMINGS:
             raise InputError(f"framing must be one of {', '.join(FRAMINGS)}, got {framing!r}")
         self.framing = framing
+        # Below this agreement of the warped atlases the image is not taken for a frontal
+        # chest radiograph (a photograph, a CT or MR slice: the atlases fit it each their own way).
+        self.min_agreement = min_agreement
         self.registrar = registrar
         self.band = band
         self.size = registrar.size
@@ -269,13 +273,19 @@ class CorpusPipeline:
         results = []
         for item in prepared:
             labels, work, band, agreement = self._fuse(item["fields"], item)
-            results.append(CorpusResult(self._to_frame(self.values[labels], item),
-                                        [self.atlases.names[i] for i in item["chosen"]],
-                                        [float(v) for v in item["ncc"]], band_fraction=band, reach=item.get("reach"),
-                                        aligned=item.get("affine") is not None, agreement=agreement))
+            names, ncc = [self.atlases.names[i] for i in item["chosen"]], [float(v) for v in item["ncc"]]
+            if self.min_agreement is not None and len(names) > 1 and agreement < self.min_agreement:
+                results.append(CorpusResult(None, names, ncc, agreement=agreement, reason=(
+                    f"not a frontal chest radiograph? its {len(names)} atlases agree at {agreement:.3f} "
+                    f"(< {self.min_agreement:g})")))
+                continue
+            results.append(CorpusResult(self._to_frame(self.values[labels], item), names, ncc, band_fraction=band,
+                                        reach=item.get("reach"), aligned=item.get("affine") is not None,
+                                        agreement=agreement))
             item["work_labels"] = work
         if self.references is not None:
-            self._score(prepared, results)
+            kept = [k for k, result in enumerate(results) if result.labels is not None]
+            self._score([prepared[k] for k in kept], [results[k] for k in kept])
         per_image = (time.perf_counter() - batch["began"]) / max(batch["count"], 1)
         for result in results:
             result.seconds = per_image

@@ -117,6 +117,10 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
 @click.option("--min-ncc", type=FiniteFloat(-1, 1), default=0.15, show_default=True,
               help="Record images whose best atlas NCC is below this as not chest radiographs (JSRT atlases: "
                    "real radiographs of three datasets 0.29 and up, noise images 0.05 at most).")
+@click.option("--min-agreement", type=FiniteFloat(0, 1), default=0.90, show_default=True,
+              help="Record images whose k warped atlases agree less than this (mean Dice with their fused mask) as "
+                   "not chest radiographs: frontal radiographs of other hospitals and framings 0.875 and up (0.5% "
+                   "under 0.909), photographs and CT or MR slices mostly below (experiments/views).")
 @click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True,
               help="Images registered per network call.")
 @click.option("--shard", help="Do only share I of N (I/N, 0-based); a run without --shard then merges.")
@@ -130,7 +134,7 @@ def qc_command(masks, images, references, data_dir, output, threshold, max_refer
                    "or a grey border, cut off; the mask is background there) or the whole frame (none).")
 @json_option("Print the summary as JSON.")
 def corpus_command(corpus, output, atlases, references, data_dir, model, k, max_references, threshold, min_ncc,
-                   batch_size, shard, strict, options, intensity, framing, as_json):
+                   min_agreement, batch_size, shard, strict, options, intensity, framing, as_json):
     """Masks and RCA quality for every image under CORPUS (recursive; PNG, JPEG, TIFF, DICOM).
 
     Resumable (kill it, run it again) and shardable. Example: acregnet corpus cxr14/ -o cxr14-masks
@@ -141,7 +145,7 @@ def corpus_command(corpus, output, atlases, references, data_dir, model, k, max_
     summary = segment_corpus(corpus, output, atlases, references, data_dir, model, k=k, max_references=max_references,
                              threshold=threshold, batch_size=batch_size, shard=parse_shard(shard), strict=strict,
                              min_ncc=min_ncc, echo=progress(as_json), options=options, intensity=intensity,
-                             framing=framing)
+                             framing=framing, min_agreement=min_agreement)
     emit(as_json, summary, lambda: f"{summary['ok']} of {summary['images']} image(s) segmented into {output}; "
                                    f"{summary['accepted']} accepted at {threshold:g}")
 

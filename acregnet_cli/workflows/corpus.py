@@ -267,12 +267,14 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
 
 def segment_corpus(root, output, atlas_spec="jsrt:train", reference_spec=None, data_dir=None, model=None, k=5,
                    max_references=10, threshold=0.92, batch_size=8, shard=(0, 1), strict=False, min_ncc=0.15,
-                   echo=None, options=None, limit=None, intensity="auto", framing="align"):
+                   echo=None, options=None, limit=None, intensity="auto", framing="align", min_agreement=0.90):
     """``acregnet corpus``: load the atlases, references and model, then :func:`run_corpus`.
 
     ``reference_spec`` defaults to the atlases; ``'none'`` skips quality control.
     ``intensity`` and ``framing``: see :func:`run_corpus` and
-    :class:`~acregnet_cli.applications.corpus.CorpusPipeline`.
+    :class:`~acregnet_cli.applications.corpus.CorpusPipeline`. An image whose k warped
+    atlases agree less than ``min_agreement`` (mean Dice with their fused mask) is
+    recorded 'not-chest', with no mask (None: never).
     """
     from acregnet_cli.applications.corpus import CorpusPipeline
     from acregnet_cli.applications.segmentation import load_atlases
@@ -288,6 +290,9 @@ def segment_corpus(root, output, atlas_spec="jsrt:train", reference_spec=None, d
         references = atlases if reference_spec in (None, atlas_spec) else load_atlases(reference_spec, data_dir)[0]
     options = (options or RegistrationOptions()).replace(engine="tensorflow", batch_size=max(32, batch_size * k))
     registrar = make_registrar(model, options, keep_onehot=False)
-    pipeline = CorpusPipeline(atlases, references, registrar, k=k, max_references=max_references, framing=framing)
+    if min_agreement is not None and not 0.0 <= min_agreement <= 1.0:
+        raise InputError(f"--min-agreement must be from 0 to 1, got {min_agreement}")
+    pipeline = CorpusPipeline(atlases, references, registrar, k=k, max_references=max_references, framing=framing,
+                              min_agreement=min_agreement)
     return run_corpus(root, output, pipeline, threshold=threshold, batch_size=batch_size, shard=shard, strict=strict,
                       min_ncc=min_ncc, echo=echo, limit=limit, intensity=intensity)

@@ -4,6 +4,7 @@ every pixel; at the atlases' size it agrees with segment."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -321,3 +322,27 @@ def test_figure4_draws_what_it_can(tmp_path):
              {"image": "gone.png", "mask": "masks/gone.png", "estimated_dice": 0.80, "status": "ok"}]
     figure4(tmp_path / "figure4.png", table, tmp_path, tmp_path, 0.92)
     assert (tmp_path / "figure4.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_pictures_the_atlases_disagree_on_are_not_taken_for_radiographs(data_root, tmp_path):
+    """Issue 34: a photograph or an MR slice passed the NCC gate and got a mask (an MR
+    slice was even accepted, estimated Dice 0.937); a radiograph still passes."""
+    import skimage.data
+    from pydicom.data import get_testdata_file
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.fromarray(skimage.data.astronaut()).save(folder / "astronaut.png")
+    shutil.copy(get_testdata_file("MR_small.dcm"), folder / "mr.dcm")
+    shutil.copy(data_root / "data" / "JSRT" / "LR_256" / "images" / "JPCLN002.png", folder / "cxr.png")
+    result = run("corpus", folder, "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "out" / "corpus.csv").set_index("image")
+    assert table.loc["cxr.png", "status"] == "ok" and table.loc["cxr.png", "atlas_agreement"] > 0.95
+    for name in ("astronaut.png", "mr.dcm"):
+        assert table.loc[name, "status"] == "not-chest" and "atlases agree at" in table.loc[name, "reason"]
+        assert not isinstance(table.loc[name, "mask"], str)  # no mask written
+    before = run("corpus", folder, "-o", tmp_path / "before", "--min-agreement", 0, "--json")
+    assert before.exit_code == 0
+    assert set(pd.read_csv(tmp_path / "before" / "corpus.csv").status) == {"ok"}

@@ -1,0 +1,104 @@
+"""Which files does ``acregnet corpus`` refuse as not frontal chest radiographs?
+
+Three folders, each through ``acregnet corpus`` with its defaults (atlases ``jsrt:train``,
+the bundled default model):
+
+- ``frontal-raw``: the public datasets' original files at full framing
+  (``$ACREGNET_DATA/../raw-samples``: JSRT, Montgomery, Shenzhen radiographs; masks left out);
+- ``frontal-test``: the test folds of the three curated datasets, at 1024 px;
+- ``other``: what is not a chest radiograph and is at hand offline: scikit-image's sample
+  pictures (photographs, a text page, microscopy, a retina, the moon, a CT phantom) and
+  pydicom's CT and MR test slices. No lateral radiograph is in it (none with a licence
+  allowing it was found outside the reserved COVID-19 collections).
+
+    python experiments/views/views.py -o experiments/views/views.csv
+    python experiments/views/views.py --min-agreement 0 -o /tmp/before.csv   # only the NCC gate, as before
+
+Prints, per folder, how many files were refused (``not-chest``), accepted at 0.92 and
+segmented; writes one row per file.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+# scikit-image samples that are not pictures of one 2-D scene, or need a download.
+_SKIP = {"binary_blobs", "brain", "cells3d", "data_dir", "download_all", "eagle", "file_hash", "human_mitosis",
+         "image_fetcher", "kidney", "lfw_subset", "lily", "load", "nickel_solidification", "palisades_of_vogt",
+         "protein_transport", "skin", "stereo_motorcycle", "vortex"}
+
+
+def other_files(folder):
+    import skimage.data
+    from pydicom.data import get_testdata_file
+
+    for name in sorted(n for n in dir(skimage.data) if not n.startswith("_") and n not in _SKIP):
+        try:
+            picture = np.asarray(getattr(skimage.data, name)())
+        except Exception:  # a sample that needs the network
+            continue
+        if picture.ndim not in (2, 3) or min(picture.shape[:2]) < 64 or (picture.ndim == 3 and picture.shape[2] > 4):
+            continue
+        if picture.dtype != np.uint8:
+            picture = picture.astype(np.float64)
+            picture = np.rint(255 * (picture - picture.min()) / (np.ptp(picture) or 1)).astype(np.uint8)
+        Image.fromarray(picture).save(folder / f"{name}.png")
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        shutil.copy(get_testdata_file(name), folder / name)
+
+
+def raw_files(folder, root):
+    for path in sorted((root.parent / "raw-samples").glob("*/*/*")):
+        if "mask" not in path.name.lower() and "Mask" not in str(path.parent) and path.parent.name != "masks":
+            shutil.copy(path, folder / path.name)
+
+
+def test_files(folder):
+    from acregnet_cli.applications.segmentation import load_dataset_fold
+
+    for dataset in ("jsrt", "montgomery", "shenzhen"):
+        _, names, images, _ = load_dataset_fold(f"{dataset}:test")
+        for name, image in zip(names, images):
+            big = Image.fromarray(np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)).resize((1024, 1024),
+                                                                                                  Image.BICUBIC)
+            big.save(folder / f"{dataset}-{name}.png")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--min-agreement", default="0.9", help="corpus --min-agreement (0: the gate off, as before)")
+    parser.add_argument("-o", "--output", required=True)
+    args = parser.parse_args(argv)
+    root = Path(os.environ["ACREGNET_DATA"])
+    rows = []
+    print("| folder | files | refused (not-chest) | segmented | accepted at 0.92 |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    with tempfile.TemporaryDirectory() as scratch:
+        for kind, make in (("frontal-raw", lambda f: raw_files(f, root)), ("frontal-test", test_files),
+                           ("other", other_files)):
+            folder = Path(scratch) / kind
+            folder.mkdir()
+            make(folder)
+            subprocess.run([sys.executable, "-m", "acregnet_cli.cli", "corpus", str(folder), "-o",
+                            str(Path(scratch) / f"{kind}-out"), "--min-agreement", args.min_agreement, "--json"], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            table = pd.read_csv(Path(scratch) / f"{kind}-out" / "corpus.csv")
+            table.insert(0, "folder", kind)
+            rows.append(table[["folder", "image", "status", "reason", "atlas_ncc", "atlas_agreement",
+                               "estimated_dice", "accepted"]])
+            refused = int((table.status == "not-chest").sum())
+            print(f"| {kind} | {len(table)} | {refused} ({100 * refused / len(table):.1f}%) | "
+                  f"{int((table.status == 'ok').sum())} | {int(table.accepted.fillna(False).astype(bool).sum())} |")
+    pd.concat(rows).to_csv(args.output, index=False)
+
+
+if __name__ == "__main__":
+    main()
