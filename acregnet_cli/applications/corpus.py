@@ -28,6 +28,7 @@ from acregnet_cli.anatomy import chexmask_groups
 from acregnet_cli.applications.library import (
     WORK,
     Library,
+    atlas_agreement,
     ncc_vector,
     nearest_index,
     nearest_square,
@@ -49,19 +50,6 @@ def _majority(labels, classes):
     ``segmentation.fuse``)."""
     counts = np.stack([(labels == k).sum(axis=0, dtype=np.uint8) for k in range(classes)])
     return np.argmax(counts, axis=0).astype(np.uint8)
-
-
-def _agreement(per_atlas, fused, classes):
-    """Mean over atlases and foreground classes of the Dice of each warped atlas mask with
-    the fused one (class indices; class 0 is the background)."""
-    scores = []
-    for votes in per_atlas:
-        for c in range(1, classes):
-            mine, theirs = votes == c, fused == c
-            total = mine.sum() + theirs.sum()
-            if total:
-                scores.append(2.0 * (mine & theirs).sum() / total)
-    return float(np.mean(scores)) if scores else None
 
 
 @dataclasses.dataclass
@@ -345,7 +333,8 @@ class CorpusPipeline:
                                               (band_columns + at[:, 1] + 0.5) * WORK / side - 0.5, classes))
                 labels[band_rows, band_columns] = _majority(np.stack(votes), classes)
         band_fraction = float(unsure.mean())
-        return labels[top:top + height, left:left + width], work, band_fraction, _agreement(per_atlas, work, classes)
+        agreement = atlas_agreement(per_atlas, work, classes)
+        return labels[top:top + height, left:left + width], work, band_fraction, agreement
 
     def _score(self, prepared, results):
         """RCA: each image with its work-grid mask registered onto its most similar references."""

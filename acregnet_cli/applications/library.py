@@ -75,3 +75,24 @@ class Library:
         scores = self.vectors @ vector / vector.size
         order = np.argsort(-scores, kind="stable")[:count]
         return order, scores[order]
+
+
+def atlas_agreement(per_atlas, fused, classes):
+    """Mean over atlases and foreground classes of the Dice of each warped atlas mask with
+    the fused one (class indices; class 0 is the background): near 1 where the atlases
+    land alike, as on a chest radiograph; low where each fits the image its own way.
+
+    Examples
+    --------
+    >>> fused = np.array([[0, 1], [1, 1]])
+    >>> atlas_agreement([fused, np.array([[1, 1], [1, 1]])], fused, 2)
+    0.928...
+    """
+    scores = []
+    for votes in per_atlas:
+        for c in range(1, classes):
+            mine, theirs = votes == c, fused == c
+            total = mine.sum() + theirs.sum()
+            if total:
+                scores.append(2.0 * (mine & theirs).sum() / total)
+    return float(np.mean(scores)) if scores else None

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import resize
 
+from acregnet_cli.applications.library import atlas_agreement
 from acregnet_cli.errors import InputError
 from acregnet_cli.io.images import read_image, read_label_map
 from acregnet_cli.options import FUSIONS
@@ -154,7 +155,9 @@ def segment(target, atlases, registrar, k=5, fusion="majority", framing="none"):
                                      np.stack([p["fixed_small"] for p in prepared]))
     results = registrar.finish_many(prepared, fields)
     indices = fuse([r.warped_onehot for r in results], [r.warped for r in results], target, fusion)
+    per_atlas = [np.argmax(r.warped_onehot, axis=-1) for r in results]
     info = {"atlases": [atlases.names[i] for i in chosen], "ncc": [float(s) for s in scores[:k]],
+            "agreement": atlas_agreement(per_atlas, indices, len(atlases.values)) if k > 1 else None,
             "seconds": time.perf_counter() - began}
     return atlases.values[indices], info
 

@@ -95,6 +95,9 @@ def _dicom_segmentations(output, paths, names, overwrite):
 
 # A target whose best atlas correlates this much is that atlas (a copy, a re-save).
 SAME_IMAGE_NCC = 0.995
+# Below this agreement of the warped atlases, corpus's default, a target is likely no
+# frontal chest radiograph (experiments/views).
+MIN_AGREEMENT = 0.90
 
 
 def _earlier_rows(path):
@@ -149,8 +152,14 @@ def _journal_rows(path, names):
 
 def _target_row(position, name, info):
     """A target's row of ``segmentation.csv`` (and its journal line), before any scores."""
+    try:  # read back from an earlier table, the value is checked like any other
+        agreement = round(float(info.get("agreement")), 5)
+        agreement = agreement if 0.0 <= agreement <= 1.0 else ""
+    except (TypeError, ValueError):
+        agreement = ""
     return {"position": position, "target": name, "atlases": " ".join(info["atlases"]),
-            "ncc": " ".join(f"{v:.4f}" for v in info["ncc"]), "seconds": round(info["seconds"], 4)}
+            "ncc": " ".join(f"{v:.4f}" for v in info["ncc"]), "seconds": round(info["seconds"], 4),
+            "atlas_agreement": agreement}
 
 
 def _segment_loop(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion, overlay, overwrite,
@@ -166,6 +175,7 @@ def _segment_loop(targets, atlases, registrar, output, truth, spacing, config, s
             # What the earlier run recorded for this target stays in the table.
             done = earlier.get(name, {})
             info = {"atlases": done.get("atlases", "").split(), "seconds": float(done.get("seconds") or 0.0),
+                    "agreement": done.get("atlas_agreement"),
                     "ncc": [float(v) for v in done.get("ncc", "").split()], "skipped": True}
             if overlay and not (output / f"{name}_overlay.png").exists():
                 # Killed between the mask and its overlay: draw the overlay now.
@@ -177,6 +187,10 @@ def _segment_loop(targets, atlases, registrar, output, truth, spacing, config, s
                 print(f"segment: warning: {name} is (nearly) atlas {info['atlases'][0]} itself (NCC "
                       f"{info['ncc'][0]:.4f}): its mask copies that atlas and its scores are optimistic; "
                       "leave it out of the atlases", file=sys.stderr)
+            if info.get("agreement") is not None and info["agreement"] < MIN_AGREEMENT:
+                # corpus refuses such an image (--min-agreement); segment writes its mask and says so.
+                print(f"segment: warning: {name}: its {len(info['atlases'])} atlases agree at {info['agreement']:.3f} "
+                      f"(< {MIN_AGREEMENT:g}): not a frontal chest radiograph?", file=sys.stderr)
             # Journaled before the mask: a mask on disk always has its row (a kill in between
             # leaves a row without a mask, and the target is done again).
             journal.append(_target_row(position, name, info))

@@ -79,7 +79,7 @@ def test_segment_command_writes_masks_and_skips_done_targets(untrained_model, at
     result = run("segment", *targets, "--atlases", folder, "-o", tmp_path / "out", "--k", 3,
                  "--model", untrained_model, "--json")
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)  # an untrained model's atlases disagree: warned on stderr
     assert summary["segmented"] == 2 and summary["k"] == 3
     mask = np.array(Image.open(tmp_path / "out" / "target0_mask.png"))
     assert mask.shape == (96, 96) and set(np.unique(mask)) <= {0, 1, 2, 3} and len(np.unique(mask)) == 4
@@ -87,7 +87,7 @@ def test_segment_command_writes_masks_and_skips_done_targets(untrained_model, at
     rows = (tmp_path / "out" / "segmentation.csv").read_text().splitlines()
     assert len(rows) == 3 and len(rows[1].split(",")[2].split()) == 3  # position, target, atlases
     again = json.loads(run("segment", *targets, "--atlases", folder, "-o", tmp_path / "out",
-                           "--model", untrained_model, "--json").output)
+                           "--model", untrained_model, "--json").stdout)
     assert again["seconds_per_target"] == 0.0  # nothing recomputed
 
 
@@ -146,6 +146,7 @@ def test_qc_needs_one_image_per_mask(untrained_model, atlas_folder, tmp_path):
     assert result.exit_code == 2 and "one image per mask" in result.output
 
 
+@pytest.mark.slow
 def test_qc_cuts_padding_off_before_judging_a_mask(data_root, tmp_path):
     """Issue 33 (qc had no field-of-view cut): a manual mask of a padded radiograph was
     rejected (0.911 with 5 references) though it is the manual mask itself."""
@@ -169,3 +170,23 @@ def test_qc_cuts_padding_off_before_judging_a_mask(data_root, tmp_path):
         assert result.exit_code == 0, result.output
         scores[framing] = json.loads(result.stdout)["mean_predicted_dice"]
     assert scores["field-of-view"] > 0.95 and scores["field-of-view"] > scores["none"] + 0.03
+
+
+@pytest.mark.slow
+def test_segment_warns_when_its_atlases_disagree(data_root, tmp_path):
+    """Issue 34: segment, qc and register are to warn on what is no frontal radiograph; a CT
+    slice's atlases agree at 0.75 (a radiograph's at 0.98)."""
+    import shutil
+
+    from click.testing import CliRunner
+    from pydicom.data import get_testdata_file
+
+    from acregnet_cli.cli import main
+
+    shutil.copy(get_testdata_file("CT_small.dcm"), tmp_path / "ct.dcm")
+    result = CliRunner().invoke(main, ["segment", str(tmp_path / "ct.dcm"), "--atlases", "jsrt:train", "-o",
+                                       str(tmp_path / "out"), "--no-overlay"])
+    assert result.exit_code == 0, result.output
+    assert "ct: its 5 atlases agree at" in result.stderr and "not a frontal chest radiograph?" in result.stderr
+    row = (tmp_path / "out" / "segmentation.csv").read_text().splitlines()
+    assert row[0].endswith("atlas_agreement") and float(row[1].split(",")[-1]) < 0.9

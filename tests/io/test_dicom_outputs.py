@@ -90,6 +90,7 @@ def test_a_dicom_without_the_identifiers_gets_no_segmentation_and_says_why(tmp_p
     assert not (tmp_path / "out" / "warped_mask.seg.dcm").exists()
 
 
+@pytest.mark.slow
 def test_corpus_writes_a_segmentation_beside_each_dicom_mask(tmp_path, data_root):
     from conftest import write_dicom
 
@@ -103,6 +104,7 @@ def test_corpus_writes_a_segmentation_beside_each_dicom_mask(tmp_path, data_root
     assert np.array_equal(labels, mask) and set(np.unique(mask)) == {0, 1, 2, 3}
 
 
+@pytest.mark.slow
 def test_segment_writes_a_segmentation_for_a_dicom_target(tmp_path, data_root):
     from conftest import write_dicom
 
