@@ -10,7 +10,10 @@ source "$(dirname "$0")/corpus_common.sh"
 base=$(mktemp -d)
 git worktree add --detach -q "$base/tree" "$ref"
 trap 'git worktree remove --force "$base/tree"; rm -rf "$work" "$base"' EXIT
-acregnet() { if [ -n "${ACREGNET_REF:-}" ]; then PYTHONPATH="$base/tree" python -m acregnet_cli.cli "$@"; else command acregnet "$@"; fi; }
+# Run from the worktree: `python -m` puts the current folder first on the path, before PYTHONPATH.
+acregnet() {
+  if [ -n "${ACREGNET_REF:-}" ]; then (cd "$base/tree" && python -m acregnet_cli.cli "$@"); else command acregnet "$@"; fi
+}
 out=benchmarks/results/corpus-against-ref-cpu-$(nproc)core.md
 {
   echo "# acregnet corpus, this checkout ($(git rev-parse --short HEAD)) against $ref ($(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(date -u +%F))"

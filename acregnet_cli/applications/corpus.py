@@ -52,6 +52,10 @@ def _majority(labels, classes):
     return np.argmax(counts, axis=0).astype(np.uint8)
 
 
+# A radiograph shows hundreds of grey levels; a label map or a line drawing a handful.
+_FEW_LEVELS = 8
+
+
 @dataclasses.dataclass
 class CorpusResult:
     """One image's mask (label values, the image's size) and quality."""
@@ -222,6 +226,12 @@ class CorpusPipeline:
         prepared, refused = [], {}
         for position, image in enumerate(images):
             image = np.asarray(image, np.float32)
+            levels = np.unique(image[::7, ::7]).size
+            if levels <= _FEW_LEVELS:
+                # A label map or a drawing (masks are often stored beside the images).
+                refused[position] = CorpusResult(None, [], [], reason=f"not a radiograph: {levels} grey levels "
+                                                                     "(a mask or a drawing?)")
+                continue
             frame = self._frame(image)
             square, box = pad_to_square(crop(image, frame))
             small = resize_square(square, self.size)

@@ -8,11 +8,15 @@ the bundled default model):
 - ``frontal-test``: the test folds of the three curated datasets, at 1024 px;
 - ``other``: what is not a chest radiograph and is at hand offline: scikit-image's sample
   pictures (photographs, a text page, microscopy, a retina, the moon, a CT phantom) and
-  pydicom's CT and MR test slices. No lateral radiograph is in it (none with a licence
+  pydicom's CT and MR test slices;
+- ``masks``: the datasets' own mask files (a folder often holds them beside the images).
+  No lateral radiograph is in it (none with a licence
   allowing it was found outside the reserved COVID-19 collections).
 
     python experiments/views/views.py -o experiments/views/views.csv
-    python experiments/views/views.py --min-agreement 0 -o /tmp/before.csv   # only the NCC gate, as before
+    python experiments/views/views.py --min-agreement 0 -o /tmp/before.csv   # no agreement gate
+    git worktree add /tmp/old a562c28 && PYTHONPATH=/tmp/old \
+        python experiments/views/views.py --min-agreement none -o /tmp/old.csv  # the code before both gates
 
 Prints, per folder, how many files were refused (``not-chest``), accepted at 0.92 and
 segmented; writes one row per file.
@@ -61,6 +65,13 @@ def raw_files(folder, root):
             shutil.copy(path, folder / path.name)
 
 
+def mask_files(folder, root):
+    """The datasets' own mask files (stored beside the images in their layouts)."""
+    for path in sorted((root.parent / "raw-samples").rglob("*")):
+        if path.is_file() and ("mask" in path.name.lower() or "Mask" in str(path.parent) or "masks" in path.parts):
+            shutil.copy(path, folder / f"{path.parent.name.replace(' ', '_')}-{path.name}")
+
+
 def test_files(folder):
     from acregnet_cli.applications.segmentation import load_dataset_fold
 
@@ -74,7 +85,8 @@ def test_files(folder):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--min-agreement", default="0.9", help="corpus --min-agreement (0: the gate off, as before)")
+    parser.add_argument("--min-agreement", default="0.9",
+                        help="corpus --min-agreement (0: the gate off; 'none': not passed, for code older than it)")
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
     root = Path(os.environ["ACREGNET_DATA"])
@@ -83,13 +95,14 @@ def main(argv=None):
     print("| --- | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as scratch:
         for kind, make in (("frontal-raw", lambda f: raw_files(f, root)), ("frontal-test", test_files),
-                           ("other", other_files)):
+                           ("other", other_files), ("masks", lambda f: mask_files(f, root))):
             folder = Path(scratch) / kind
             folder.mkdir()
             make(folder)
             subprocess.run([sys.executable, "-m", "acregnet_cli.cli", "corpus", str(folder), "-o",
-                            str(Path(scratch) / f"{kind}-out"), "--min-agreement", args.min_agreement, "--json"], check=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+                            str(Path(scratch) / f"{kind}-out"), "--json"]
+                           + (["--min-agreement", args.min_agreement] if args.min_agreement != "none" else []), check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, cwd=scratch)  # not the checkout: PYTHONPATH picks the code
             table = pd.read_csv(Path(scratch) / f"{kind}-out" / "corpus.csv")
             table.insert(0, "folder", kind)
             rows.append(table[["folder", "image", "status", "reason", "atlas_ncc", "atlas_agreement",

@@ -346,3 +346,19 @@ def test_pictures_the_atlases_disagree_on_are_not_taken_for_radiographs(data_roo
     before = run("corpus", folder, "-o", tmp_path / "before", "--min-agreement", 0, "--json")
     assert before.exit_code == 0
     assert set(pd.read_csv(tmp_path / "before" / "corpus.csv").status) == {"ok"}
+
+
+def test_a_mask_stored_beside_the_images_is_not_segmented(corpus, tmp_path):
+    """Issue 34: a folder holding masks beside its images (a dataset's own layout) had the
+    masks segmented as radiographs (estimated Dice up to 0.91)."""
+    root, atlases, truth = corpus
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(root / "images" / "img1.png", folder / "img1.png")
+    Image.fromarray((truth["img1.png"] > 0).astype(np.uint8) * 255).save(folder / "img1_mask.png")
+    result = run("corpus", folder, "--atlases", atlases, "-o", tmp_path / "out", "--json", "--min-agreement", 0)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "out" / "corpus.csv").set_index("image")
+    assert table.loc["img1.png", "status"] == "ok"
+    assert table.loc["img1_mask.png", "status"] == "not-chest" and "2 grey levels" in table.loc["img1_mask.png",
+                                                                                                   "reason"]
