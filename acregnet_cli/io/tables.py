@@ -17,6 +17,20 @@ from acregnet_cli.errors import InputError
 MAX_TABLE_BYTES = 512 * 1024 * 1024
 
 
+def _regular_file(path, what):
+    """``os.stat`` of ``path`` if it is a regular file (``/dev/zero`` or a FIFO would be
+    read forever), else an InputError naming it."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise InputError(f"{path}: {what} is not a regular file")
+    return status
+
+
 def read_table(path, what, required=(), known=None, extra_cells="refuse"):
     """Rows of a CSV table as dicts, and its (stripped) column names.
 
@@ -47,14 +61,7 @@ def read_table(path, what, required=(), known=None, extra_cells="refuse"):
     (['x', 'y'], [{'x': '1', 'y': '2'}])
     """
     path = Path(path)
-    try:
-        status = os.stat(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} not found") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read {what} ({exc.strerror})") from None
-    if not stat.S_ISREG(status.st_mode):
-        raise InputError(f"{path}: {what} is not a regular file")
+    status = _regular_file(path, what)
     if status.st_size > MAX_TABLE_BYTES:
         raise InputError(f"{path}: {what} of {status.st_size} bytes; at most {MAX_TABLE_BYTES} are read")
     try:
@@ -97,14 +104,7 @@ def iter_table(path, what):
     (['a', 'b'], [2, 3])
     """
     path = Path(path)
-    try:
-        status = os.stat(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} not found") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read {what} ({exc.strerror})") from None
-    if not stat.S_ISREG(status.st_mode):
-        raise InputError(f"{path}: {what} is not a regular file")
+    _regular_file(path, what)
     handle = open(path, newline="", encoding="utf-8-sig")
     try:
         reader = csv.DictReader(handle)
