@@ -43,6 +43,7 @@ from acregnet_cli.fields.affine import (
     through_inverse,
 )
 from acregnet_cli.fields.grids import field_at, field_on_grid
+from acregnet_cli.io.intensity import FEW_LEVELS, grey_levels
 
 
 def _majority(labels, classes):
@@ -50,10 +51,6 @@ def _majority(labels, classes):
     ``segmentation.fuse``)."""
     counts = np.stack([(labels == k).sum(axis=0, dtype=np.uint8) for k in range(classes)])
     return np.argmax(counts, axis=0).astype(np.uint8)
-
-
-# A radiograph shows hundreds of grey levels; a label map or a line drawing a handful.
-_FEW_LEVELS = 8
 
 
 @dataclasses.dataclass
@@ -226,8 +223,8 @@ class CorpusPipeline:
         prepared, refused = [], {}
         for position, image in enumerate(images):
             image = np.asarray(image, np.float32)
-            levels = np.unique(image[::7, ::7]).size
-            if levels <= _FEW_LEVELS:
+            levels = grey_levels(image)
+            if levels <= FEW_LEVELS:
                 # A label map or a drawing (masks are often stored beside the images).
                 refused[position] = CorpusResult(None, [], [], reason=f"not a radiograph: {levels} grey levels "
                                                                      "(a mask or a drawing?)")

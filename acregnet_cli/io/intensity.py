@@ -254,3 +254,20 @@ def normalise(gray, mode="auto", top=None, name="image"):
     if not np.all(np.isfinite(image)):
         raise InputError(f"{name}: image holds NaN or infinite values")
     return image, Intensity(label, low, high, inverted, tuple(int(v) for v in box))
+
+
+# A radiograph shows hundreds of grey levels; a label map or a line drawing a handful.
+FEW_LEVELS = 8
+
+
+def grey_levels(image):
+    """How many distinct values a sample of ``image`` (every 7th pixel each way) holds: at
+    most :data:`FEW_LEVELS` for a mask or a drawing, hundreds for a radiograph.
+
+    Examples
+    --------
+    >>> grey_levels(np.eye(64) * 255), grey_levels(np.arange(4096.0).reshape(64, 64)) > FEW_LEVELS
+    (2, True)
+    """
+    return int(np.unique(np.asarray(image)[::7, ::7]).size)
+

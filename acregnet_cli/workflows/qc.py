@@ -2,6 +2,7 @@
 
 import csv
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from acregnet_cli.applications.segmentation import load_atlases
 from acregnet_cli.errors import InputError
 from acregnet_cli.io.atomic import folder_lock, write_json_atomic, write_text_atomic
 from acregnet_cli.io.images import read_image, read_label_map
+from acregnet_cli.io.intensity import FEW_LEVELS, grey_levels
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
 
@@ -94,6 +96,10 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
             if str(mask_path) in rows:
                 continue
             image, _ = read_image(image_path, intensity=intensity)
+            levels = grey_levels(image)
+            if levels <= FEW_LEVELS:
+                print(f"qc: warning: {image_path}: {levels} grey levels: a mask or a drawing, not a radiograph? "
+                      "(its mask's estimate means little)", file=sys.stderr)
             mask = read_label_map(mask_path)
             if mask.shape != image.shape:
                 raise InputError(f"{mask_path}: mask {mask.shape} differs from its image {image_path} {image.shape}")

@@ -47,6 +47,7 @@ def _load_pair(pair, max_side=None, intensity="auto", reduced_outputs=False):
                   file=sys.stderr)
     check_registrable(moving, pair.moving)
     check_registrable(fixed, pair.fixed)
+    _warn_if_not_radiographs(("moving", pair.moving, moving), ("fixed", pair.fixed, fixed))
     mask = None
     if pair.moving_mask is not None:
         mask = read_label_map(pair.moving_mask)
@@ -64,6 +65,17 @@ def _load_pair(pair, max_side=None, intensity="auto", reduced_outputs=False):
     shown = moving_read.stored if moving_read.intensity.mode != "dtype" else None
     factors = (moving_read.factor, fixed_read.factor)
     return moving, fixed, mask, bits, dict(how, factors=factors), shown
+
+
+def _warn_if_not_radiographs(*images):
+    """Say on standard error (even with --json) which inputs look like masks or drawings."""
+    from acregnet_cli.io.intensity import FEW_LEVELS, grey_levels
+
+    for role, path, image in images:
+        levels = grey_levels(image)
+        if levels <= FEW_LEVELS:
+            print(f"register: warning: {path}: {levels} grey levels: a mask or a drawing given as the {role} "
+                  "image, not a radiograph?", file=sys.stderr)
 
 
 def _at_stored_size(pair, result, fixed_factor, mask_outside):

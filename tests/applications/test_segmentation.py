@@ -190,3 +190,19 @@ def test_segment_warns_when_its_atlases_disagree(data_root, tmp_path):
     assert "ct: its 5 atlases agree at" in result.stderr and "not a frontal chest radiograph?" in result.stderr
     row = (tmp_path / "out" / "segmentation.csv").read_text().splitlines()
     assert row[0].endswith("atlas_agreement") and float(row[1].split(",")[-1]) < 0.9
+
+
+def test_register_and_qc_warn_when_an_image_is_a_mask(untrained_model, atlas_folder, tmp_path):
+    """Issue 34: segment, qc and register are to warn on what is no radiograph; a mask
+    given as an image (a few grey levels) is said on standard error, the run goes on."""
+    folder, targets = atlas_folder
+    mask = folder / "labels" / "a0.png"
+    result = run("register", targets[0], mask, "-o", tmp_path / "r", "--model", untrained_model, "--json")
+    assert result.exit_code == 0, result.output
+    assert "a0.png: 4 grey levels: a mask or a drawing given as the fixed image" in result.stderr
+    assert "grey levels" not in run("register", targets[0], targets[1], "-o", tmp_path / "r2", "--model",
+                                    untrained_model, "--json").stderr
+    result = run("qc", mask, "--images", mask, "--references", folder, "-o", tmp_path / "q", "--model",
+                 untrained_model, "--max-references", 2, "--json")
+    assert result.exit_code == 0, result.output
+    assert "a0.png: 4 grey levels: a mask or a drawing, not a radiograph?" in result.stderr
