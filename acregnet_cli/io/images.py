@@ -63,17 +63,9 @@ def is_dicom(path):
 
 
 def _read_dicom(path):
-    """Pixel data of a DICOM radiograph, displayed as a radiograph (bones bright).
-
-    The modality rescale (slope, intercept) is applied, and MONOCHROME1 images
-    (where low values are bright) are inverted.
-
-    Returns
-    -------
-    gray : ndarray float64
-    spacing : float or None
-        Row pixel spacing in mm (PixelSpacing, else ImagerPixelSpacing).
-    """
+    """Pixel data of a DICOM radiograph as float64, displayed as a radiograph (bones
+    bright): the modality rescale (slope, intercept) applied, and MONOCHROME1 images
+    (where low values are bright) inverted."""
     try:
         import pydicom
         from pydicom.pixels import apply_modality_lut
@@ -92,8 +84,7 @@ def _read_dicom(path):
         raise InputError(f"{path}: DICOM holds {pixels.ndim}-D pixel data of shape {pixels.shape}; expected one 2-D image")
     if str(dataset.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
         gray = gray.max() - gray
-    spacing = dataset.get("PixelSpacing") or dataset.get("ImagerPixelSpacing")
-    return gray, (float(spacing[0]) if spacing else None)
+    return gray
 
 
 def stored_shape(path):
@@ -126,8 +117,15 @@ def probe_image(path):
 
 
 def image_spacing(path):
-    """Pixel spacing in mm recorded in an image file (DICOM only), else None."""
-    return _read_dicom(path)[1] if is_dicom(path) else None
+    """Row pixel spacing in mm recorded in an image file (DICOM only: PixelSpacing, else
+    ImagerPixelSpacing, read from the header without the pixels), else None."""
+    if not is_dicom(path):
+        return None
+    import pydicom
+
+    dataset = pydicom.dcmread(str(path), stop_before_pixels=True)
+    spacing = dataset.get("PixelSpacing") or dataset.get("ImagerPixelSpacing")
+    return float(spacing[0]) if spacing else None
 
 
 @contextlib.contextmanager
@@ -215,7 +213,7 @@ def load_radiograph(path, max_side=None, intensity="auto", keep_stored=False):
         raise InputError(f"{path}: permission denied")
     factor = 1
     if is_dicom(path):
-        gray, _ = _read_dicom(path)
+        gray = _read_dicom(path)
         top, bits = None, 16
         stored = gray.shape
         if max_side and max(gray.shape) > max_side:

@@ -14,8 +14,6 @@ import numpy as np
 
 from acregnet_cli.errors import InputError
 
-# An image with this few distinct integer values may be a label map given without --labels.
-_FEW_VALUES = 8
 FIELD_FILES = ("field.npy", "field.nii.gz", "jacobian.nii.gz", "jacobian.png", "summary.json")
 
 
@@ -258,6 +256,7 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
     from acregnet_cli.fields import FieldSampler
     from acregnet_cli.fields.frames import warp_moving
     from acregnet_cli.io.atomic import folder_lock, write_png_atomic
+    from acregnet_cli.io.intensity import FEW_LEVELS
     from acregnet_cli.io.images import (
         probe_image,
         read_image,
@@ -313,9 +312,10 @@ def warp_files(field_path, inputs, output, labels=False, overwrite=False, echo=N
                 kind = "labels"
             else:
                 # A grey image shows its many values in a sample; only a few-valued one is counted whole.
-                few = np.unique(array.ravel()[::97]).size <= _FEW_VALUES
+                # So few integer values: perhaps a label map given without --labels.
+                few = np.unique(array.ravel()[::97]).size <= FEW_LEVELS
                 values = np.unique(array).size if few else None
-                if echo and few and values <= _FEW_VALUES:
+                if echo and few and values <= FEW_LEVELS:
                     echo(f"{path}: {values} distinct values; warped as an image "
                          "(give --labels to warp it as a label map)")
                 write_png_atomic(target, to_bit_depth(np.clip(warped(array, False), 0.0, 1.0), bits), compress_level=3)

@@ -156,10 +156,11 @@ def measure_masks(inputs, output, spacing=None, values=None, figures=False, over
     if spacing is not None and not (np.isfinite(spacing) and spacing > 0):
         raise InputError(f"--spacing must be a positive number of mm, got {spacing}")
     _check_output(output, ["measures.csv"], overwrite)
-    sources, rows = mask_sources(inputs), []
+    sources, rows, measured = mask_sources(inputs), [], []
     for image_id, load in sources:  # every mask read and measured before anything is written
         labels, _ = load()
         found = measure(labels, spacing, values)
+        measured.append(found)
         rows.append({"image": image_id, "height": labels.shape[0], "width": labels.shape[1], "unit": found["unit"],
                      **{key: "" if found[key] is None else found[key] for key in MEASURE_COLUMNS}})
     if figures:
@@ -167,10 +168,9 @@ def measure_masks(inputs, output, spacing=None, values=None, figures=False, over
         from acregnet_cli.io.pictures import measures_picture
 
         with folder_lock(output):
-            for image_id, load in sources:
-                labels, _ = load()
-                measures_picture(Path(output) / f"{_key(image_id)}_measures.png", labels,
-                                 measure(labels, spacing, values))
+            # The masks are read again (not all held), their measures are not redone.
+            for (image_id, load), found in zip(sources, measured):
+                measures_picture(Path(output) / f"{_key(image_id)}_measures.png", load()[0], found)
     target = _write(output, "measures.csv", _table(rows), overwrite)
     return {"masks": len(rows), "file": str(target)}
 
