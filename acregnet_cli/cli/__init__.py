@@ -7,12 +7,21 @@ stays instant. The commands live in the modules beside this one, by group.
 """
 
 import logging
+import os
 
-import click
+# One BLAS thread unless the user says otherwise, set before NumPy loads OpenBLAS (or MKL):
+# its worker threads spin while they wait, and beside TensorFlow's own pool on a small
+# machine that spinning took a fifth of the CPU (corpus at 1024 on 2 cores: 47 s -> 39 s
+# for 200 images; benchmarks/results/blas-threads-cpu-2core.md). Our NumPy work is
+# small products and element-wise passes, which one thread does as fast.
+for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-from acregnet_cli import __version__, runtime
-from acregnet_cli.cli import apps, data, evaluate, experiment, fields, masks, register, train
-from acregnet_cli.cli.common import AcregnetGroup
+import click  # noqa: E402
+
+from acregnet_cli import __version__, runtime  # noqa: E402
+from acregnet_cli.cli import apps, data, evaluate, experiment, fields, masks, register, train  # noqa: E402
+from acregnet_cli.cli.common import AcregnetGroup  # noqa: E402
 
 
 @click.group(cls=AcregnetGroup, context_settings={"help_option_names": ["-h", "--help"]})

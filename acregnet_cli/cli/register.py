@@ -1,6 +1,5 @@
 """``register`` and ``merge``: pairs of images, one by one or from a table, and sharded tables."""
 
-import os
 from pathlib import Path
 
 import click
@@ -55,10 +54,6 @@ def register(moving, fixed, output, model, moving_mask, fixed_mask, pairs_file, 
 
     Example: acregnet register moving.png fixed.png -o out --mask moving_mask.png
     """
-    if options.engine != "tensorflow":
-        # Set before NumPy loads: a few 64x64 network passes are small matrix products,
-        # and starting OpenBLAS's thread pool costs more than it saves (benchmarks/results).
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from acregnet_cli.workflows.register import register_files
 
     summaries = register_files(moving, fixed, output, model, options, moving_mask=moving_mask, pairs_file=pairs_file,

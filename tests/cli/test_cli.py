@@ -304,3 +304,22 @@ def test_segment_warns_when_a_target_is_one_of_the_atlases(tmp_path):
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "copy" in warnings[0] and "a1" in warnings[0]
+
+
+@pytest.mark.parametrize("given", [None, "2"])
+def test_the_command_line_runs_numpy_with_one_blas_thread_unless_told(given):
+    # OpenBLAS's spinning workers beside TensorFlow's pool cost corpus a fifth of its CPU
+    # (benchmarks/results/blas-threads-cpu-2core.md); a user's own setting still wins.
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    if given:
+        env["OPENBLAS_NUM_THREADS"] = given
+    script = ("import acregnet_cli.cli, numpy\n"
+              "from threadpoolctl import threadpool_info\n"
+              "print(max(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'))")
+    found = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    # OpenBLAS never runs more threads than the machine has cores.
+    assert int(found.stdout) == (min(int(given), os.cpu_count()) if given else 1)
