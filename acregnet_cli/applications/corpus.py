@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from acregnet_cli.anatomy import chexmask_groups
+from acregnet_cli.applications.alignment import AlignedStart
 from acregnet_cli.applications.library import (
     WORK,
     Library,
@@ -36,12 +37,6 @@ from acregnet_cli.applications.library import (
 )
 from acregnet_cli.errors import InputError
 from acregnet_cli.fields import crop, grow, pad_to_square, uncrop, vote_labels
-from acregnet_cli.fields.affine import (
-    ALIGN_MIN_REACH,
-    affine_field,
-    fit_affine,
-    through_inverse,
-)
 from acregnet_cli.fields.grids import field_at, field_on_grid
 from acregnet_cli.io.intensity import FEW_LEVELS, grey_levels
 
@@ -79,7 +74,7 @@ class CorpusResult:
     aligned: bool = False
 
 
-class CorpusPipeline:
+class CorpusPipeline(AlignedStart):
     """Multi-atlas segmentation and RCA quality of many images, in batches.
 
     Parameters
@@ -150,50 +145,6 @@ class CorpusPipeline:
     def _to_frame(labels, item):
         """Labels of an image's field of view placed into its whole frame (background outside)."""
         return labels if labels.shape == tuple(item["shape"]) else uncrop(labels, item["frame"], item["shape"])
-
-    def _start_aligned(self, prepared):
-        """The network calls of ``framing='align'``: atlases onto each image; where their
-        fields agree on a global affine map far from the identity (a crop, zoom, rotation or
-        stretch the atlases do not share), the image is resampled into the atlases' frame
-        by that map and the atlases registered again; then the image (so resampled) onto
-        its references. Every field is brought back to the image's own frame."""
-        fields = self._predict(np.concatenate([self.atlases.small[p["chosen"]] for p in prepared]),
-                               np.concatenate([np.repeat(p["small"][None], len(p["chosen"]), 0) for p in prepared]))
-        start, again = 0, []
-        for item in prepared:
-            item["fields"] = fields[start:start + len(item["chosen"])]
-            start += len(item["chosen"])
-            matrix, shift, reach = fit_affine(item["fields"].mean(axis=0))
-            item["affine"], item["reach"] = None, reach
-            if reach > ALIGN_MIN_REACH:
-                item["affine"] = (matrix, shift)
-                back = affine_field(matrix, shift, self.size, inverse=True)
-                item["canonical"] = self._warp_small(item["small"], back)
-                again.append(item)
-        moving = [self.atlases.small[p["chosen"]] for p in again]
-        fixed = [np.repeat(p["canonical"][None], len(p["chosen"]), 0) for p in again]
-        if self.references is not None:
-            moving += [np.repeat(p.get("canonical", p["small"])[None], len(p["references"]), 0) for p in prepared]
-            fixed += [self.references.small[p["references"]] for p in prepared]
-        if not moving:
-            return
-        fields = self._predict(np.concatenate(moving), np.concatenate(fixed))
-        start = 0
-        for item in again:
-            # In the image's frame p: the atlas is read at q + F(q), q = A p + t the
-            # position of p in the atlases' frame.
-            forward = affine_field(*item["affine"], self.size)
-            atlas_fields = fields[start:start + len(item["chosen"])]
-            moved = self._warp_small(atlas_fields, np.repeat(forward[None], len(atlas_fields), 0))
-            item["fields"] = forward[None] + moved
-            start += len(item["chosen"])
-        for item in prepared if self.references is not None else ():
-            reference_fields = fields[start:start + len(item["references"])]
-            if item["affine"] is not None:
-                # The resampled image at r + R(r) is the image at A^-1 (r + R(r) - t).
-                reference_fields = through_inverse(reference_fields, *item["affine"])
-            item["reference_fields"] = reference_fields
-            start += len(item["references"])
 
     def _warp_small(self, images, fields):
         """Bilinear warp at network size of (S, S) or (B, S, S, C) ``images`` by (S, S, 2) or (B, S, S, 2) fields."""
@@ -304,21 +255,24 @@ class CorpusPipeline:
         self._score(batch["prepared"], results)
         return results
 
-    def _fuse(self, fields, item):
-        """The majority of the warped atlas masks: on the work grid, then at full resolution
-        in the band where the atlases disagree or the fused mask changes."""
-        side, (top, left, height, width), classes = item["side"], item["box"], len(self.values)
+    def _work_votes(self, fields, item):
+        """(k, WORK, WORK) class indices of each chosen atlas warped onto the work grid."""
+        side, classes = item["side"], len(self.values)
         # Work-grid pixel centres in the square image's pixels.
         centres = (np.arange(WORK, dtype=np.float32) + 0.5) * np.float32(side / WORK) - 0.5
         rows, columns = np.meshgrid(centres, centres, indexing="ij")
         to_atlas = np.float32(WORK / side)
-        per_atlas = []
-        for at, atlas in zip(field_on_grid(fields, centres, side), item["chosen"]):
-            # Where each centre samples the atlas (brought to the image's size as the
-            # registrar brings a moving image), on the atlas's own 256 grid.
-            per_atlas.append(vote_labels(self.atlases.index[atlas], (rows + at[..., 0] + 0.5) * to_atlas - 0.5,
-                                          (columns + at[..., 1] + 0.5) * to_atlas - 0.5, classes))
-        per_atlas = np.stack(per_atlas)
+        # Where each centre samples the atlas (brought to the image's size as the registrar
+        # brings a moving image), on the atlas's own 256 grid.
+        return np.stack([vote_labels(self.atlases.index[atlas], (rows + at[..., 0] + 0.5) * to_atlas - 0.5,
+                                     (columns + at[..., 1] + 0.5) * to_atlas - 0.5, classes)
+                         for at, atlas in zip(field_on_grid(fields, centres, side), item["chosen"])])
+
+    def _fuse(self, fields, item):
+        """The majority of the warped atlas masks: on the work grid, then at full resolution
+        in the band where the atlases disagree or the fused mask changes."""
+        side, (top, left, height, width), classes = item["side"], item["box"], len(self.values)
+        per_atlas = self._work_votes(fields, item)
         work = _majority(per_atlas, classes)
         unsure = (per_atlas != work[None]).any(axis=0)
         unsure |= grow(work != np.roll(work, 1, 0)) | grow(work != np.roll(work, 1, 1))
@@ -340,7 +294,11 @@ class CorpusPipeline:
                                               (band_columns + at[:, 1] + 0.5) * WORK / side - 0.5, classes))
                 labels[band_rows, band_columns] = _majority(np.stack(votes), classes)
         band_fraction = float(unsure.mean())
-        agreement = atlas_agreement(per_atlas, work, classes)
+        if "gate_fields" in item:  # judged on the first round's fields (AlignedStart)
+            gate = self._work_votes(item["gate_fields"], item)
+            agreement = atlas_agreement(gate, _majority(gate, classes), classes)
+        else:
+            agreement = atlas_agreement(per_atlas, work, classes)
         return labels[top:top + height, left:left + width], work, band_fraction, agreement
 
     def _score(self, prepared, results):
