@@ -139,3 +139,43 @@ def write_dicom(path, values, spacing=0.2, photometric="MONOCHROME2", identified
     ds.PixelData = np.asarray(values, np.uint16).tobytes()
     ds.save_as(str(path), enforce_file_format=True)
     return Path(path)
+
+
+class ShortReach:
+    """A stand-in registration network that moves the moving image's bright disk toward the
+    fixed image's by 3 px at most per call (a trained network reaches only so far), and
+    textured 64 px films of such a disk, for the alignment's tests."""
+
+    size = 64
+
+    def __call__(self, pair):
+        rows = np.arange(self.size, dtype=np.float32)[None, :, None]
+        bright = np.asarray(pair) > 0.6
+        centre = (bright * rows[..., None]).sum(axis=(1, 2)) / bright.sum(axis=(1, 2))
+        field = np.zeros(np.shape(pair)[:3] + (2,), np.float32)
+        field[..., 0] = np.clip(centre[:, 0] - centre[:, 1], -3, 3)[:, None, None]
+        return field
+
+    def film(self, shift, seed):
+        """(picture in [0, 1], disk mask) with the disk ``shift`` px below the middle;
+        textured, so that no uniform band is cut off as padding."""
+        rng = np.random.RandomState(seed)
+        rows, columns = np.mgrid[:self.size, :self.size]
+        disk = (rows - 32 - shift) ** 2 + (columns - 32) ** 2 < 12 ** 2
+        return (0.2 + 0.2 * rng.rand(self.size, self.size) + 0.6 * disk).astype(np.float32), disk.astype(np.uint8)
+
+    def atlases(self, folder, count=3):
+        from PIL import Image
+
+        (folder / "images").mkdir(parents=True)
+        (folder / "labels").mkdir()
+        for index in range(count):
+            picture, disk = self.film(0, index)
+            Image.fromarray(np.rint(picture * 255).astype(np.uint8)).save(folder / "images" / f"a{index}.png")
+            Image.fromarray(disk).save(folder / "labels" / f"a{index}.png")
+        return folder
+
+
+@pytest.fixture
+def short_reach():
+    return ShortReach()

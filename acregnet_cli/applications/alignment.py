@@ -20,6 +20,57 @@ def per_item(fields, items, key):
     return np.split(fields, np.cumsum([len(item[key]) for item in items])[:-1])
 
 
+def first_map(fields):
+    """(affine map or None, reach): the map ``p -> A p + t`` the atlases' (k, S, S, 2) fields
+    agree on, kept where it moves the network's grid more than ALIGN_MIN_REACH px."""
+    matrix, shift, reach = fit_affine(fields.mean(axis=0))
+    return ((matrix, shift) if reach > ALIGN_MIN_REACH else None), reach
+
+
+def refined_map(affine, canonical_fields, round_):
+    """The map composed with the one the atlases' fields on the resampled image still agree
+    on, or None when that one is near the identity or the rounds are spent. The image's p is
+    the canonical q = A p + t, which the atlases read at A2 q + t2: one map, so the image is
+    resampled once from its own pixels."""
+    matrix, shift, reach = fit_affine(canonical_fields.mean(axis=0))
+    if round_ >= ALIGN_ROUNDS or reach <= ALIGN_MIN_REACH:
+        return None
+    first, offset = affine
+    return matrix @ first, matrix @ offset + shift
+
+
+def in_image_frame(affine, canonical_fields, warp, size):
+    """Atlas fields found on the resampled image, in the image's frame p: the atlas is read
+    at q + F(q), q = A p + t the position of p in the atlases' frame. ``warp(images, fields)``
+    warps (B, S, S, C) by (B, S, S, 2)."""
+    forward = affine_field(*affine, size)
+    return forward[None] + warp(canonical_fields, np.repeat(forward[None], len(canonical_fields), 0))
+
+
+def align_one(fields, small, register, warp, size):
+    """The alignment for one image (``segment``): ``fields`` (k, S, S, 2) of its atlases onto
+    ``small`` (S, S); ``register(canonical)`` registers the atlases onto a resampled image.
+
+    Returns
+    -------
+    fields : the atlases' fields in the image's frame after the last round
+    gate : their fields after the first round where more followed (judge the image on
+        these), else None
+    """
+    affine, _ = first_map(fields)
+    gate, round_ = None, 1
+    while affine is not None:
+        canonical = warp(small[None, ..., None], affine_field(*affine, size, inverse=True)[None])[0, ..., 0]
+        canonical_fields = register(canonical)
+        refined = refined_map(affine, canonical_fields, round_)
+        if refined is None:
+            return in_image_frame(affine, canonical_fields, warp, size), gate
+        if round_ == 1:
+            gate = in_image_frame(affine, canonical_fields, warp, size)
+        affine, round_ = refined, round_ + 1
+    return fields, None
+
+
 class AlignedStart:
     """What :class:`~acregnet_cli.applications.corpus.CorpusPipeline` does for
     ``framing='align'`` (it provides ``atlases``, ``references``, ``size``, ``_predict`` and
@@ -31,12 +82,6 @@ class AlignedStart:
                                np.concatenate([np.repeat(p[key][None], len(p["chosen"]), 0) for p in items]))
         return per_item(fields, items, "chosen")
 
-    def _in_image_frame(self, item, canonical_fields):
-        """Atlas fields found on the resampled image, in the image's frame p: the atlas is read
-        at q + F(q), q = A p + t the position of p in the atlases' frame."""
-        forward = affine_field(*item["affine"], self.size)
-        return forward[None] + self._warp_small(canonical_fields, np.repeat(forward[None], len(canonical_fields), 0))
-
     def _start_aligned(self, prepared):
         """Atlases onto each image; where their fields agree on a map that moves the network's
         grid more than ALIGN_MIN_REACH px, the image is resampled by it and the atlases
@@ -47,14 +92,10 @@ class AlignedStart:
         fields after the first round, from which the pipeline judges whether it is a chest
         radiograph at all (more rounds fit anything better, a photograph too: three of 18
         pictures passed the agreement gate with three rounds against none with one)."""
-        pending = []
         for item, item_fields in zip(prepared, self._atlases_onto(prepared, "small")):
             item["fields"] = item_fields
-            matrix, shift, reach = fit_affine(item_fields.mean(axis=0))
-            item["affine"], item["reach"] = None, reach
-            if reach > ALIGN_MIN_REACH:
-                item["affine"] = (matrix, shift)
-                pending.append(item)
+            item["affine"], item["reach"] = first_map(item_fields)
+        pending = [item for item in prepared if item["affine"] is not None]
         for round_ in range(1, ALIGN_ROUNDS + 1):
             if not pending:
                 break
@@ -64,19 +105,17 @@ class AlignedStart:
             still = []
             for item, atlas_fields in zip(pending, self._atlases_onto(pending, "canonical")):
                 item["canonical_fields"] = atlas_fields
-                matrix, shift, reach = fit_affine(atlas_fields.mean(axis=0))
-                if round_ < ALIGN_ROUNDS and reach > ALIGN_MIN_REACH:
+                refined = refined_map(item["affine"], atlas_fields, round_)
+                if refined is not None:
                     if round_ == 1:
-                        item["gate_fields"] = self._in_image_frame(item, atlas_fields)
-                    # The image's p is the canonical q = A p + t, which the atlases read at
-                    # A2 q + t2: one map, so the image is resampled once from its own pixels.
-                    first, offset = item["affine"]
-                    item["affine"] = (matrix @ first, matrix @ offset + shift)
+                        item["gate_fields"] = in_image_frame(item["affine"], atlas_fields, self._warp_small, self.size)
+                    item["affine"] = refined
                     still.append(item)
             pending = still
         for item in prepared:
             if item["affine"] is not None:
-                item["fields"] = self._in_image_frame(item, item.pop("canonical_fields"))
+                item["fields"] = in_image_frame(item["affine"], item.pop("canonical_fields"), self._warp_small,
+                                                self.size)
         if self.references is None:
             return
         fields = self._predict(np.concatenate([np.repeat(p.get("canonical", p["small"])[None], len(p["references"]), 0)

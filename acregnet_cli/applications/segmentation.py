@@ -128,37 +128,59 @@ def segment(target, atlases, registrar, k=5, fusion="majority", framing="none"):
     With ``framing='field-of-view'`` the target is cut to its field of view first
     (:func:`acregnet_cli.io.intensity.field_of_view`) and its mask put back into the
     whole frame, background outside (give atlases cut alike: :meth:`AtlasSet.framed`).
+    ``framing='align'`` cuts it so too, and where the atlases' fields agree on a global
+    affine map far from the identity the target is resampled into their frame and the
+    atlases registered again, as ``corpus`` does (:mod:`acregnet_cli.applications.alignment`).
 
     Returns
     -------
     labels : ndarray (H, W) with the atlases' label values
-    info : dict (atlases used, their NCC, seconds)
+    info : dict (atlases used, their NCC, the atlases' agreement, seconds)
     """
     began = time.perf_counter()
-    if framing == "field-of-view":
+    if framing in ("field-of-view", "align"):
         from acregnet_cli.fields import crop, uncrop
         from acregnet_cli.io.intensity import field_of_view
 
         box = field_of_view(target)
-        if tuple(box[2:]) != target.shape:
-            labels, info = segment(crop(target, box), atlases, registrar, k, fusion)
-            info["seconds"] = time.perf_counter() - began
-            return uncrop(labels, box, target.shape), info
-    elif framing != "none":
-        raise InputError(f"segment framing must be field-of-view or none, got {framing!r}")
+        cut = tuple(box[2:]) != target.shape
+        labels, info = _segment(crop(target, box) if cut else target, atlases, registrar, k, fusion, framing == "align")
+        info["seconds"] = time.perf_counter() - began
+        return (uncrop(labels, box, target.shape) if cut else labels), info
+    if framing != "none":
+        raise InputError(f"segment framing must be align, field-of-view or none, got {framing!r}")
+    labels, info = _segment(target, atlases, registrar, k, fusion, False)
+    info["seconds"] = time.perf_counter() - began
+    return labels, info
+
+
+def _segment(target, atlases, registrar, k, fusion, align):
     k = min(k, len(atlases.names))
     order, scores = atlases.rank(target)
     chosen = order[:k]
     jobs = [(atlases.images[i], target, atlases.onehot(i), atlases.values) for i in chosen]
     prepared = [registrar.prepare(*job) for job in jobs]
-    fields = registrar.predict_small(np.stack([p["moving_small"] for p in prepared]),
-                                     np.stack([p["fixed_small"] for p in prepared]))
+    moving = np.stack([p["moving_small"] for p in prepared])
+    fields = registrar.predict_small(moving, np.stack([p["fixed_small"] for p in prepared]))
+    gate = None
+    if align:
+        from acregnet_cli.applications.alignment import align_one
+
+        def warp(images, at):
+            return np.asarray(registrar.ops.warp(np.asarray(images, np.float32), np.asarray(at, np.float32)),
+                              np.float32)
+
+        fields, gate = align_one(fields, prepared[0]["fixed_small"],
+                                 lambda canonical: registrar.predict_small(moving, np.repeat(canonical[None], k, 0)),
+                                 warp, registrar.size)
     results = registrar.finish_many(prepared, fields)
     indices = fuse([r.warped_onehot for r in results], [r.warped for r in results], target, fusion)
-    per_atlas = [np.argmax(r.warped_onehot, axis=-1) for r in results]
+    # Judged after the alignment's first round where more followed (they fit anything better).
+    judged = results if gate is None else registrar.finish_many(prepared, gate)
+    per_atlas = [np.argmax(r.warped_onehot, axis=-1) for r in judged]
+    fused = indices if gate is None else fuse([r.warped_onehot for r in judged], [r.warped for r in judged], target)
     info = {"atlases": [atlases.names[i] for i in chosen], "ncc": [float(s) for s in scores[:k]],
-            "agreement": atlas_agreement(per_atlas, indices, len(atlases.values)) if k > 1 else None,
-            "seconds": time.perf_counter() - began}
+            "agreement": atlas_agreement(per_atlas, fused, len(atlases.values)) if k > 1 else None}
     return atlases.values[indices], info
 
 

@@ -34,9 +34,12 @@ from acregnet_cli.cli.common import (
 @click.option("--no-overlay", is_flag=True, help="Do not draw overlay PNGs.")
 @registration_options("passes", "mask_outside", "prealign")
 @INTENSITY
-@click.option("--framing", type=click.Choice(["field-of-view", "none"]), default="field-of-view", show_default=True,
-              help="What of each target (and atlas) is registered: its field of view (uniform bands along the edges "
-                   "cut off; the mask is background there) or the whole frame (none).")
+@click.option("--framing", type=click.Choice(["align", "field-of-view", "none"]), default="align",
+              show_default=True,
+              help="What of each target (and atlas) is registered: align (its field of view, and a target framed "
+                   "unlike the atlases, as a tight crop, zoom, rotation or stretch, resampled into their frame as "
+                   "corpus does), its field of view (uniform bands along the edges cut off; the mask is background "
+                   "there) or the whole frame (none).")
 @click.option("--shard", help="Do only share I of N of the targets (I/N, 0-based); merge with `acregnet merge OUTPUT`.")
 @click.option("--overwrite", is_flag=True, help="Redo targets already segmented in OUTPUT.")
 @json_option("Print the summary as JSON.")

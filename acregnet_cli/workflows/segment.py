@@ -24,7 +24,7 @@ from acregnet_cli.registration import make_registrar
 
 def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, model=None, k=5,
                      fusion="majority", overlay=True, overwrite=False, echo=None, shard=(0, 1), options=None,
-                     intensity="auto", framing="field-of-view"):
+                     intensity="auto", framing="align"):
     """Segment targets (files, or a dataset fold with its masks for scoring).
 
     Writes ``<name>_mask.png`` (atlas label values), ``<name>_seg.dcm`` for a DICOM target
@@ -36,7 +36,8 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     names (see :mod:`acregnet_cli.workflows.sharding`). ``model`` is anything
     :func:`~acregnet_cli.models.load_model` takes; ``options`` are
     :class:`~acregnet_cli.options.RegistrationOptions` (passes, mask outside, prealign).
-    ``framing='field-of-view'`` cuts targets and atlases to their fields of view (see
+    ``framing='field-of-view'`` cuts targets and atlases to their fields of view; ``'align'``
+    also resamples a target framed unlike the atlases into their frame (see
     :func:`~acregnet_cli.applications.segmentation.segment`). ``intensity`` says how
     target files' stored values become [0, 1]
     (:func:`acregnet_cli.io.intensity.normalise`; a dataset fold is read as the models
@@ -47,7 +48,7 @@ def run_segmentation(target_paths, atlas_spec, targets_from, data_dir, output, m
     began = time.perf_counter()
     output = Path(output)
     atlases, atlas_config = load_atlases(atlas_spec, data_dir)
-    if framing == "field-of-view":
+    if framing in ("field-of-view", "align"):
         atlases = atlases.framed()
     truth, spacing, config = {}, 1.0, atlas_config
     if targets_from:

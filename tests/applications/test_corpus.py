@@ -365,47 +365,22 @@ def test_a_mask_stored_beside_the_images_is_not_segmented(corpus, tmp_path):
 
 
 @pytest.mark.parametrize("rounds, expected, reached", [(1, -3.0, -6.0), (3, -8.0, -8.0)])
-def test_alignment_resamples_again_until_the_atlases_agree_on_the_frame(tmp_path, monkeypatch, rounds, expected,
-                                                                         reached):
-    """A network that moves at most 3 px a call (a trained one reaches only so far) and a
-    film framed 8 px lower than the atlases: one round brings it 3 px in and the atlases'
-    fields fall 2 px short; three rounds bring it all the way, and the fields read the
-    atlas 8 px up, where its disk is."""
+def test_alignment_resamples_again_until_the_atlases_agree_on_the_frame(tmp_path, monkeypatch, short_reach, rounds,
+                                                                         expected, reached):
+    """A network that moves at most 3 px a call and a film framed 8 px lower than the
+    atlases: one round brings it 3 px in and the atlases' fields fall 2 px short; three
+    rounds bring it all the way, and the fields read the atlas 8 px up, where its disk is."""
     import acregnet_cli.applications.alignment as alignment_module
     import acregnet_cli.applications.corpus as corpus_module
     from acregnet_cli.applications.segmentation import load_atlas_folder
     from acregnet_cli.registration import Registrar
     from acregnet_cli.registration.engines import NumpyOps
 
-    size = 64
-
-    def network(pair):
-        # A field that moves the moving disk toward the fixed one, by 3 px at most.
-        rows = np.arange(size, dtype=np.float32)[None, :, None]
-        bright = np.asarray(pair) > 0.6
-        centre = (bright * rows[..., None]).sum(axis=(1, 2)) / bright.sum(axis=(1, 2))
-        step = np.clip(centre[:, 0] - centre[:, 1], -3, 3)
-        field = np.zeros(pair.shape[:3] + (2,), np.float32)
-        field[..., 0] = step[:, None, None]
-        return field
-
-    def film(shift, seed):
-        rng = np.random.RandomState(seed)
-        rows, columns = np.mgrid[:size, :size]
-        disk = (rows - 32 - shift) ** 2 + (columns - 32) ** 2 < 12 ** 2
-        picture = 0.2 + 0.2 * rng.rand(size, size) + 0.6 * disk  # textured: no uniform band to cut
-        return picture.astype(np.float32), disk.astype(np.uint8)
-
-    (tmp_path / "atlases" / "images").mkdir(parents=True)
-    (tmp_path / "atlases" / "labels").mkdir()
-    for index in range(3):
-        picture, disk = film(0, index)
-        Image.fromarray(np.rint(picture * 255).astype(np.uint8)).save(tmp_path / "atlases" / "images" / f"a{index}.png")
-        Image.fromarray(disk).save(tmp_path / "atlases" / "labels" / f"a{index}.png")
     monkeypatch.setattr(alignment_module, "ALIGN_ROUNDS", rounds)
-    registrar = Registrar(network, size, ops=NumpyOps(network))
-    pipeline = corpus_module.CorpusPipeline(load_atlas_folder(tmp_path / "atlases"), None, registrar, k=3)
-    item, = pipeline.start([film(8, 7)[0]])["prepared"]
+    registrar = Registrar(short_reach, short_reach.size, ops=NumpyOps(short_reach))
+    atlases = load_atlas_folder(short_reach.atlases(tmp_path / "atlases"))
+    pipeline = corpus_module.CorpusPipeline(atlases, None, registrar, k=3)
+    item, = pipeline.start([short_reach.film(8, 7)[0]])["prepared"]
     assert item["affine"][1][0] == pytest.approx(expected, abs=0.05)
     inner = item["fields"][:, 12:-12, 12:-12]
     assert np.allclose(inner[..., 0], reached, atol=0.1) and np.allclose(inner[..., 1], 0, atol=0.1)

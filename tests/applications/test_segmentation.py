@@ -206,3 +206,25 @@ def test_register_and_qc_warn_when_an_image_is_a_mask(untrained_model, atlas_fol
                  untrained_model, "--max-references", 2, "--json")
     assert result.exit_code == 0, result.output
     assert "a0.png: 4 grey levels: a mask or a drawing, not a radiograph?" in result.stderr
+
+
+def test_segment_aligns_a_target_framed_unlike_its_atlases(tmp_path, short_reach):
+    """Issue 33: segment, like corpus, resamples a film framed 8 px lower than its atlases
+    into their frame (a network reaching 3 px a call left the mask 5 px off)."""
+    from acregnet_cli.applications.segmentation import load_atlas_folder, segment
+    from acregnet_cli.registration import Registrar
+    from acregnet_cli.registration.engines import NumpyOps
+
+    registrar = Registrar(short_reach, short_reach.size, ops=NumpyOps(short_reach))
+    atlases = load_atlas_folder(short_reach.atlases(tmp_path / "atlases")).framed()
+    target, disk = short_reach.film(8, 7)
+
+    def overlap(framing):
+        labels, info = segment(target, atlases, registrar, k=3, framing=framing)
+        found = labels > 0
+        return 2 * (found & (disk > 0)).sum() / (found.sum() + disk.sum()), info
+
+    plain, _ = overlap("field-of-view")
+    aligned, info = overlap("align")
+    assert aligned > 0.97 > 0.85 > plain
+    assert info["agreement"] > 0.95
