@@ -47,28 +47,39 @@ def in_image_frame(affine, canonical_fields, warp, size):
     return forward[None] + warp(canonical_fields, np.repeat(forward[None], len(canonical_fields), 0))
 
 
-def align_one(fields, small, register, warp, size):
-    """The alignment for one image (``segment``): ``fields`` (k, S, S, 2) of its atlases onto
-    ``small`` (S, S); ``register(canonical)`` registers the atlases onto a resampled image.
+def align(items, register, warp, size):
+    """The rounds of the alignment, for ``corpus`` (a batch) and ``segment`` (one image).
 
-    Returns
-    -------
-    fields : the atlases' fields in the image's frame after the last round
-    gate : their fields after the first round where more followed (judge the image on
-        these), else None
+    Each item holds ``fields`` (k, S, S, 2), its atlases' fields onto its network-size image
+    ``small``. ``register(items, key)`` registers each item's atlases onto ``item[key]`` and
+    returns their fields per item; ``warp(images, fields)`` warps (B, S, S, C) by (B, S, S, 2).
+    Sets ``affine`` (None where the image is left as it is) and ``reach`` on every item; on an
+    aligned one, ``canonical`` (the image resampled into the atlases' frame) and ``fields`` in
+    the image's frame after the last round, and ``gate_fields``, the fields after the first
+    round, where more rounds followed: judge the image on these (more rounds fit anything
+    better, a photograph too: three of 18 pictures passed the agreement gate with three
+    rounds against none with one).
     """
-    affine, _ = first_map(fields)
-    gate, round_ = None, 1
-    while affine is not None:
-        canonical = warp(small[None, ..., None], affine_field(*affine, size, inverse=True)[None])[0, ..., 0]
-        canonical_fields = register(canonical)
-        refined = refined_map(affine, canonical_fields, round_)
-        if refined is None:
-            return in_image_frame(affine, canonical_fields, warp, size), gate
-        if round_ == 1:
-            gate = in_image_frame(affine, canonical_fields, warp, size)
-        affine, round_ = refined, round_ + 1
-    return fields, None
+    for item in items:
+        item["affine"], item["reach"] = first_map(item["fields"])
+    pending = [item for item in items if item["affine"] is not None]
+    for round_ in range(1, ALIGN_ROUNDS + 1):
+        if not pending:
+            break
+        for item in pending:
+            back = affine_field(*item["affine"], size, inverse=True)
+            item["canonical"] = warp(item["small"][None, ..., None], back[None])[0, ..., 0]
+        still = []
+        for item, canonical_fields in zip(pending, register(pending, "canonical")):
+            refined = refined_map(item["affine"], canonical_fields, round_)
+            if refined is None:
+                item["fields"] = in_image_frame(item["affine"], canonical_fields, warp, size)
+                continue
+            if round_ == 1:
+                item["gate_fields"] = in_image_frame(item["affine"], canonical_fields, warp, size)
+            item["affine"] = refined
+            still.append(item)
+        pending = still
 
 
 class AlignedStart:
@@ -83,39 +94,11 @@ class AlignedStart:
         return per_item(fields, items, "chosen")
 
     def _start_aligned(self, prepared):
-        """Atlases onto each image; where their fields agree on a map that moves the network's
-        grid more than ALIGN_MIN_REACH px, the image is resampled by it and the atlases
-        registered again, up to :data:`ALIGN_ROUNDS` times while they still agree on a map
-        that far. Then the image (so resampled) onto its references.
-
-        An image taken further than one round sets ``item['gate_fields']``: its atlases'
-        fields after the first round, from which the pipeline judges whether it is a chest
-        radiograph at all (more rounds fit anything better, a photograph too: three of 18
-        pictures passed the agreement gate with three rounds against none with one)."""
+        """Atlases onto each image, aligned by :func:`align`; then each image (resampled where
+        aligned) onto its references, those fields brought back to the image's frame."""
         for item, item_fields in zip(prepared, self._atlases_onto(prepared, "small")):
             item["fields"] = item_fields
-            item["affine"], item["reach"] = first_map(item_fields)
-        pending = [item for item in prepared if item["affine"] is not None]
-        for round_ in range(1, ALIGN_ROUNDS + 1):
-            if not pending:
-                break
-            for item in pending:
-                item["canonical"] = self._warp_small(item["small"], affine_field(*item["affine"], self.size,
-                                                                                   inverse=True))
-            still = []
-            for item, atlas_fields in zip(pending, self._atlases_onto(pending, "canonical")):
-                item["canonical_fields"] = atlas_fields
-                refined = refined_map(item["affine"], atlas_fields, round_)
-                if refined is not None:
-                    if round_ == 1:
-                        item["gate_fields"] = in_image_frame(item["affine"], atlas_fields, self._warp_small, self.size)
-                    item["affine"] = refined
-                    still.append(item)
-            pending = still
-        for item in prepared:
-            if item["affine"] is not None:
-                item["fields"] = in_image_frame(item["affine"], item.pop("canonical_fields"), self._warp_small,
-                                                self.size)
+        align(prepared, self._atlases_onto, self._warp_small, self.size)
         if self.references is None:
             return
         fields = self._predict(np.concatenate([np.repeat(p.get("canonical", p["small"])[None], len(p["references"]), 0)

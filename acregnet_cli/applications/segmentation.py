@@ -164,15 +164,16 @@ def _segment(target, atlases, registrar, k, fusion, align):
     fields = registrar.predict_small(moving, np.stack([p["fixed_small"] for p in prepared]))
     gate = None
     if align:
-        from acregnet_cli.applications.alignment import align_one
+        from acregnet_cli.applications.alignment import align as align_rounds
 
         def warp(images, at):
             return np.asarray(registrar.ops.warp(np.asarray(images, np.float32), np.asarray(at, np.float32)),
                               np.float32)
 
-        fields, gate = align_one(fields, prepared[0]["fixed_small"],
-                                 lambda canonical: registrar.predict_small(moving, np.repeat(canonical[None], k, 0)),
-                                 warp, registrar.size)
+        item = {"fields": fields, "small": prepared[0]["fixed_small"]}
+        align_rounds([item], lambda items, key: [registrar.predict_small(moving, np.repeat(items[0][key][None], k, 0))],
+                     warp, registrar.size)
+        fields, gate = item["fields"], item.get("gate_fields")
     results = registrar.finish_many(prepared, fields)
     indices = fuse([r.warped_onehot for r in results], [r.warped for r in results], target, fusion)
     # Judged after the alignment's first round where more followed (they fit anything better).
