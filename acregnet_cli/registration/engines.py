@@ -110,8 +110,8 @@ class TensorFlowOps:
         return self._tf_ops.resize_field(self._tf.convert_to_tensor(field, self._tf.float32), size, method).numpy()
 
     def warp(self, image, field):
-        return self._tf_ops.warp_bilinear(self._tf.convert_to_tensor(image, self._tf.float32),
-                                          self._tf.convert_to_tensor(field, self._tf.float32)).numpy()
+        return _compiled_warp()(self._tf.convert_to_tensor(image, self._tf.float32),
+                                self._tf.convert_to_tensor(field, self._tf.float32)).numpy()
 
     def warp_labels(self, images, indices, small_fields, side, method, classes):
         """Like :meth:`warp_fields` for (B, S, S) images and (B, S, S) class indices
@@ -187,6 +187,22 @@ class SharedStepRetracingFilter(logging.Filter):
         message = record.getMessage()
         return not ("tf.function retracing" in message
                     and any(f"<function {name} at" in message for name in self.STEPS))
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_warp():
+    """The bilinear warp as one graph for any batch and size (one trace per process).
+
+    ``corpus`` and ``segment`` warp many small batches at network size (the alignment's
+    resampling, multi-pass composition): run op by op, each call cost 6-9 ms of eager
+    dispatch, against about 1 ms as a graph (``docs/speed.md``).
+    """
+    import tensorflow as tf
+
+    from acregnet_cli.tf import ops as tf_ops
+
+    return tf.function(tf_ops.warp_bilinear, input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                                                              tf.TensorSpec([None, None, None, 2], tf.float32)])
 
 
 @functools.lru_cache(maxsize=None)
