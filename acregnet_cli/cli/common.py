@@ -143,10 +143,12 @@ def overwrite_option(help_text):
     return click.option("--overwrite", is_flag=True, help=help_text)
 
 
-def dataset_options(function):
+def dataset_options(function, several=False):
+    extra = " Several, joined by commas (jsrt,montgomery,shenzhen), train one network: pairs within each." \
+        if several else ""
     return apply(function, [
         click.option("--dataset", required=True,
-                     help="Dataset name (jsrt, montgomery, shenzhen) or a dataset TOML file."),
+                     help="Dataset name (jsrt, montgomery, shenzhen) or a dataset TOML file." + extra),
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Data root (default: $ACREGNET_DATA)."),
     ])
@@ -201,8 +203,9 @@ def registration_options(*names):
     return decorate
 
 
-def training_options(function):
-    """The options both training stages take; collected into ``overrides`` for the settings."""
+def training_options(function, several=False):
+    """The options both training stages take; collected into ``overrides`` for the settings.
+    ``several``: ``--dataset`` takes several datasets (train-reg)."""
     return apply(function, [
         click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout."),
         click.option("--strategy", type=click.Choice(choices.STRATEGIES), default="default", show_default=True,
@@ -227,7 +230,7 @@ def training_options(function):
                      help="TOML file overriding the default settings."),
         click.option("-o", "--run-dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Run directory (default: runs/<dataset>-<kind>)."),
-        dataset_options,
+        functools.partial(dataset_options, several=several),
     ])
 
 

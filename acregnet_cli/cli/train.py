@@ -1,5 +1,7 @@
 """``train-ae`` and ``train-reg``: the two training stages."""
 
+import functools
+
 import click
 
 from acregnet_cli import options as choices
@@ -51,7 +53,7 @@ def train_ae(**kwargs):
 
 
 @click.command("train-reg")
-@training_options
+@functools.partial(training_options, several=True)
 @click.option("--variant", type=click.Choice(choices.VARIANT_NAMES), default="ac-regnet", show_default=True,
               help="Which loss terms to train with.")
 @click.option("--ae-run", help="Frozen autoencoder (AE and AC variants): train-ae run directory or bundled "

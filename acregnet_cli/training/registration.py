@@ -9,6 +9,7 @@ sampler so that ``resume=True`` continues where an interrupted run stopped.
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from acregnet_cli.errors import InputError
@@ -61,15 +62,49 @@ def _resize_masks(masks, size):
     return tf.nn.avg_pool2d(masks, factor, factor, "VALID")
 
 
+def batch_shares(batch_size, parts):
+    """Pairs of each of ``parts`` datasets in a batch: as equal as the batch allows.
+
+    Examples
+    --------
+    >>> batch_shares(32, 3)
+    [11, 11, 10]
+    """
+    return [batch_size // parts + (part < batch_size % parts) for part in range(parts)]
+
+
+def draw_pairs(sampler, counts, shares):
+    """(moving, fixed) indices into the datasets of ``counts`` items each, stacked in one
+    tensor: ``shares[d]`` pairs of dataset d, both images of a pair from it, in dataset order.
+    One dataset draws as :func:`~acregnet_cli.tf.sampling.sample_pairs` does.
+
+    Examples
+    --------
+    >>> moving, fixed = draw_pairs(tf.random.Generator.from_seed(0), [3, 5], [2, 2])
+    >>> bool(tf.reduce_all(moving[:2] < 3)) and bool(tf.reduce_all(fixed[2:] >= 3))
+    True
+    """
+    if len(counts) == 1:
+        return generators.sample_pairs(sampler, counts[0], shares[0])
+    offsets = np.cumsum([0] + list(counts[:-1])).tolist()
+    drawn = [generators.sample_pairs(sampler, count, rows) for count, rows in zip(counts, shares)]
+    return tuple(tf.concat([pair[k] + offset for pair, offset in zip(drawn, offsets)], 0) for k in (0, 1))
+
+
 def train_registration(split, num_classes, settings, variant, run_dir, ae_run=None, resume=False,
                        overwrite=False, progress=True, extra=None, strategy=None, init_from=None):
     """Stage two: train the VectorCNN with the loss of ``variant``.
 
     Parameters
     ----------
-    split : datasets.Split
-        Training images and masks at ``settings['size']``.
-    num_classes : int
+    split : datasets.Split or list of Split
+        Training images and masks at ``settings['size']``. Several datasets (a list, with
+        a list of ``num_classes``) train one network: each batch holds pairs of every
+        dataset in equal shares (:func:`batch_shares`), both images of a pair from one
+        dataset, so that its masks compare in that dataset's own label set; the mask terms
+        are those shares' weighted mean, the autoencoder term only over the datasets
+        with the autoencoder's number of classes.
+    num_classes : int or list of int
     settings : dict
         Resolved ``train_reg`` settings.
     variant : {'regnet', 'ce-regnet', 'ae-regnet', 'ac-regnet'}
@@ -109,15 +144,20 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     lambda_r, lambda_ce, lambda_ae = variant_weights(variant, settings)
     lambda_fold = settings.get("lambda_fold", 0.0)
     augmentation = affine_augmentation(settings)
+    splits = list(split) if isinstance(split, (list, tuple)) else [split]
+    classes = list(num_classes) if isinstance(num_classes, (list, tuple)) else [num_classes]
+    if len(splits) > 1 and replicas > 1:
+        raise InputError("training on several datasets runs on one device (--strategy default)")
     encoder = None
     if lambda_ae > 0:
         if ae_run is None:
             raise InputError(f"variant {variant} needs a trained autoencoder: pass --ae-run RUN_DIR of train-ae")
         with strategy.scope():
             encoder, _, ae_description = load_autoencoder(ae_run)
-        if ae_description["num_classes"] != num_classes:
+        if ae_description["num_classes"] not in classes:
             raise InputError(
-                f"{ae_run}: autoencoder has {ae_description['num_classes']} classes, the dataset {num_classes}"
+                f"{ae_run}: autoencoder has {ae_description['num_classes']} classes, the dataset "
+                f"{' or '.join(map(str, sorted(set(classes))))}"
             )
         encoder.trainable = False
     extra = dict(extra or {}, variant=variant, ae_run=str(ae_run) if ae_run else "")
@@ -125,8 +165,9 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
         extra["init_from"] = str(init_from)
     run_dir = start_run(run_dir, settings, dict(num_classes=num_classes, **extra), chief, resume, overwrite)
     size = settings["size"]
-    if split.images.shape[1:] != (size, size):
-        raise InputError(f"training size {size} does not match the images' size {split.images.shape[1:]}")
+    for part in splits:
+        if part.images.shape[1:] != (size, size):
+            raise InputError(f"training size {size} does not match the images' size {part.images.shape[1:]}")
     with strategy.scope():
         model = vector_cnn(size=size, dropout=settings["dropout"], synchronized=replicas > 1,
                            integration_steps=steps)
@@ -135,9 +176,18 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
         optimizer = keras.optimizers.Adam(learning_rate)
         optimizer.build(model.trainable_variables)
     sampler = tf.random.Generator.from_seed(settings["seed"])
-    images = tf.constant(split.images[..., None], dtype=tf.float32)
-    labels = tf.constant(split.labels, dtype=tf.int32)
-    count, batch_size = len(split), settings["batch_size"]
+    # All datasets in one tensor; dataset d's items start at offsets[d].
+    images = tf.constant(np.concatenate([part.images for part in splits])[..., None], dtype=tf.float32)
+    labels = tf.constant(np.concatenate([part.labels for part in splits]), dtype=tf.int32)
+    counts, batch_size = [len(part) for part in splits], settings["batch_size"]
+    shares = batch_shares(batch_size, len(splits))
+    if min(shares) < 1:
+        raise InputError(f"batch size {batch_size} is smaller than the number of datasets ({len(splits)})")
+    # (first row, rows, classes, weight of its mask terms, weight of its autoencoder term) of each dataset's pairs.
+    ae_classes = ae_description["num_classes"] if encoder is not None else None
+    ae_rows = sum(n for n, k in zip(shares, classes) if k == ae_classes)
+    groups = [(sum(shares[:d]), shares[d], classes[d], shares[d] / batch_size,
+               shares[d] / ae_rows if classes[d] == ae_classes else 0.0) for d in range(len(splits))]
     ce_form = settings["ce_form"]
     ae_size = encoder.input_shape[1] if encoder is not None else None
     use_masks = lambda_ce > 0 or lambda_ae > 0
@@ -160,21 +210,26 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
                 fold = losses.folding_penalty(field)
                 total += lambda_fold * fold
                 terms["fold"] = fold
-            if use_masks:
-                moving_mask = generators.one_hot_masks(tf.gather(labels, moving_idx), num_classes)
-                fixed_mask = generators.one_hot_masks(tf.gather(labels, fixed_idx), num_classes)
+            ce = ae = 0.0
+            for first, rows, group_classes, ce_weight, ae_weight in groups if use_masks else ():
+                # The masks of one dataset's pairs, in its own label set.
+                rows_of = slice(first, first + rows)
+                moving_mask = generators.one_hot_masks(tf.gather(labels, moving_idx[rows_of]), group_classes)
+                fixed_mask = generators.one_hot_masks(tf.gather(labels, fixed_idx[rows_of]), group_classes)
                 if augmentation:
-                    moving_mask = warp_bilinear(moving_mask, moving_affine)
-                    fixed_mask = warp_bilinear(fixed_mask, fixed_affine)
-                warped_mask = warp_bilinear(moving_mask, field)
+                    moving_mask = warp_bilinear(moving_mask, moving_affine[rows_of])
+                    fixed_mask = warp_bilinear(fixed_mask, fixed_affine[rows_of])
+                warped_mask = warp_bilinear(moving_mask, field[rows_of])
+                if lambda_ce > 0:
+                    ce += ce_weight * losses.mask_cross_entropy(warped_mask, fixed_mask, ce_form)
+                if lambda_ae > 0 and ae_weight:
+                    codes_w = encoder(_resize_masks(warped_mask, ae_size), training=False)
+                    codes_f = encoder(_resize_masks(fixed_mask, ae_size), training=False)
+                    ae += ae_weight * losses.code_distance(codes_w, codes_f)
             if lambda_ce > 0:
-                ce = losses.mask_cross_entropy(warped_mask, fixed_mask, ce_form)
                 total += lambda_ce * ce
                 terms["ce"] = ce
             if lambda_ae > 0:
-                codes_w = encoder(_resize_masks(warped_mask, ae_size), training=False)
-                codes_f = encoder(_resize_masks(fixed_mask, ae_size), training=False)
-                ae = losses.code_distance(codes_w, codes_f)
                 total += lambda_ae * ae
                 terms["ae"] = ae
             # Gradients are summed over replicas: each contributes its share of the mean.
@@ -185,7 +240,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
 
     @tf.function(jit_compile=settings["jit_compile"])
     def step_fn():
-        moving_idx, fixed_idx = generators.sample_pairs(sampler, count, batch_size)
+        moving_idx, fixed_idx = draw_pairs(sampler, counts, shares)
         if not augmentation:
             return replicated(strategy, replica_step, batch_size, moving_idx, fixed_idx)
         affine = [generators.random_affine_fields(sampler, batch_size, size, size, **augmentation) for _ in range(2)]
@@ -203,7 +258,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
 
     def sample_fn():
         # The first two training images: moving | fixed | warped, side by side.
-        moving, fixed = images[:1], images[1:2] if count > 1 else images[:1]
+        moving, fixed = images[:1], images[1:2] if counts[0] > 1 else images[:1]
         field = model(tf.concat([moving, fixed], axis=-1), training=False)
         return tf.clip_by_value(tf.concat([moving, fixed, warp_bilinear(moving, field)], axis=2), 0.0, 1.0)
 

@@ -16,6 +16,30 @@ from acregnet_cli.errors import InputError
 RUN_CONTROLS = ("iterations", "checkpoint_every", "log_every")
 
 
+def dataset_names(dataset):
+    """The datasets of ``--dataset``: one name or TOML file, or several joined by commas.
+
+    Examples
+    --------
+    >>> dataset_names("jsrt, montgomery,shenzhen")
+    ['jsrt', 'montgomery', 'shenzhen']
+    """
+    names = [name.strip() for name in str(dataset).split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise InputError(f"--dataset {dataset!r}: give dataset names or files, each once, joined by commas")
+    return names
+
+
+class Several:
+    """Several datasets trained together: their name joined by '+' (the run's default
+    folder and its record), the configurations in ``configs``."""
+
+    def __init__(self, configs):
+        self.configs = configs
+        self.name = "+".join(config.name for config in configs)
+        self.num_classes = [config.num_classes for config in configs]
+
+
 def resumed_settings(stage, run_dir, config_file, overrides):
     """The settings a resumed run continues with: those its ``config.toml`` recorded.
 
@@ -73,14 +97,21 @@ def _train(stage, dataset, data_dir, run_dir, config_file, overrides, strategy, 
     )
     from acregnet_cli.datasets.layout import carve_validation, load_split
 
-    config = load_dataset_config(dataset)
+    configs = [load_dataset_config(name) for name in dataset_names(dataset)]
+    if len(configs) > 1 and stage != "train_reg":
+        raise InputError(f"--dataset {dataset}: train-ae takes one dataset")
+    config = configs[0] if len(configs) == 1 else Several(configs)
     run_dir = Path(run_dir) if run_dir else Path("runs") / default_run(config)
     if resume:
         settings = resumed_settings(stage, run_dir, config_file, overrides)
     else:
         settings = load_training_settings(stage, config_file, **overrides)
-    split = load_split(config, resolve_data_root(data_dir), "train", settings["size"])
-    train, validation = carve_validation(split, settings["validation_fraction"], settings["seed"])
+    root = resolve_data_root(data_dir)
+    parts = [carve_validation(load_split(one, root, "train", settings["size"]), settings["validation_fraction"],
+                              settings["seed"]) for one in configs]
+    train, validation = ([part[k] for part in parts] for k in (0, 1))
+    if len(configs) == 1:
+        train, validation = train[0], validation[0]
     runtime.import_tensorflow()
     from acregnet_cli.io.atomic import folder_lock
     from acregnet_cli.training.distribute import make_strategy, worker_identity
@@ -164,7 +195,12 @@ def train_registration_run(dataset, variant="ac-regnet", ae_run=None, init_from=
 
     def summarize(summary, run_dir, config, train, validation):
         summary["variant"] = variant
-        if validation is not None:
+        if isinstance(config, Several):
+            scores = {one.name: validation_scores(run_dir, part, one)
+                      for one, part in zip(config.configs, validation) if part is not None}
+            if scores:
+                summary["validation"] = scores
+        elif validation is not None:
             summary["validation"] = validation_scores(run_dir, validation, config)
 
     return _train("train_reg", dataset, data_dir, run_dir, config_file, overrides or {}, strategy, cpu_devices,

@@ -35,6 +35,7 @@ def main():
     parser.add_argument("--side", type=int, default=256, help="Image side the test images are brought to.")
     parser.add_argument("--k", type=int, default=5, help="Atlases per image (corpus --k).")
     parser.add_argument("--passes", type=int, help="Network passes (corpus --passes; default: the model's own).")
+    parser.add_argument("--model", help="Registration model (corpus --model; default: corpus's own).")
     parser.add_argument("--data", default=os.environ.get("ACREGNET_DATA"), help="The acrn data root.")
     args = parser.parse_args()
     root = Path(args.data)
@@ -56,13 +57,15 @@ def main():
         began = time.perf_counter()
         subprocess.run([sys.executable, "-m", "acregnet_cli.cli", "corpus", str(work / "images"), "-o",
                         str(work / "out"), "--atlases", "jsrt:train", "--k", str(args.k), "--json"]
-                       + (["--passes", str(args.passes)] if args.passes else []), check=True, stdout=subprocess.DEVNULL)
+                       + (["--passes", str(args.passes)] if args.passes else [])
+                       + (["--model", args.model] if args.model else []), check=True, stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - began
         table = pd.read_csv(work / "out" / "corpus.csv")
     rows = pd.DataFrame({"image": table["image"], "ctr_ours": table["ctr"],
                          "ctr_manual": [manual[name] for name in table["image"]]})
     rows["difference"] = rows.ctr_ours - rows.ctr_manual
-    rows.to_csv(HERE / f"jsrt-{args.side}-k{args.k}.csv", index=False, float_format="%.4f")
+    model = f"-{Path(args.model).name}" if args.model else ""
+    rows.to_csv(HERE / f"jsrt-{args.side}-k{args.k}{model}.csv", index=False, float_format="%.4f")
     difference = rows.difference.to_numpy()
     r = stats.pearsonr(rows.ctr_ours, rows.ctr_manual)[0]
     spread = 1.96 * difference.std(ddof=1)

@@ -118,6 +118,8 @@ def main():
     parser.add_argument("--side", type=int, default=1024, help="Side the 256 px images are brought to.")
     parser.add_argument("--data", default=os.environ.get("ACREGNET_DATA"), help="The acrn data root.")
     parser.add_argument("--summary-only", action="store_true", help="Summarise OUTPUT/scores.csv again.")
+    parser.add_argument("--model", help="Registration model for corpus (default: corpus's own, the bundled jsrt).")
+    parser.add_argument("--only", choices=tuple(DATASETS), help="One hospital only.")
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args()
     root, output = Path(args.data), Path(args.output)
@@ -126,13 +128,14 @@ def main():
         return report(pd.read_csv(output / "scores.csv"), output, args.side)
     rows, all_truths = [], {}
     with tempfile.TemporaryDirectory() as work:
-        for dataset in DATASETS:
+        for dataset in [args.only] if args.only else DATASETS:
             folder = Path(work) / dataset
             folder.mkdir()
             truths = write_images(root, dataset, args.side, folder)
             began = time.perf_counter()
+            model = ["--model", args.model] if args.model else []
             subprocess.run([sys.executable, "-m", "acregnet_cli.cli", "corpus", str(folder), "-o",
-                            str(Path(work) / f"out-{dataset}")], check=True, stdout=subprocess.DEVNULL)
+                            str(Path(work) / f"out-{dataset}"), *model], check=True, stdout=subprocess.DEVNULL)
             seconds = time.perf_counter() - began
             table = pd.read_csv(Path(work) / f"out-{dataset}" / "corpus.csv")
             for _, row in table.iterrows():
@@ -161,7 +164,8 @@ def main():
 
 def report(frame, output, side):
     lines = [f"# Other hospitals: Montgomery and Shenzhen at {side} px, `acregnet corpus` defaults", ""]
-    lines += summarise(frame) + [""] + summarise(frame, "lungs_outside_heart") + [""] + cross_fit(frame)
+    lines += summarise(frame) + [""] + summarise(frame, "lungs_outside_heart") + [""]
+    lines += cross_fit(frame) if frame.dataset.nunique() > 1 else []
     (output / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
