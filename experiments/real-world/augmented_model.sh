@@ -27,10 +27,12 @@ out=experiments/real-world/augmented-model.md
   echo
   echo "## Other hospitals (lungs Dice against the manual masks; SCR-like: outside our heart)"
   echo
+  echo "(The images/s column is not a speed measure here: other work may share the machine.)"
+  echo
   for model in default augmented; do
     option=(); [ "$model" = augmented ] && option=(--model "$run")
     python experiments/real-world/other_hospitals.py -o "$work/oh-$model" "${option[@]}" > /dev/null 2>&1
-    echo "### $model"; echo; sed -n '/^| dataset/,/^$/p' "$work/oh-$model/summary.md"
+    echo "### $model"; echo; sed -n '/^Truth/,$p' "$work/oh-$model/summary.md" | grep -v '^- '
   done
   python - "$work/oh-default/scores.csv" "$work/oh-augmented/scores.csv" <<'PY'
 import sys
@@ -64,6 +66,8 @@ PY
   done
   echo
   echo "## CTR against the manual masks (JSRT test fold, 256 px; experiments/ctr/ctr_jsrt.py)"
+  echo
+  echo "First row: the default (jsrt); second: runs/jsrt-augmented."
   echo
   python experiments/ctr/ctr_jsrt.py | head -2
   python experiments/ctr/ctr_jsrt.py | tail -1
