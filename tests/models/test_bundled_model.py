@@ -84,3 +84,32 @@ def test_lung_models_are_selectable_by_name(dataset, tmp_path):
     summary = json.loads(result.output)
     assert summary["model"].endswith(dataset)
     assert set(np.unique(np.array(Image.open(tmp_path / "out" / "warped_mask.png")))) <= {0, 255}
+
+
+def test_the_model_for_the_wild_is_bundled_trained_on_three_datasets_and_registers(tmp_path):
+    from acregnet_cli.datasets.phantom import make_subject
+
+    models = data_dir() / "models"
+    description = json.loads((models / "cxr" / "model.json").read_text())
+    assert description["dataset"] == "jsrt+montgomery+shenzhen" and description["passes"] == 2
+    assert description["ae_run"] == "jsrt-ae" and (models / "jsrt-ae" / "model.json").is_file()
+    config = (models / "cxr" / "training_config.toml").read_text()
+    assert "augment_rotation = 5.0" in config and "num_classes = [4, 2, 2]" in config
+    weights = [(models / name / "vector_cnn.weights.h5").read_bytes() for name in ("cxr", "jsrt")]
+    assert weights[0] != weights[1]
+    assert "several-datasets.md" in (models / "cxr" / "MODEL_CARD.md").read_text()
+    rng = np.random.RandomState(5)
+    masks = []
+    for name in ("a", "b"):
+        image, labels = make_subject(rng, 128)[:2]
+        Image.fromarray((image * 255).astype(np.uint8)).save(tmp_path / f"{name}.png")
+        Image.fromarray(labels.astype(np.uint8)).save(tmp_path / f"{name}-mask.png")
+        masks.append(labels)
+    result = run("register", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "out", "--model", "cxr",
+                 "--mask", tmp_path / "a-mask.png", "--fixed-mask", tmp_path / "b-mask.png", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    before = np.mean([2 * ((masks[0] == v) & (masks[1] == v)).sum() / ((masks[0] == v).sum() + (masks[1] == v).sum())
+                      for v in np.unique(masks[1]) if v])
+    assert summary["model"].endswith("cxr") and summary["passes"] == 2
+    assert summary["scores"]["mean_dice"] > before + 0.02
