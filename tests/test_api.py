@@ -78,7 +78,7 @@ def test_bundled_names_work_in_every_place_that_takes_a_model():
     assert parse_method("default=jsrt,passes=2").path == data_dir() / "models" / "jsrt"
     with pytest.raises(InputError, match="not a registration network"):
         acr.load_model("jsrt-ae", kind="registration")
-    with pytest.raises(InputError, match="model not found.*bundled model: jsrt"):
+    with pytest.raises(InputError, match="model not found.*bundled model: cxr, jsrt,"):
         acr.load_model("no-such-model")
 
 
