@@ -11,6 +11,7 @@
 #   bash experiments/real-world/augmented_model.sh   (writes experiments/real-world/augmented-model.md)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source experiments/real-world/jsrt_segment_rows.sh
 run=experiments/real-world/runs/jsrt-augmented
 if [ ! -f "$run/vector_cnn.weights.h5" ]; then
   acregnet train-reg --dataset jsrt --variant ac-regnet --ae-run jsrt-ae --init-from jsrt --iterations 1500 \
@@ -57,13 +58,7 @@ PY
   sed -n '/^| Method/,/^$/p' "$work/eval/summary.md"
   echo "## JSRT in domain: multi-atlas segment of the test fold (jsrt:train atlases, k 5)"
   echo
-  echo "| model | Dice per structure |"
-  echo "| --- | --- |"
-  for model in jsrt "$run"; do
-    acregnet segment --atlases jsrt:train --targets-from jsrt:test -o "$work/seg" --model "$model" --no-overlay --json > "$work/seg.json"
-    python -c "import json; s = json.load(open('$work/seg.json')); print('| $model | ' + ', '.join(f'{k[4:]} {v:.4f}' for k, v in sorted(s.items()) if k.startswith('dsc_')) + ' |')"
-    rm -rf "$work/seg"
-  done
+  jsrt_segment_rows "$work" jsrt "$run"
   echo
   echo "## CTR against the manual masks (JSRT test fold, 256 px; experiments/ctr/ctr_jsrt.py)"
   echo

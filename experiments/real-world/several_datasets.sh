@@ -11,6 +11,7 @@
 #   bash experiments/real-world/several_datasets.sh   (writes experiments/real-world/several-datasets.md)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source experiments/real-world/jsrt_segment_rows.sh
 runs=experiments/real-world/runs
 train() {  # train RUN DATASETS: the augmented fine-tuning of augmented_model.sh on DATASETS
   if [ ! -f "$runs/$1/vector_cnn.weights.h5" ]; then
@@ -74,13 +75,7 @@ PY
   done
   echo "## JSRT multi-atlas segment of the test fold (jsrt:train atlases, k 5)"
   echo
-  echo "| model | Dice per structure |"
-  echo "| --- | --- |"
-  for model in jsrt "$runs/cxr-augmented"; do
-    acregnet segment --atlases jsrt:train --targets-from jsrt:test -o "$work/seg" --model "$model" --no-overlay --json > "$work/seg.json"
-    python -c "import json; s = json.load(open('$work/seg.json')); print('| $model | ' + ', '.join(f'{k[4:]} {v:.4f}' for k, v in sorted(s.items()) if k.startswith('dsc_')) + ' |')"
-    rm -rf "$work/seg"
-  done
+  jsrt_segment_rows "$work" jsrt "$runs/cxr-augmented"
   echo
   echo "Command: \`bash experiments/real-world/several_datasets.sh\`"
 } > "$out"
