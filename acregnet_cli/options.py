@@ -14,7 +14,9 @@ from acregnet_cli.errors import InputError
 # What a warped mask holds where the field samples outside the moving image.
 MASK_OUTSIDE = ("edge", "background")
 # Global transforms fitted before the network (acregnet_cli.tf.prealign).
-PREALIGN_KINDS = ("similarity", "affine")
+PREALIGN_KINDS = ("similarity", "affine", "align")
+# The kinds fitted by gradient descent in TensorFlow; 'align' reads the map off the network's own field.
+FITTED_PREALIGN = ("similarity", "affine")
 # Resize between image size and network size (acregnet_cli.tf.ops.resize_images).
 RESIZE_METHODS = ("modern", "legacy")
 # Where registration computes: numpy skips TensorFlow's start-up; auto picks per run.
@@ -69,8 +71,10 @@ class RegistrationOptions:
     mask_outside : {'edge', 'background'}
         What a warped mask holds where the field samples outside the moving image:
         the border label (the paper's protocol) or background.
-    prealign : {None, 'affine', 'similarity'}
-        A global transform fitted before the network (needs TensorFlow).
+    prealign : {None, 'affine', 'similarity', 'align'}
+        A global transform before the network: fitted by gradient descent on minus NCC
+        ('affine', 'similarity'; needs TensorFlow), or the affine map the network's own
+        field agrees on, refined over up to three calls as ``corpus`` aligns ('align').
     resize : {None, 'modern', 'legacy'}
         Resize between image and network size; None takes the model's.
     engine : {'auto', 'tensorflow', 'numpy'}
@@ -109,7 +113,7 @@ class RegistrationOptions:
         _choice("resize", self.resize, RESIZE_METHODS, optional=True)
         _choice("engine", self.engine, ENGINES)
         _whole("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
-        if self.engine == "numpy" and self.prealign is not None:
+        if self.engine == "numpy" and self.prealign in FITTED_PREALIGN:
             raise InputError("prealign fits with TensorFlow: use engine 'tensorflow' or 'auto' (--engine tensorflow)")
         object.__setattr__(self, "batch_size", int(self.batch_size))
 

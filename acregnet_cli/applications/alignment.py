@@ -7,12 +7,7 @@ the image's own frame (:mod:`acregnet_cli.fields.affine`).
 
 import numpy as np
 
-from acregnet_cli.fields.affine import ALIGN_MIN_REACH, affine_field, fit_affine, through_inverse
-
-# How many times an image may be resampled into the atlases' frame and its atlases registered
-# again: the network reaches only so far in one call, and a film framed far from the atlases'
-# (from the neck down, say) needs more than one (lungs Dice 0.76 -> 0.80 on such a film).
-ALIGN_ROUNDS = 3
+from acregnet_cli.fields.affine import ALIGN_MIN_REACH, ALIGN_ROUNDS, affine_field, fit_affine, through_inverse
 
 
 def per_item(fields, items, key):

@@ -169,8 +169,10 @@ MASK_OUTSIDE = click.option(
          "then not drawn out into streaks).")
 PREALIGN = click.option(
     "--prealign", type=click.Choice(choices.PREALIGN_KINDS),
-    help="Fit a global transform between the two images (at network size, by gradient descent on minus NCC) "
-         "before the network, for pairs framed very differently (an extension; needs TensorFlow).")
+    help="A global transform between the two images before the network, for pairs framed very differently (an "
+         "extension): similarity or affine fitted at network size by gradient descent on minus NCC (needs "
+         "TensorFlow), or align: the affine map the network's own field agrees on, refined over up to three "
+         "calls, as corpus aligns.")
 RESIZE = click.option(
     "--resize", type=click.Choice(choices.RESIZE_METHODS),
     help="Resize between image and network size (default: the model's).")
@@ -178,7 +180,7 @@ ENGINE = click.option(
     "--engine", type=click.Choice(choices.ENGINES), default="auto", show_default=True,
     help="numpy skips TensorFlow's start-up (fastest for up to a few hundred pairs on a CPU); auto picks it "
          f"for up to {choices.NUMPY_ENGINE_MAX_PAIRS} pairs when no NVIDIA GPU is present and --prealign is not "
-         "given.")
+         "similarity or affine.")
 BATCH_SIZE = click.option("--batch-size", type=click.IntRange(1, choices.MAX_BATCH_SIZE), default=32,
                           show_default=True, help="Pairs per network call.")
 

@@ -10,6 +10,10 @@ import numpy as np
 # The global affine map the atlases' fields agree on must move some pixel of the network's
 # grid this far (pixels at network size) before the image is resampled into their frame.
 ALIGN_MIN_REACH = 2.0
+# How many times an image may be resampled and registered again: the network reaches only so
+# far in one call, and a film framed far from the atlases' (from the neck down, say) needs
+# more than one (lungs Dice 0.76 -> 0.80 on such a film).
+ALIGN_ROUNDS = 3
 
 
 def _grid(size):

@@ -36,7 +36,7 @@ def choose_engine(engine, pairs, prealign=None):
     """
     if engine != "auto":
         return engine
-    numpy_wins = pairs <= NUMPY_ENGINE_MAX_PAIRS and not has_nvidia_gpu() and prealign is None
+    numpy_wins = pairs <= NUMPY_ENGINE_MAX_PAIRS and not has_nvidia_gpu() and prealign in (None, "align")
     return "numpy" if numpy_wins else "tensorflow"
 
 

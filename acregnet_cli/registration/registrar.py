@@ -115,7 +115,9 @@ class Registrar:
         """
         moving_small = np.asarray(moving_small, np.float32)
         fixed_small = np.asarray(fixed_small, np.float32)
-        if self.prealign is not None:
+        if self.prealign == "align":
+            field, remaining = self._network_affine(moving_small, fixed_small), self.passes
+        elif self.prealign is not None:
             from acregnet_cli.tf.prealign import estimate_prealignment
 
             field, remaining = estimate_prealignment(moving_small, fixed_small, self.prealign), self.passes
@@ -126,6 +128,39 @@ class Registrar:
             step = self.ops.predict(np.stack([current, fixed_small], axis=-1).astype(np.float32))
             field = step + self.ops.warp(field, step)
         return np.asarray(field, np.float32)
+
+    def _network_affine(self, moving_small, fixed_small):
+        """Per pair, the field of the global affine map the network's own field agrees on
+        (least squares), refined while it still moves the grid more than ALIGN_MIN_REACH px,
+        over up to ALIGN_ROUNDS network calls on the moving image resampled by the map so
+        far (from its own pixels each time); zero where the first map moves it less.
+
+        ``prealign='align'`` for a pair: what ``corpus`` does with k atlases, with one.
+        """
+        from acregnet_cli.fields.affine import ALIGN_MIN_REACH, ALIGN_ROUNDS, affine_field, fit_affine
+
+        size = moving_small.shape[1]
+        maps, current, pending = [None] * len(moving_small), moving_small.copy(), list(range(len(moving_small)))
+        for _ in range(ALIGN_ROUNDS):
+            if not pending:
+                break
+            fields = self.ops.predict(np.stack([current[pending], fixed_small[pending]], axis=-1))
+            still = []
+            for field, index in zip(fields, pending):
+                matrix, shift, reach = fit_affine(field)
+                if reach <= ALIGN_MIN_REACH:
+                    continue
+                # The resampled image at p is the moving one at A p + t; the network reads it at
+                # A2 p + t2: the moving image at A (A2 p + t2) + t.
+                first = maps[index]
+                maps[index] = (matrix, shift) if first is None else (first[0] @ matrix, first[0] @ shift + first[1])
+                still.append(index)
+            if still:
+                at = np.stack([affine_field(*maps[i], size) for i in still])
+                current[still] = self.ops.warp(moving_small[still][..., None], at)[..., 0]
+            pending = still
+        zero = np.zeros((size, size, 2), np.float32)
+        return np.stack([zero if m is None else affine_field(*m, size) for m in maps]).astype(np.float32)
 
     def _to_network(self, square):
         return self.ops.resize_images(square[None, ..., None], self.size, self.resize)[0, ..., 0]
