@@ -14,7 +14,7 @@ from acregnet_cli.training.registration import batch_shares, draw_pairs
 @pytest.fixture(scope="module")
 def two_datasets(tmp_path_factory):
     """(root, 4-class dataset TOML, 2-class dataset TOML) under one data root."""
-    from tests.conftest import write_synthetic_dataset
+    from conftest import write_synthetic_dataset
 
     root = tmp_path_factory.mktemp("two")
     four = write_synthetic_dataset(root, count=6, test_count=2)
