@@ -6,7 +6,7 @@
 # default is, then measures it beside the default in the same run: other hospitals
 # (Montgomery + Shenzhen, 688 films at 1024 px, corpus defaults), JSRT's Table 1 (100 test
 # pairs), multi-atlas segment of JSRT's test fold, and CTR against the manual masks.
-# The run record (config, log, weights) is kept in runs/jsrt-augmented; training is
+# The run record (config, log; the weights are not committed) is in runs/jsrt-augmented; training is
 # skipped when its weights are there. Needs ACREGNET_DATA; about 25 minutes on 2 cores.
 #   bash experiments/real-world/augmented_model.sh   (writes experiments/real-world/augmented-model.md)
 set -euo pipefail
