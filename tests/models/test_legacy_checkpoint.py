@@ -13,6 +13,9 @@ from acregnet_cli.models.files import load_autoencoder, load_vector_cnn
 from acregnet_cli.models.tf1 import import_tf1, read_checkpoint
 from acregnet_cli.tf.networks import mask_autoencoder
 
+# Importing the original release's checkpoint is a one-off: in the full suite, not the quick one.
+pytestmark = pytest.mark.slow
+
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "tf1-jsrt-acregnet" / "model.ckpt"
 
 

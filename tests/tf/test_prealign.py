@@ -12,6 +12,9 @@ from acregnet_cli.resources import data_dir
 from acregnet_cli.tf.ops import warp_bilinear
 from acregnet_cli.tf.prealign import estimate_prealignment, overlap_ncc, transform_field
 
+# The fitted global transforms are an extension few runs use: in the full suite, not the quick one.
+pytestmark = pytest.mark.slow
+
 SIZE = 64
 
 

@@ -13,6 +13,9 @@ from acregnet_cli.np import ops as numpy_ops
 from acregnet_cli.tf.layers import IntegrateVelocity
 from acregnet_cli.tf.ops import integrate_velocity, warp_bilinear
 
+# The velocity-field extension: in the full suite, not the quick one.
+pytestmark = pytest.mark.slow
+
 
 def sinusoidal_velocity(amplitude, size=64):
     """Columns pushed along x by amplitude * sin(2 pi x / size): as a displacement it folds once
