@@ -148,6 +148,8 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     classes = list(num_classes) if isinstance(num_classes, (list, tuple)) else [num_classes]
     if len(splits) > 1 and replicas > 1:
         raise InputError("training on several datasets runs on one device (--strategy default)")
+    if settings["batch_size"] < len(splits):
+        raise InputError(f"batch size {settings['batch_size']} is smaller than the number of datasets ({len(splits)})")
     encoder = None
     if lambda_ae > 0:
         if ae_run is None:
@@ -176,13 +178,11 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
         optimizer = keras.optimizers.Adam(learning_rate)
         optimizer.build(model.trainable_variables)
     sampler = tf.random.Generator.from_seed(settings["seed"])
-    # All datasets in one tensor; dataset d's items start at offsets[d].
+    # All datasets in one tensor, in the order draw_pairs offsets their indices.
     images = tf.constant(np.concatenate([part.images for part in splits])[..., None], dtype=tf.float32)
     labels = tf.constant(np.concatenate([part.labels for part in splits]), dtype=tf.int32)
     counts, batch_size = [len(part) for part in splits], settings["batch_size"]
     shares = batch_shares(batch_size, len(splits))
-    if min(shares) < 1:
-        raise InputError(f"batch size {batch_size} is smaller than the number of datasets ({len(splits)})")
     # (first row, rows, classes, weight of its mask terms, weight of its autoencoder term) of each dataset's pairs.
     ae_classes = ae_description["num_classes"] if encoder is not None else None
     ae_rows = sum(n for n, k in zip(shares, classes) if k == ae_classes)

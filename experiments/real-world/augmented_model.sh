@@ -11,20 +11,14 @@
 #   bash experiments/real-world/augmented_model.sh   (writes experiments/real-world/augmented-model.md)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source experiments/real-world/jsrt_segment_rows.sh
+source experiments/real-world/study_helpers.sh
 run=experiments/real-world/runs/jsrt-augmented
-if [ ! -f "$run/vector_cnn.weights.h5" ]; then
-  acregnet train-reg --dataset jsrt --variant ac-regnet --ae-run jsrt-ae --init-from jsrt --iterations 1500 \
-    --learning-rate 1e-4 --lr-schedule cosine --lambda-fold 300 --augment-rotation 5 --augment-scale 0.1 \
-    --augment-shift 0.05 --quiet -o "$run"
-  # Used with two network passes, as the bundled default.
-  python -c "import json, sys; p = sys.argv[1]; d = json.load(open(p)); d['passes'] = 2; open(p, 'w').write(json.dumps(d, indent=2, sort_keys=True) + '\n')" "$run/model.json"
-fi
+train_augmented jsrt-augmented jsrt
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=experiments/real-world/augmented-model.md
 {
-  echo "# The default model against the same fine-tuned with augmented framings ($(date -u +%F), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1))"
+  echo "# The default model against the same fine-tuned with augmented framings ($(machine))"
   echo
   echo "## Other hospitals (lungs Dice against the manual masks; SCR-like: outside our heart)"
   echo

@@ -11,25 +11,17 @@
 #   bash experiments/real-world/several_datasets.sh   (writes experiments/real-world/several-datasets.md)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source experiments/real-world/jsrt_segment_rows.sh
+source experiments/real-world/study_helpers.sh
 runs=experiments/real-world/runs
-train() {  # train RUN DATASETS: the augmented fine-tuning of augmented_model.sh on DATASETS
-  if [ ! -f "$runs/$1/vector_cnn.weights.h5" ]; then
-    acregnet train-reg --dataset "$2" --variant ac-regnet --ae-run jsrt-ae --init-from jsrt --iterations 1500 \
-      --learning-rate 1e-4 --lr-schedule cosine --lambda-fold 300 --augment-rotation 5 --augment-scale 0.1 \
-      --augment-shift 0.05 --quiet -o "$runs/$1"
-    python -c "import json, sys; p = sys.argv[1]; d = json.load(open(p)); d['passes'] = 2; open(p, 'w').write(json.dumps(d, indent=2, sort_keys=True) + '\n')" "$runs/$1/model.json"
-  fi
-}
-train jsrt-augmented jsrt
-train jsrt+montgomery-augmented jsrt,montgomery
-train jsrt+shenzhen-augmented jsrt,shenzhen
-train cxr-augmented jsrt,montgomery,shenzhen
+train_augmented jsrt-augmented jsrt
+train_augmented jsrt+montgomery-augmented jsrt,montgomery
+train_augmented jsrt+shenzhen-augmented jsrt,shenzhen
+train_augmented cxr-augmented jsrt,montgomery,shenzhen
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=experiments/real-world/several-datasets.md
 {
-  echo "# Several hospitals in training, scored on the one left out ($(date -u +%F), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1))"
+  echo "# Several hospitals in training, scored on the one left out ($(machine))"
   echo
   echo "Lungs Dice against the manual masks, all the left-out hospital's films at 1024 px, \`corpus\` defaults (JSRT atlases)."
   echo
