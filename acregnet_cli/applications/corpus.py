@@ -72,6 +72,19 @@ class CorpusResult:
     # and whether the image was resampled by it.
     reach: float = None
     aligned: bool = False
+    # What the image was taken for (VIEWS): 'frontal' where it was segmented.
+    view: str = "frontal"
+
+
+# corpus.csv's view column. Laterals, CT or MR slices, photographs and other body parts
+# are all 'other': the gates see only that the frontal atlases do not fit (laterals were
+# not at hand to tell them apart; experiments/views).
+VIEWS = {
+    "frontal": "a frontal chest radiograph: segmented",
+    "other": "not a frontal chest radiograph (a lateral, a CT or MR slice, a photograph, another body part): "
+             "the atlases do not fit it",
+    "not-radiograph": "a mask or a drawing: a handful of grey levels",
+}
 
 
 class CorpusPipeline(AlignedStart):
@@ -177,8 +190,8 @@ class CorpusPipeline(AlignedStart):
             levels = grey_levels(image)
             if levels <= FEW_LEVELS:
                 # A label map or a drawing (masks are often stored beside the images).
-                refused[position] = CorpusResult(None, [], [], reason=f"not a radiograph: {levels} grey levels "
-                                                                     "(a mask or a drawing?)")
+                refused[position] = CorpusResult(None, [], [], view="not-radiograph", reason=(
+                    f"not a radiograph: {levels} grey levels (a mask or a drawing?)"))
                 continue
             frame = self._frame(image)
             square, box = pad_to_square(crop(image, frame))
@@ -187,7 +200,7 @@ class CorpusPipeline(AlignedStart):
             chosen, ncc = self.atlases.rank(vector, self.k)
             if min_ncc is not None and ncc[0] < min_ncc:
                 refused[position] = CorpusResult(None, [self.atlases.names[i] for i in chosen],
-                                                 [float(v) for v in ncc],
+                                                 [float(v) for v in ncc], view="other",
                                                  reason=f"not a chest radiograph? its most similar atlas correlates "
                                                         f"{ncc[0]:.2f} (< {min_ncc:g})")
                 continue
@@ -221,7 +234,7 @@ class CorpusPipeline(AlignedStart):
             labels, work, band, agreement = self._fuse(item["fields"], item)
             names, ncc = [self.atlases.names[i] for i in item["chosen"]], [float(v) for v in item["ncc"]]
             if self.min_agreement is not None and len(names) > 1 and agreement < self.min_agreement:
-                results.append(CorpusResult(None, names, ncc, agreement=agreement, reason=(
+                results.append(CorpusResult(None, names, ncc, agreement=agreement, view="other", reason=(
                     f"not a frontal chest radiograph? its {len(names)} atlases agree at {agreement:.3f} "
                     f"(< {self.min_agreement:g})")))
                 continue

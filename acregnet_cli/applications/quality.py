@@ -36,7 +36,9 @@ def predicted_quality(image, mask, references, registrar, max_references=20, fra
     -------
     best : float
         Highest mean Dice (over the references' foreground classes) reached.
-    info : dict : the reference giving it, all Dice values, seconds.
+    info : dict : the reference giving it, all Dice values, the most similar reference's
+        global NCC (``reference_ncc``: under 0.15, ``corpus`` would not take the image for a
+        chest radiograph), seconds.
     """
     began = time.perf_counter()
     if framing == "field-of-view":
@@ -52,7 +54,7 @@ def predicted_quality(image, mask, references, registrar, max_references=20, fra
         from acregnet_cli.errors import InputError
 
         raise InputError(f"qc framing must be field-of-view or none, got {framing!r}")
-    order, _ = references.rank(image)
+    order, ncc = references.rank(image)
     chosen = order[:max_references]
     values = references.values
     classes = [v for v in values if v != 0]
@@ -66,4 +68,4 @@ def predicted_quality(image, mask, references, registrar, max_references=20, fra
     dices = [mean_dice(result.warped_mask, references.labels[i], classes) for result, i in zip(results, chosen)]
     best = int(np.argmax(dices))
     return float(dices[best]), {"reference": references.names[chosen[best]], "dices": dices,
-                                "seconds": time.perf_counter() - began}
+                                "reference_ncc": float(ncc[0]), "seconds": time.perf_counter() - began}

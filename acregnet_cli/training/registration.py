@@ -117,7 +117,7 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
     init_from : Path, optional
         A trained VectorCNN (run directory, bundled model folder or weights file)
         whose weights start the run instead of a random initialisation, to
-        fine-tune or train a model further. Its size must equal ``settings['size']``.
+        fine-tune or train a model further, at its own size or another one.
         The optimizer starts afresh; a resumed run restores its own checkpoint.
 
     Returns
@@ -128,10 +128,9 @@ def train_registration(split, num_classes, settings, variant, run_dir, ae_run=No
 
     init_weights = None
     if init_from is not None:
+        # The VectorCNN is fully convolutional: weights trained at one size start a run at
+        # another (a 64 px model fine-tuned at 128 px predicts a field twice as fine).
         init_weights, init_description = vector_cnn_weights(init_from)
-        if int(init_description.get("size", 64)) != int(settings["size"]):
-            raise InputError(f"{init_from}: model was trained at size {init_description.get('size', 64)}, "
-                             f"this run trains at {settings['size']} (--size)")
 
     learning_rate = learning_rate_schedule(settings)  # bad settings fail before anything is written
     steps = integration_steps(settings, "--integration-steps")

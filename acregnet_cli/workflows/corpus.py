@@ -115,8 +115,10 @@ def run_corpus(root, output, pipeline, threshold=0.92, batch_size=8, shard=(0, 1
     failed = summary["failed"] + summary["not_chest"]
     if failed:
         # Said even with --json (on standard error): a count the user must not miss.
-        print(f"corpus: warning: {failed} image(s) not segmented (reasons in the table's 'reason' column)",
-              file=sys.stderr)
+        views = summary["views"]
+        print(f"corpus: warning: {failed} image(s) not segmented: {summary['failed']} failed, {views['other']} "
+              f"not frontal chest radiographs, {views['not-radiograph']} masks or drawings (the table's 'view' and "
+              "'reason' columns)", file=sys.stderr)
     if strict and failed:
         raise RunFailure(f"{failed} image(s) failed or were not chest radiographs (--strict); see {output}")
     return summary
@@ -188,7 +190,7 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
     seconds = []
 
     def write(position, relpath, result, reason, radiograph):
-        row = {"image": relpath, "status": "ok", "reason": "", "height": None, "width": None, "mask": "",
+        row = {"image": relpath, "status": "ok", "view": "", "reason": "", "height": None, "width": None, "mask": "",
                "atlases": "", "atlas_ncc": "", "estimated_dice": None, "best_reference": "", "accepted": False,
                "band_fraction": None, "seconds": None, "window": "", "inverted": None, "field_of_view": "",
                "aligned": None, "global_reach": None, "rca_mean": None, "rca_max": None, "atlas_agreement": None,
@@ -204,7 +206,7 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
         written = full is not None and _write_mask(output, masks[relpath], full, row)
         if written:
             _dicom_seg(output, masks[relpath], full, Path(root) / relpath, row)
-            row.update(mask=masks[relpath], atlases=" ".join(result.atlases),
+            row.update(mask=masks[relpath], view=result.view, atlases=" ".join(result.atlases),
                        atlas_ncc=" ".join(f"{v:.4f}" for v in result.atlas_ncc), band_fraction=result.band_fraction,
                        seconds=round(result.seconds, 4), aligned=result.aligned,
                        atlas_agreement=None if result.agreement is None else round(result.agreement, 5),
@@ -219,7 +221,9 @@ def _stream(root, output, pipeline, todo, masks, journal, threshold, batch_size,
             row.update(status="not-chest" if result is not None else "failed",
                        reason=reason or (result.reason if result is not None else ""))
             if result is not None:
-                row.update(atlases=" ".join(result.atlases), atlas_ncc=" ".join(f"{v:.4f}" for v in result.atlas_ncc))
+                row.update(view=result.view, atlases=" ".join(result.atlases),
+                           atlas_ncc=" ".join(f"{v:.4f}" for v in result.atlas_ncc),
+                           atlas_agreement=None if result.agreement is None else round(result.agreement, 5))
         with lock:
             journal.append(row)
             progress.update(failed=row["status"] != "ok")

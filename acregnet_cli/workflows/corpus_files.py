@@ -110,15 +110,30 @@ def read_journals(folder, masks=None):
                 continue
             if masks is not None and not _sound_row(row, masks):
                 continue
+            if "view" not in row:  # a row of a run older than the column
+                row["view"] = _view_of(row)
             rows[image] = row
     return rows
 
 
+def _view_of(row):
+    """The view column of a row written before it: what its status and reason say."""
+    if row.get("status") == "ok":
+        return "frontal"
+    if row.get("status") == "not-chest":
+        return "not-radiograph" if "grey levels" in str(row.get("reason")) else "other"
+    return ""
+
+
 def _sound_row(row, masks):
+    from acregnet_cli.applications.corpus import VIEWS
+
     image = row.get("image")
     if not isinstance(image, str) or image not in masks:
         return False
     if row.get("status") not in ("ok", "failed", "not-chest"):
+        return False
+    if row.get("view", "") not in ("", *VIEWS):
         return False
     for key in ("estimated_dice", "band_fraction", "seconds", "global_reach", "height", "width", "rca_mean",
                 "rca_max", "atlas_agreement", "ctr", "heart_width", "thoracic_width", "right_lung_area", "left_lung_area", "heart_area",

@@ -9,7 +9,7 @@ from acregnet_cli.errors import AcregnetError, InputError
 
 # The authors' RCA-estimated Dice over the 112,120 ChestX-ray14 images (their published table).
 PAPER_CHESTXRAY14 = {"images": 112120, "mean": 0.935, "median": 0.944, "below_0.90": 0.110, "below_0.80": 0.0035}
-_FIRST = ["position", "image", "status", "reason", "height", "width", "mask", "atlases", "atlas_ncc",
+_FIRST = ["position", "image", "status", "view", "reason", "height", "width", "mask", "atlases", "atlas_ncc",
           "estimated_dice"]
 _LAST = ["rca_mean", "rca_max", "best_reference", "accepted", "atlas_agreement", "band_fraction", "ctr", "heart_width",
          "thoracic_width", "right_lung_area", "left_lung_area", "heart_area", "lung_height_ratio", "measure_unit",
@@ -57,6 +57,7 @@ def distribution(estimates):
 def write_report(output, table, shard, threshold, pipeline, root, computed, wall, missing):
     """Write the table(s), ``summary.json`` (a shard: ``summary.shard-I-of-N.json``) and,
     for a whole run, ``figure4.png``; return the summary."""
+    from acregnet_cli.applications.corpus import VIEWS
     from acregnet_cli.io.atomic import json_safe, write_json_atomic
 
     output = Path(output)
@@ -67,6 +68,7 @@ def write_report(output, table, shard, threshold, pipeline, root, computed, wall
         "corpus": str(root), "output": str(output), "shard": list(shard), "images": len(table) + len(missing),
         "finished": len(table), "missing": len(missing), "ok": statuses.count("ok"),
         "failed": statuses.count("failed"), "not_chest": statuses.count("not-chest"),
+        "views": {view: sum(row.get("view") == view for row in table) for view in VIEWS},
         "threshold": threshold, "accepted": sum(bool(row.get("accepted")) for row in table),
         "estimated_dice": distribution(estimates), "paper_chestxray14": PAPER_CHESTXRAY14,
         "atlases": len(pipeline.atlases.names), "references": len(pipeline.references.names)
@@ -107,10 +109,11 @@ def _examples(table, threshold, count=4, seed=0):
 def figure4(path, table, root, output, threshold):
     """The paper's Figure 4: the histogram of estimated Dice with the threshold, and
     examples of masks below and above it."""
+    from matplotlib.ticker import MaxNLocator
+
     from acregnet_cli.io.images import read_image, read_label_map
     from acregnet_cli.io.pictures import label_legend, label_outlines
     from acregnet_cli.io.plotting import new_figure, save_figure
-    from matplotlib.ticker import MaxNLocator
 
     estimates = [row["estimated_dice"] for row in table if row.get("estimated_dice") is not None]
     below, above = _examples(table, threshold)

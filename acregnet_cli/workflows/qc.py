@@ -16,6 +16,9 @@ from acregnet_cli.io.intensity import FEW_LEVELS, grey_levels
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
 
+# corpus's --min-ncc default: below it an image is not taken for a chest radiograph.
+MIN_REFERENCE_NCC = 0.15
+
 
 def _whole_counts(axis):
     """Ticks of a count axis at whole numbers only (3 masks gave ticks at 0.5, 1.5)."""
@@ -104,6 +107,10 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
             if mask.shape != image.shape:
                 raise InputError(f"{mask_path}: mask {mask.shape} differs from its image {image_path} {image.shape}")
             quality, info = predicted_quality(image, mask, references, registrar, max_references, framing)
+            if info["reference_ncc"] < MIN_REFERENCE_NCC:
+                print(f"qc: warning: {image_path}: its most similar reference correlates {info['reference_ncc']:.2f} "
+                      f"(< {MIN_REFERENCE_NCC:g}): not a frontal chest radiograph? (its mask's estimate means little)",
+                      file=sys.stderr)
             rows[str(mask_path)] = {"mask": str(mask_path), "image": str(image_path),
                                     "predicted_dice": round(quality, 5), "best_reference": info["reference"],
                                     "accepted": quality >= threshold, "seconds": round(info["seconds"], 3)}

@@ -99,6 +99,9 @@ SAME_IMAGE_NCC = 0.995
 # Below this agreement of the warped atlases, corpus's default, a target is likely no
 # frontal chest radiograph (experiments/views).
 MIN_AGREEMENT = 0.90
+# corpus's --min-ncc default: a target whose most similar atlas correlates less is not
+# taken for a chest radiograph.
+MIN_NCC = 0.15
 
 
 def _earlier_rows(path):
@@ -163,6 +166,28 @@ def _target_row(position, name, info):
             "atlas_agreement": agreement}
 
 
+def _warn_about(name, image, info):
+    """Say on standard error (even with --json) what makes a target's mask doubtful; corpus
+    refuses such an image (``view`` other or not-radiograph), segment writes its mask."""
+    from acregnet_cli.io.intensity import FEW_LEVELS, grey_levels
+
+    levels = grey_levels(image)
+    if levels <= FEW_LEVELS:
+        print(f"segment: warning: {name}: {levels} grey levels: a mask or a drawing, not a radiograph?",
+              file=sys.stderr)
+    elif info["ncc"] and info["ncc"][0] >= SAME_IMAGE_NCC:
+        # A score against itself is no score.
+        print(f"segment: warning: {name} is (nearly) atlas {info['atlases'][0]} itself (NCC "
+              f"{info['ncc'][0]:.4f}): its mask copies that atlas and its scores are optimistic; "
+              "leave it out of the atlases", file=sys.stderr)
+    elif info["ncc"] and info["ncc"][0] < MIN_NCC:
+        print(f"segment: warning: {name}: its most similar atlas correlates {info['ncc'][0]:.2f} (< {MIN_NCC:g}): "
+              "not a frontal chest radiograph?", file=sys.stderr)
+    elif info.get("agreement") is not None and info["agreement"] < MIN_AGREEMENT:
+        print(f"segment: warning: {name}: its {len(info['atlases'])} atlases agree at {info['agreement']:.3f} "
+              f"(< {MIN_AGREEMENT:g}): not a frontal chest radiograph?", file=sys.stderr)
+
+
 def _segment_loop(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion, overlay, overwrite,
                   echo, began, model_path, options, framing, table, earlier, journal):
     from acregnet_cli.workflows.sharding import write_table
@@ -183,15 +208,7 @@ def _segment_loop(targets, atlases, registrar, output, truth, spacing, config, s
                 save_overlay(output / f"{name}_overlay.png", image, labels, f"{name}: {fusion} of {k} atlases")
         else:
             labels, info = segment(image, atlases, registrar, k=k, fusion=fusion, framing=framing)
-            if info["ncc"] and info["ncc"][0] >= SAME_IMAGE_NCC:
-                # Said even with --json (on standard error): a score against itself is no score.
-                print(f"segment: warning: {name} is (nearly) atlas {info['atlases'][0]} itself (NCC "
-                      f"{info['ncc'][0]:.4f}): its mask copies that atlas and its scores are optimistic; "
-                      "leave it out of the atlases", file=sys.stderr)
-            if info.get("agreement") is not None and info["agreement"] < MIN_AGREEMENT:
-                # corpus refuses such an image (--min-agreement); segment writes its mask and says so.
-                print(f"segment: warning: {name}: its {len(info['atlases'])} atlases agree at {info['agreement']:.3f} "
-                      f"(< {MIN_AGREEMENT:g}): not a frontal chest radiograph?", file=sys.stderr)
+            _warn_about(name, image, info)
             # Journaled before the mask: a mask on disk always has its row (a kill in between
             # leaves a row without a mask, and the target is done again).
             journal.append(_target_row(position, name, info))

@@ -70,8 +70,11 @@ def test_a_corpus_is_segmented_and_bad_images_are_recorded(corpus, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (summary["images"], summary["ok"], summary["failed"], summary["not_chest"]) == (8, 6, 1, 1)
-    assert "2 image(s) not segmented" in result.stderr
+    assert "2 image(s) not segmented: 1 failed, 1 not frontal chest radiographs, 0 masks" in result.stderr
+    assert summary["views"] == {"frontal": 6, "other": 1, "not-radiograph": 0}
     table = pd.read_csv(tmp_path / "out" / "corpus.csv")
+    assert table.set_index("image").view.fillna("").to_dict() == {
+        **dict.fromkeys(truth, "frontal"), "broken.png": "", "noise.png": "other"}
     assert list(table["image"]) == sorted(table["image"]) and len(table) == 8
     broken = table[table.image == "broken.png"].iloc[0]
     assert broken.status == "failed" and "not a readable image" in broken.reason
@@ -342,6 +345,7 @@ def test_pictures_the_atlases_disagree_on_are_not_taken_for_radiographs(data_roo
     assert table.loc["cxr.png", "status"] == "ok" and table.loc["cxr.png", "atlas_agreement"] > 0.95
     for name in ("astronaut.png", "mr.dcm"):
         assert table.loc[name, "status"] == "not-chest" and "atlases agree at" in table.loc[name, "reason"]
+        assert table.loc[name, "view"] == "other" and table.loc[name, "atlas_agreement"] < 0.9
         assert not isinstance(table.loc[name, "mask"], str)  # no mask written
     before = run("corpus", folder, "-o", tmp_path / "before", "--min-agreement", 0, "--json")
     assert before.exit_code == 0
@@ -362,6 +366,8 @@ def test_a_mask_stored_beside_the_images_is_not_segmented(corpus, tmp_path):
     assert table.loc["img1.png", "status"] == "ok"
     assert table.loc["img1_mask.png", "status"] == "not-chest" and "2 grey levels" in table.loc["img1_mask.png",
                                                                                                    "reason"]
+    assert table.loc["img1_mask.png", "view"] == "not-radiograph" and table.loc["img1.png", "view"] == "frontal"
+    assert json.loads(result.stdout)["views"] == {"frontal": 1, "other": 0, "not-radiograph": 1}
 
 
 @pytest.mark.parametrize("rounds, expected, reached", [(1, -3.0, -6.0), (3, -8.0, -8.0)])
@@ -384,3 +390,18 @@ def test_alignment_resamples_again_until_the_atlases_agree_on_the_frame(tmp_path
     assert item["affine"][1][0] == pytest.approx(expected, abs=0.05)
     inner = item["fields"][:, 12:-12, 12:-12]
     assert np.allclose(inner[..., 0], reached, atol=0.1) and np.allclose(inner[..., 1], 0, atol=0.1)
+
+
+def test_rows_journalled_before_the_view_column_get_the_view_their_status_says(tmp_path):
+    from acregnet_cli.workflows.corpus_files import mask_names, read_journals
+
+    masks = mask_names(["a.png", "b.png", "c.png", "d.png", "e.png"])
+    rows = [{"image": "a.png", "status": "ok", "mask": masks["a.png"]},
+            {"image": "b.png", "status": "not-chest", "reason": "not a radiograph: 2 grey levels"},
+            {"image": "c.png", "status": "not-chest", "reason": "its 5 atlases agree at 0.71"},
+            {"image": "d.png", "status": "failed", "reason": "unreadable"},
+            {"image": "e.png", "status": "not-chest", "view": "sideways"}]  # not a view: done again
+    (tmp_path / "all.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    read = read_journals(tmp_path, masks)
+    assert {image: row["view"] for image, row in read.items()} == {
+        "a.png": "frontal", "b.png": "not-radiograph", "c.png": "other", "d.png": ""}

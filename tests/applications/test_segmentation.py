@@ -208,6 +208,35 @@ def test_register_and_qc_warn_when_an_image_is_a_mask(untrained_model, atlas_fol
     assert "a0.png: 4 grey levels: a mask or a drawing, not a radiograph?" in result.stderr
 
 
+def test_register_qc_and_segment_warn_when_an_image_is_no_chest_radiograph(data_root, untrained_model, atlas_folder,
+                                                                             tmp_path):
+    """Issue 34: a picture given with a radiograph is said on standard error (0.2-0.4% of
+    frontal pairs of three hospitals correlate under 0.05 before registration, 53% of a
+    frontal film and a picture: experiments/views/pair_ncc.py);
+    qc and segment say when the most similar reference or atlas correlates under 0.15."""
+    import skimage.data
+
+    folder, _ = atlas_folder
+    cxr, other = data_root / "data" / "JSRT" / "LR_256" / "images" / "JPCLN002.png", tmp_path / "grass.png"
+    Image.fromarray(skimage.data.grass()).save(other)
+    result = run("register", cxr, other, "-o", tmp_path / "r", "--model", untrained_model, "--json")
+    assert result.exit_code == 0, result.output
+    assert "grass.png correlate at" in result.stderr and "is each a frontal chest radiograph?" in result.stderr
+    result = run("register", cxr, data_root / "data" / "JSRT" / "LR_256" / "images" / "JPCNN001.png", "-o",
+                 tmp_path / "r2", "--model", untrained_model, "--json")
+    assert "correlate at" not in result.stderr
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.zeros((512, 512), np.uint8)).save(mask)
+    result = run("qc", mask, "--images", other, "--references", folder, "-o", tmp_path / "q", "--model",
+                 untrained_model, "--max-references", 2, "--json")
+    assert result.exit_code == 0, result.output
+    assert "grass.png: its most similar reference correlates" in result.stderr
+    result = run("segment", other, "--atlases", folder, "-o", tmp_path / "s", "--model", untrained_model, "--k", 2,
+                 "--no-overlay", "--json")
+    assert result.exit_code == 0, result.output
+    assert "grass: its most similar atlas correlates" in result.stderr
+
+
 def test_segment_aligns_a_target_framed_unlike_its_atlases(tmp_path, short_reach):
     """Issue 33: segment, like corpus, resamples a film framed 8 px lower than its atlases
     into their frame (a network reaching 3 px a call left the mask 5 px off)."""

@@ -85,9 +85,14 @@ def test_wrong_size_or_missing_model_is_refused_before_anything_is_written(synth
     assert not (tmp_path / "b").exists()
 
 
-def test_size_mismatch_is_refused(synthetic_dataset_256, untrained_model, tmp_path):
+def test_a_model_of_another_size_starts_the_run_at_this_size(synthetic_dataset_256, untrained_model, tmp_path):
+    """The VectorCNN is fully convolutional: a 64 px model's weights start a 256 px run
+    (fine-tuning to a finer field, experiments/ctr); it was refused before."""
     root, config = synthetic_dataset_256
-    result = train(root, config, tmp_path / "big", "--size", "256", "--init-from", str(untrained_model))
-    assert result.exit_code == 2
-    assert str(untrained_model) in result.output and "size 64" in result.output and "256" in result.output
-    assert not (tmp_path / "big").exists()
+    start = learnt(weight_arrays(untrained_model / "vector_cnn.weights.h5"))
+    result = train(root, config, tmp_path / "big", "--size", "256", "--init-from", str(untrained_model),
+                   "--learning-rate", "0")
+    assert result.exit_code == 0, result.output
+    tuned = learnt(weight_arrays(tmp_path / "big" / "vector_cnn.weights.h5"))
+    assert tuned.keys() == start.keys() and all(np.array_equal(tuned[k], start[k]) for k in start)
+    assert '"size": 256' in (tmp_path / "big" / "model.json").read_text()
