@@ -87,6 +87,36 @@ VIEWS = {
 }
 
 
+# An image unlike every atlas (its most similar correlates under UNLIKE_NCC) must clear
+# the agreement threshold by UNLIKE_MARGIN more: a microscopy picture, the moon and a
+# retina had atlases agreeing at 0.92-0.94 and a best NCC of 0.25-0.33; of 1,739 frontal
+# films of three hospitals, variously framed, one was that unlike and that scattered
+# (a mask of true Dice 0.88; experiments/views/README.md).
+UNLIKE_NCC = 0.35
+UNLIKE_MARGIN = 0.04
+
+
+def frontal_refusal(best_ncc, agreement, atlases, min_agreement):
+    """Why an image whose ``atlases`` warped masks agree at ``agreement`` (most similar atlas
+    at NCC ``best_ncc``) is not taken for a frontal chest radiograph, or '' if it is.
+
+    Examples
+    --------
+    >>> frontal_refusal(0.8, 0.98, 5, 0.90), frontal_refusal(0.8, 0.93, 5, 0.90)
+    ('', '')
+    >>> frontal_refusal(0.3, 0.93, 5, 0.90)
+    'not a frontal chest radiograph? its 5 atlases agree at 0.930 (< 0.94, its most similar atlas correlates 0.30)'
+    """
+    if not min_agreement or atlases < 2 or agreement is None:  # None or 0: the gate is off
+        return ""
+    unlike = best_ncc < UNLIKE_NCC
+    needed = min_agreement + UNLIKE_MARGIN if unlike else min_agreement
+    if agreement >= needed:
+        return ""
+    because = f", its most similar atlas correlates {best_ncc:.2f}" if unlike else ""
+    return f"not a frontal chest radiograph? its {atlases} atlases agree at {agreement:.3f} (< {needed:g}{because})"
+
+
 class CorpusPipeline(AlignedStart):
     """Multi-atlas segmentation and RCA quality of many images, in batches.
 
@@ -233,10 +263,9 @@ class CorpusPipeline(AlignedStart):
         for item in prepared:
             labels, work, band, agreement = self._fuse(item["fields"], item)
             names, ncc = [self.atlases.names[i] for i in item["chosen"]], [float(v) for v in item["ncc"]]
-            if self.min_agreement is not None and len(names) > 1 and agreement < self.min_agreement:
-                results.append(CorpusResult(None, names, ncc, agreement=agreement, view="other", reason=(
-                    f"not a frontal chest radiograph? its {len(names)} atlases agree at {agreement:.3f} "
-                    f"(< {self.min_agreement:g})")))
+            refusal = frontal_refusal(ncc[0], agreement, len(names), self.min_agreement)
+            if refusal:
+                results.append(CorpusResult(None, names, ncc, agreement=agreement, view="other", reason=refusal))
                 continue
             results.append(CorpusResult(self._to_frame(self.values[labels], item), names, ncc, band_fraction=band,
                                         reach=item.get("reach"), aligned=item.get("affine") is not None,

@@ -169,6 +169,7 @@ def _target_row(position, name, info):
 def _warn_about(name, image, info):
     """Say on standard error (even with --json) what makes a target's mask doubtful; corpus
     refuses such an image (``view`` other or not-radiograph), segment writes its mask."""
+    from acregnet_cli.applications.corpus import frontal_refusal
     from acregnet_cli.io.intensity import FEW_LEVELS, grey_levels
 
     levels = grey_levels(image)
@@ -183,9 +184,10 @@ def _warn_about(name, image, info):
     elif info["ncc"] and info["ncc"][0] < MIN_NCC:
         print(f"segment: warning: {name}: its most similar atlas correlates {info['ncc'][0]:.2f} (< {MIN_NCC:g}): "
               "not a frontal chest radiograph?", file=sys.stderr)
-    elif info.get("agreement") is not None and info["agreement"] < MIN_AGREEMENT:
-        print(f"segment: warning: {name}: its {len(info['atlases'])} atlases agree at {info['agreement']:.3f} "
-              f"(< {MIN_AGREEMENT:g}): not a frontal chest radiograph?", file=sys.stderr)
+    elif info["ncc"]:
+        refusal = frontal_refusal(info["ncc"][0], info.get("agreement"), len(info["atlases"]), MIN_AGREEMENT)
+        if refusal:
+            print(f"segment: warning: {name}: {refusal}", file=sys.stderr)
 
 
 def _segment_loop(targets, atlases, registrar, output, truth, spacing, config, shard, k, fusion, overlay, overwrite,

@@ -105,7 +105,9 @@ def main(argv=None):
                            stderr=subprocess.DEVNULL, cwd=scratch)  # not the checkout: PYTHONPATH picks the code
             table = pd.read_csv(Path(scratch) / f"{kind}-out" / "corpus.csv")
             table.insert(0, "folder", kind)
-            rows.append(table[["folder", "image", "status", "reason", "atlas_ncc", "atlas_agreement",
+            if "view" not in table:  # code older than the column
+                table["view"] = ""
+            rows.append(table[["folder", "image", "status", "view", "reason", "atlas_ncc", "atlas_agreement",
                                "estimated_dice", "accepted"]])
             refused = int((table.status == "not-chest").sum())
             print(f"| {kind} | {len(table)} | {refused} ({100 * refused / len(table):.1f}%) | "

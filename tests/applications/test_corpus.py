@@ -405,3 +405,17 @@ def test_rows_journalled_before_the_view_column_get_the_view_their_status_says(t
     read = read_journals(tmp_path, masks)
     assert {image: row["view"] for image, row in read.items()} == {
         "a.png": "frontal", "b.png": "not-radiograph", "c.png": "other", "d.png": ""}
+
+
+def test_an_image_unlike_every_atlas_must_have_atlases_agreeing_more():
+    """Issue 34: a retina, the moon and a microscopy picture had atlases agreeing at
+    0.92-0.94 (over --min-agreement 0.90) and a best atlas NCC of 0.25-0.33; an image that
+    unlike the atlases must clear 0.94, one like them 0.90, and the gate off stays off."""
+    from acregnet_cli.applications.corpus import frontal_refusal
+
+    assert frontal_refusal(0.25, 0.937, 5, 0.90).endswith("(< 0.94, its most similar atlas correlates 0.25)")
+    assert frontal_refusal(0.36, 0.937, 5, 0.90) == ""
+    assert frontal_refusal(0.25, 0.945, 5, 0.90) == ""
+    assert frontal_refusal(0.80, 0.89, 5, 0.90).endswith("(< 0.9)")
+    assert frontal_refusal(0.10, 0.50, 5, None) == "" and frontal_refusal(0.10, 0.50, 1, 0.90) == ""
+    assert frontal_refusal(0.10, 0.03, 5, 0.0) == ""
