@@ -98,6 +98,10 @@ def summarise(frame, truth="lungs"):
     return lines
 
 
+ALL_SIGNALS = ("estimated_dice", "atlas_agreement", "rca_mean", "rca_max", "dice_1", "dice_2", "dice_3", "best_ncc",
+               "global_reach", "band_fraction")
+
+
 def cross_fit(frame, signals=("estimated_dice", "atlas_agreement")):
     """A least-squares mix of the QC signals fitted on one hospital's manual truth and tested
     on the other's: lines of r and bias."""
@@ -165,7 +169,9 @@ def main():
 def report(frame, output, side):
     lines = [f"# Other hospitals: Montgomery and Shenzhen at {side} px, `acregnet corpus` defaults", ""]
     lines += summarise(frame) + [""] + summarise(frame, "lungs_outside_heart") + [""]
-    lines += cross_fit(frame) if frame.dataset.nunique() > 1 else []
+    if frame.dataset.nunique() > 1:
+        # Two signals, then every number corpus.csv holds about a mask's quality.
+        lines += cross_fit(frame) + cross_fit(frame, ALL_SIGNALS)
     (output / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
