@@ -36,6 +36,24 @@ def ncc_vector(image):
     return ((image - image.mean()) / (image.std() + 1e-8)).ravel()
 
 
+def framed_ncc_vector(image, size=64):
+    """``ncc_vector`` of an image cut to its field of view (edge bands off), padded to a
+    square and brought to ``size``: the dot product of two, over ``size**2``, is their
+    global NCC as the network would see them.
+
+    Examples
+    --------
+    >>> image = np.pad(np.outer(np.hanning(50), np.hanning(40)), 10)
+    >>> a, b = framed_ncc_vector(image), framed_ncc_vector(image[::-1])
+    >>> round(float(a @ b / a.size), 3)
+    1.0
+    """
+    from acregnet_cli.io.intensity import field_of_view
+
+    image = np.asarray(image, np.float32)
+    return ncc_vector(resize_square(pad_to_square(cut(image, field_of_view(image)))[0], size))
+
+
 @dataclasses.dataclass
 class Library:
     """Atlases or references at the work grid: network inputs, NCC vectors, class indices."""

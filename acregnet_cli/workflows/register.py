@@ -67,19 +67,17 @@ def _load_pair(pair, max_side=None, intensity="auto", reduced_outputs=False):
     return moving, fixed, mask, bits, dict(how, factors=factors), shown
 
 
-# Below this NCC (fields of view at 64 px, before registration) two inputs are hardly both
-# frontal chest radiographs: 0.2-0.4% of pairs of frontal films of three hospitals were
-# under it, 53% of pairs of a frontal film and a picture, CT or MR slice
-# (experiments/views/pair_ncc.py).
+# Under this NCC (fields of view at 64 px) two inputs are hardly both frontal chest radiographs:
+# 0.2-0.4% of frontal pairs of three hospitals were, 53% of a frontal film and a picture, CT or
+# MR slice (experiments/views/pair_ncc.py).
 PAIR_MIN_NCC = 0.05
 
 
 def _warn_if_not_radiographs(*images):
     """Say on standard error (even with --json) which inputs look like masks or drawings,
     and when the two correlate too little to be both frontal chest radiographs."""
-    from acregnet_cli.applications.library import ncc_vector, resize_square
-    from acregnet_cli.fields import crop, pad_to_square
-    from acregnet_cli.io.intensity import FEW_LEVELS, field_of_view, grey_levels
+    from acregnet_cli.applications.library import framed_ncc_vector
+    from acregnet_cli.io.intensity import FEW_LEVELS, grey_levels
 
     for role, path, image in images:
         levels = grey_levels(image)
@@ -87,9 +85,7 @@ def _warn_if_not_radiographs(*images):
             print(f"register: warning: {path}: {levels} grey levels: a mask or a drawing given as the {role} "
                   "image, not a radiograph?", file=sys.stderr)
             return
-    moving, fixed = (ncc_vector(resize_square(pad_to_square(crop(image, field_of_view(image)))[0], 64))
-                     for _, _, image in images)
-    ncc = float(moving @ fixed / moving.size)
+    ncc = float(np.mean(framed_ncc_vector(images[0][2]) * framed_ncc_vector(images[1][2])))
     if ncc < PAIR_MIN_NCC:
         print(f"register: warning: {images[0][1]} and {images[1][1]} correlate at {ncc:.2f} (< {PAIR_MIN_NCC:g}): "
               "is each a frontal chest radiograph? (a lateral, a CT slice or another picture registers to "

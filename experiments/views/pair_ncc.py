@@ -26,19 +26,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import views  # noqa: E402
 
-from acregnet_cli.applications.library import ncc_vector, resize_square  # noqa: E402
+from acregnet_cli.applications.library import framed_ncc_vector  # noqa: E402
 from acregnet_cli.applications.segmentation import load_dataset_fold  # noqa: E402
-from acregnet_cli.fields import crop, pad_to_square  # noqa: E402
 from acregnet_cli.io.images import load_radiograph  # noqa: E402
-from acregnet_cli.io.intensity import field_of_view  # noqa: E402
 
 THRESHOLDS = (0.0, 0.05, 0.10, 0.15)
 
 
 def vectors(images):
     # As register's warning computes it (acregnet_cli/workflows/register.py).
-    return np.stack([ncc_vector(resize_square(pad_to_square(crop(image, field_of_view(image)))[0], 64))
-                     for image in (np.asarray(image, np.float32) for image in images)])
+    return np.stack([framed_ncc_vector(image) for image in images])
 
 
 def folder_images(make):

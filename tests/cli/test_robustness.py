@@ -250,7 +250,7 @@ def test_moving_and_fixed_of_different_sizes_register_in_the_fixed_frame(untrain
     result = run("register", moving, fixed, "--mask", mask, "--model", untrained_model, "-o", tmp_path / "out",
                  "--json")
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert summary["output_size"] == [64, 80] and summary["moving_size"] == [120, 90]
     assert np.array(Image.open(tmp_path / "out" / "warped_mask.png")).shape == (64, 80)
 
