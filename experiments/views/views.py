@@ -9,7 +9,9 @@ the bundled default model):
 - ``other``: what is not a chest radiograph and is at hand offline: scikit-image's sample
   pictures (photographs, a text page, microscopy, a retina, the moon, a CT phantom) and
   pydicom's CT and MR test slices;
-- ``masks``: the datasets' own mask files (a folder often holds them beside the images).
+- ``masks``: the datasets' own mask files (a folder often holds them beside the images);
+- ``other-unseen``: pydicom's other test pictures (``UNSEEN``), looked at only after the
+  gates were set.
   No lateral radiograph is in it (none with a licence
   allowing it was found outside the reserved COVID-19 collections).
 
@@ -59,6 +61,22 @@ def other_files(folder):
         shutil.copy(get_testdata_file(name), folder / name)
 
 
+# pydicom's other test images, one file per distinct picture: two CT slices, a nuclear-medicine
+# whole-body bone scan, three ultrasound frames, an MR slice with an overlay, a secondary
+# capture, a colour test picture, a segmentation. The gates were set before these were looked
+# at (the held-out check of the views study).
+UNSEEN = ("693_J2KI.dcm", "J2K_pixelrep_mismatch.dcm", "JPEG2000.dcm", "examples_jpeg2k.dcm", "examples_palette.dcm",
+          "examples_rgb_color.dcm", "examples_overlay.dcm", "image_dfl.dcm", "SC_rgb_jpeg_dcmd.dcm",
+          "SC_jpeg_no_color_transform.dcm", "liver_1frame.dcm")
+
+
+def unseen_files(folder):
+    from pydicom.data import get_testdata_file
+
+    for name in UNSEEN:
+        shutil.copy(get_testdata_file(name), folder / name)
+
+
 def raw_files(folder, root):
     for path in sorted((root.parent / "raw-samples").glob("*/*/*")):
         if "mask" not in path.name.lower() and "Mask" not in str(path.parent) and path.parent.name != "masks":
@@ -95,7 +113,8 @@ def main(argv=None):
     print("| --- | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as scratch:
         for kind, make in (("frontal-raw", lambda f: raw_files(f, root)), ("frontal-test", test_files),
-                           ("other", other_files), ("masks", lambda f: mask_files(f, root))):
+                           ("other", other_files), ("masks", lambda f: mask_files(f, root)),
+                           ("other-unseen", unseen_files)):
             folder = Path(scratch) / kind
             folder.mkdir()
             make(folder)
