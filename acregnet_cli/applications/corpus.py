@@ -94,6 +94,9 @@ VIEWS = {
 # (a mask of true Dice 0.88; experiments/views/README.md).
 UNLIKE_NCC = 0.35
 UNLIKE_MARGIN = 0.04
+# corpus's --min-ncc default: an image whose most similar atlas correlates less is not
+# taken for a chest radiograph (segment and qc warn on it).
+MIN_NCC = 0.15
 
 
 def frontal_refusal(best_ncc, agreement, atlases, min_agreement):

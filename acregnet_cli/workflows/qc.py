@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acregnet_cli.applications.corpus import MIN_NCC
 from acregnet_cli.applications.quality import predicted_quality
 from acregnet_cli.applications.segmentation import load_atlases
 from acregnet_cli.errors import InputError
@@ -15,9 +16,6 @@ from acregnet_cli.io.images import read_image, read_label_map
 from acregnet_cli.io.intensity import FEW_LEVELS, grey_levels
 from acregnet_cli.options import RegistrationOptions
 from acregnet_cli.registration import make_registrar
-
-# corpus's --min-ncc default: below it an image is not taken for a chest radiograph.
-MIN_REFERENCE_NCC = 0.15
 
 
 def _whole_counts(axis):
@@ -107,9 +105,9 @@ def run_qc(mask_paths, images, reference_spec, data_dir, output, model=None, thr
             if mask.shape != image.shape:
                 raise InputError(f"{mask_path}: mask {mask.shape} differs from its image {image_path} {image.shape}")
             quality, info = predicted_quality(image, mask, references, registrar, max_references, framing)
-            if info["reference_ncc"] < MIN_REFERENCE_NCC:
+            if info["reference_ncc"] < MIN_NCC:
                 print(f"qc: warning: {image_path}: its most similar reference correlates {info['reference_ncc']:.2f} "
-                      f"(< {MIN_REFERENCE_NCC:g}): not a frontal chest radiograph? (its mask's estimate means little)",
+                      f"(< {MIN_NCC:g}): not a frontal chest radiograph? (its mask's estimate means little)",
                       file=sys.stderr)
             rows[str(mask_path)] = {"mask": str(mask_path), "image": str(image_path),
                                     "predicted_dice": round(quality, 5), "best_reference": info["reference"],

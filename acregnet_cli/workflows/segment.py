@@ -99,9 +99,6 @@ SAME_IMAGE_NCC = 0.995
 # Below this agreement of the warped atlases, corpus's default, a target is likely no
 # frontal chest radiograph (experiments/views).
 MIN_AGREEMENT = 0.90
-# corpus's --min-ncc default: a target whose most similar atlas correlates less is not
-# taken for a chest radiograph.
-MIN_NCC = 0.15
 
 
 def _earlier_rows(path):
@@ -169,7 +166,7 @@ def _target_row(position, name, info):
 def _warn_about(name, image, info):
     """Say on standard error (even with --json) what makes a target's mask doubtful; corpus
     refuses such an image (``view`` other or not-radiograph), segment writes its mask."""
-    from acregnet_cli.applications.corpus import frontal_refusal
+    from acregnet_cli.applications.corpus import MIN_NCC, frontal_refusal
     from acregnet_cli.io.intensity import FEW_LEVELS, grey_levels
 
     levels = grey_levels(image)
