@@ -2,7 +2,8 @@
 
 The authors' layout has JSRT at 256 and 64 px only; ``train-reg --size 128`` reads
 ``LR_128`` and ``split/*_128.txt``. Images are area-averaged; each label is the one that
-covers most of its block (its one-hot area average, arg-max). LR_256 and LR_64 are linked, their split lists copied.
+covers most of its block (its one-hot area average, arg-max). LR_256 and LR_64 are linked,
+their split lists copied.
 
     python experiments/ctr/data_at_size.py --size 128 -o /tmp/acrn128   # needs ACREGNET_DATA
 """

@@ -12,10 +12,7 @@ trap 'rm -rf "$work"' EXIT
 run=experiments/ctr/runs/jsrt-128
 if [ ! -f "$run/vector_cnn.weights.h5" ]; then
   python experiments/ctr/data_at_size.py --size 128 -o "$work/acrn128"
-  ACREGNET_DATA="$work/acrn128" acregnet train-reg --dataset jsrt --variant ac-regnet --ae-run jsrt-ae \
-    --init-from jsrt --size 128 --iterations 1500 --learning-rate 1e-4 --lr-schedule cosine --lambda-fold 300 \
-    --quiet -o "$run"
-  python -c "import json, sys; p = sys.argv[1]; d = json.load(open(p)); d['passes'] = 2; open(p, 'w').write(json.dumps(d, indent=2, sort_keys=True) + '\n')" "$run/model.json"
+  ACREGNET_DATA="$work/acrn128" fine_tune "$run" --dataset jsrt --size 128
 fi
 echo "$(machine)"
 python experiments/ctr/ctr_jsrt.py | tail -1 | sed 's/^/default: /'

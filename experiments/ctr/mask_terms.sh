@@ -12,14 +12,10 @@ cd "$(dirname "$0")/../.."
 source experiments/real-world/study_helpers.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-train() {  # RUN EXTRA...
-  local run=experiments/ctr/runs/$1
+train() {  # RUN OPTIONS...
+  local run=$1
   shift
-  if [ ! -f "$run/vector_cnn.weights.h5" ]; then
-    acregnet train-reg --dataset jsrt --variant ac-regnet --ae-run jsrt-ae --init-from jsrt --iterations 1500 \
-      --learning-rate 1e-4 --lr-schedule cosine --lambda-fold 300 "$@" --quiet -o "$run"
-    python -c "import json, sys; p = sys.argv[1]; d = json.load(open(p)); d['passes'] = 2; open(p, 'w').write(json.dumps(d, indent=2, sort_keys=True) + '\n')" "$run/model.json"
-  fi
+  fine_tune "experiments/ctr/runs/$run" --dataset jsrt "$@"
 }
 train jsrt-ce-textbook --ce-form textbook
 train jsrt-ce-3 --lambda-ce 3

@@ -1,16 +1,24 @@
-# Sourced by augmented_model.sh and several_datasets.sh (from the repository root).
+# Sourced by the real-world and CTR study scripts (from the repository root).
 
-# train_augmented RUN DATASETS: the default (jsrt) fine-tuned with augmented framings on
-# DATASETS (comma-joined) into experiments/real-world/runs/RUN, used with two network
-# passes as the bundled default; skipped where the run's weights are there.
-train_augmented() {
-  local run=experiments/real-world/runs/$1
+# fine_tune RUN_DIR TRAIN_REG_OPTIONS...: the default (jsrt) fine-tuned as it was made
+# (AC-RegNet, 1500 iterations, cosine from 1e-4, lambda_fold 300) with the options given
+# (--dataset among them) into RUN_DIR, used with two network passes as the bundled
+# default; skipped where the run's weights are there.
+fine_tune() {
+  local run=$1
+  shift
   if [ ! -f "$run/vector_cnn.weights.h5" ]; then
-    acregnet train-reg --dataset "$2" --variant ac-regnet --ae-run jsrt-ae --init-from jsrt --iterations 1500 \
-      --learning-rate 1e-4 --lr-schedule cosine --lambda-fold 300 --augment-rotation 5 --augment-scale 0.1 \
-      --augment-shift 0.05 --quiet -o "$run"
+    acregnet train-reg --variant ac-regnet --ae-run jsrt-ae --init-from jsrt --iterations 1500 \
+      --learning-rate 1e-4 --lr-schedule cosine --lambda-fold 300 "$@" --quiet -o "$run"
     python -c "import json, sys; p = sys.argv[1]; d = json.load(open(p)); d['passes'] = 2; open(p, 'w').write(json.dumps(d, indent=2, sort_keys=True) + '\n')" "$run/model.json"
   fi
+}
+
+# train_augmented RUN DATASETS: fine_tune with augmented framings on DATASETS
+# (comma-joined) into experiments/real-world/runs/RUN.
+train_augmented() {
+  fine_tune "experiments/real-world/runs/$1" --dataset "$2" --augment-rotation 5 --augment-scale 0.1 \
+    --augment-shift 0.05
 }
 
 # machine: the date and the machine a study's table was made on, for its heading.
